@@ -1,0 +1,168 @@
+"""Every MQTT topic of the paidui bus, built in one place.
+
+Layout under ``paidui/v1/<hall>/``:
+
+- ``device/<device_id>/availability``  retained ``online`` / ``offline`` (device writes)
+- ``device/<device_id>/status``        retained DeviceStatus (device writes)
+- ``device/<device_id>/event/<kind>``  device events: key presses, card reads (device writes)
+- ``device/<device_id>/req/<command>`` requests to the scheduler (device writes)
+- ``device/<device_id>/reply``         replies to that device's requests (scheduler writes)
+- ``device/<device_id>/cmd/<kind>``    commands to that device, e.g. a rating prompt (scheduler writes)
+- ``scheduler/availability``           retained (scheduler writes)
+- ``state/window/<n>``, ``state/service/<code>``, ``state/hall``  retained board state (scheduler)
+- ``event/call``, ``event/rating``     hall-wide events (scheduler)
+
+A device may write only below its own ``device/<id>/`` and never ``reply`` or ``cmd``;
+the broker ACL in ``broker_config/`` enforces exactly this layout.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+ROOT = "paidui/v1"
+
+# Hall and device ids become topic levels and broker identities: no wildcards, no slashes.
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+class Command(StrEnum):
+    """Requests a device may send to the scheduler."""
+
+    ISSUE_TICKET = "issue_ticket"
+    CALL_NEXT = "call_next"
+    RECALL = "recall"
+    START_SERVICE = "start_service"
+    NO_SHOW = "no_show"
+    FINISH = "finish"
+    CANCEL = "cancel"
+    RATE = "rate"
+
+
+class DeviceCommandKind(StrEnum):
+    """Commands the scheduler sends to one device."""
+
+    RATING_PROMPT = "rating_prompt"
+    RATING_CLOSED = "rating_closed"
+
+
+class HallEventKind(StrEnum):
+    """Hall-wide events the scheduler publishes (not retained)."""
+
+    CALL = "call"
+    RATING = "rating"
+
+
+def valid_id(value: str) -> bool:
+    """Whether ``value`` may be used as a hall or device id."""
+    return bool(_ID_PATTERN.match(value))
+
+
+@dataclass(frozen=True, slots=True)
+class RequestTopic:
+    """A parsed request topic: who asked for what."""
+
+    device_id: str
+    command: str
+
+
+@dataclass(frozen=True, slots=True)
+class HallTopics:
+    """Topic builders for one hall."""
+
+    hall: str
+
+    def __post_init__(self) -> None:
+        if not valid_id(self.hall):
+            raise ValueError(f"invalid hall id {self.hall!r}")
+
+    @property
+    def base(self) -> str:
+        """The hall's topic prefix."""
+        return f"{ROOT}/{self.hall}"
+
+    def _device(self, device_id: str) -> str:
+        if not valid_id(device_id):
+            raise ValueError(f"invalid device id {device_id!r}")
+        return f"{self.base}/device/{device_id}"
+
+    # --- written by devices -------------------------------------------------
+    def availability(self, device_id: str) -> str:
+        """Retained online/offline of one device."""
+        return f"{self._device(device_id)}/availability"
+
+    def device_status(self, device_id: str) -> str:
+        """Retained health and faults of one device."""
+        return f"{self._device(device_id)}/status"
+
+    def device_event(self, device_id: str, kind: str) -> str:
+        """An event raised by one device (key press, card read)."""
+        return f"{self._device(device_id)}/event/{kind}"
+
+    def request(self, device_id: str, command: Command) -> str:
+        """Where a device sends a request to the scheduler."""
+        return f"{self._device(device_id)}/req/{command.value}"
+
+    # --- written by the scheduler ------------------------------------------
+    def reply(self, device_id: str) -> str:
+        """Where the scheduler answers a device's requests."""
+        return f"{self._device(device_id)}/reply"
+
+    def device_command(self, device_id: str, kind: DeviceCommandKind) -> str:
+        """A command from the scheduler to one device."""
+        return f"{self._device(device_id)}/cmd/{kind.value}"
+
+    def device_commands(self, device_id: str) -> str:
+        """Filter for every command to one device."""
+        return f"{self._device(device_id)}/cmd/+"
+
+    def scheduler_availability(self) -> str:
+        """Retained online/offline of the scheduler."""
+        return f"{self.base}/scheduler/availability"
+
+    def window_state(self, window: int) -> str:
+        """Retained state of one window: open/paused, current call."""
+        return f"{self.base}/state/window/{window}"
+
+    def window_states(self) -> str:
+        """Filter for every window's state."""
+        return f"{self.base}/state/window/+"
+
+    def service_state(self, service_code: str) -> str:
+        """Retained state of one service: waiting count, open."""
+        if not valid_id(service_code):
+            raise ValueError(f"invalid service code {service_code!r}")
+        return f"{self.base}/state/service/{service_code}"
+
+    def service_states(self) -> str:
+        """Filter for every service's state."""
+        return f"{self.base}/state/service/+"
+
+    def hall_state(self) -> str:
+        """Retained hall board state: recent calls and waiting counts."""
+        return f"{self.base}/state/hall"
+
+    def hall_event(self, kind: HallEventKind) -> str:
+        """A hall-wide event (a call to announce, a rating recorded)."""
+        return f"{self.base}/event/{kind.value}"
+
+    # --- filters and parsing for the scheduler --------------------------------
+    def all_requests(self) -> str:
+        """Filter for every device request in the hall."""
+        return f"{self.base}/device/+/req/+"
+
+    def all_availability(self) -> str:
+        """Filter for every device's availability."""
+        return f"{self.base}/device/+/availability"
+
+    def parse_request(self, topic: str) -> RequestTopic | None:
+        """Split a request topic into device id and command; None if it is not one."""
+        prefix = f"{self.base}/device/"
+        if not topic.startswith(prefix):
+            return None
+        parts = topic[len(prefix) :].split("/")
+        if len(parts) != 3 or parts[1] != "req" or not valid_id(parts[0]):
+            return None
+        return RequestTopic(device_id=parts[0], command=parts[2])
