@@ -74,6 +74,7 @@ class BusClient:
         self._client: mqtt.Client | None = None
         self._dispatcher: threading.Thread | None = None
         self._publish_listeners: list[Callable[[int], None]] = []
+        self._connect_listeners: list[Callable[[], None]] = []
 
     # --- wiring, before or after start -----------------------------------------
     def subscribe(self, topic_filter: str, handler: Handler, *, inline: bool = False) -> None:
@@ -92,6 +93,10 @@ class BusClient:
     def on_published(self, listener: Callable[[int], None]) -> None:
         """Call ``listener(mid)`` when the broker has acknowledged a QoS 1 publish."""
         self._publish_listeners.append(listener)
+
+    def on_connected(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` (on the network thread) after every successful connect."""
+        self._connect_listeners.append(listener)
 
     # --- lifecycle -------------------------------------------------------------
     def start(self, timeout: float | None = 10.0) -> None:
@@ -216,6 +221,8 @@ class BusClient:
             client.subscribe([(s.topic_filter, 1) for s in self._subscriptions])
         client.publish(self.availability_topic, ONLINE, qos=1, retain=True)
         self.connected.set()
+        for listener in self._connect_listeners:
+            listener()
 
     def _on_disconnect(
         self,

@@ -349,8 +349,11 @@ class Store:
         if not done:
             return
         conn = self._writer()
-        with conn.begin():
-            conn.execute(delete(outbox).where(outbox.c.id.in_(done)))
+        try:
+            with conn.begin():
+                conn.execute(delete(outbox).where(outbox.c.id.in_(done)))
+        except Exception as err:
+            raise StoreError(f"outbox cleanup failed: {err}") from err
 
     # --- read-only queries (demo summary, tests, reports) ----------------------------
     def ticket_counts(self) -> dict[str, int]:

@@ -1,0 +1,179 @@
+"""Running a broker: mosquitto with the project's configuration, or an embedded one for the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import queue
+import shutil
+import socket
+import subprocess
+import threading
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+BROKER_CONFIG_DIR = Path(__file__).resolve().parent.parent / "broker_config"
+
+
+class BrokerStartError(RuntimeError):
+    """The broker did not come up."""
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def mosquitto_available() -> bool:
+    """Whether the mosquitto binary is installed."""
+    return shutil.which("mosquitto") is not None
+
+
+def render_config(source: Path, port: int, data_dir: Path) -> str:
+    """The project's mosquitto file with this run's port, data folder and file paths."""
+    lines = []
+    for raw in source.read_text(encoding="utf-8").splitlines():
+        words = raw.split()
+        key = words[0] if words and not raw.lstrip().startswith("#") else ""
+        if key == "listener":
+            address = f" {words[2]}" if len(words) > 2 else ""
+            lines.append(f"listener {port}{address}")
+        elif key == "persistence_location":
+            lines.append(f"persistence_location {data_dir}/")
+        elif key in ("acl_file", "password_file") and not Path(words[1]).is_absolute():
+            lines.append(f"{key} {(source.parent / words[1]).resolve()}")
+        elif key in ("log_dest", "pid_file", "user"):
+            continue
+        else:
+            lines.append(raw)
+    # Readiness is read from the log, so it must reach us.
+    lines.append("log_dest stderr")
+    if os.geteuid() == 0:
+        # mosquitto started as root switches to user "mosquitto", which cannot write
+        # a data folder we created; stay as we are (systemd runs it unprivileged in a hall).
+        lines.append("user root")
+    return "\n".join(lines) + "\n"
+
+
+class MosquittoBroker:
+    """A mosquitto process on a chosen port, stopped and restarted at will."""
+
+    def __init__(self, config: Path, port: int, data_dir: Path) -> None:
+        self.config = config
+        self.port = port
+        self.data_dir = data_dir
+        self._process: subprocess.Popen[str] | None = None
+        self._log: list[str] = []
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Run mosquitto and wait until it says it is running."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        rendered = self.data_dir / "mosquitto.conf"
+        rendered.write_text(render_config(self.config, self.port, self.data_dir), encoding="utf-8")
+        process = subprocess.Popen(
+            ["mosquitto", "-c", str(rendered)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        self._process = process
+        lines: queue.Queue[str | None] = queue.Queue()
+
+        def pump() -> None:
+            assert process.stderr is not None
+            for line in process.stderr:
+                self._log.append(line.rstrip())
+                lines.put(line)
+            lines.put(None)
+
+        threading.Thread(target=pump, name="mosquitto-log", daemon=True).start()
+        while True:
+            try:
+                line = lines.get(timeout=timeout)
+            except queue.Empty:
+                self.stop()
+                raise BrokerStartError(f"mosquitto not running after {timeout} s") from None
+            if line is None:
+                raise BrokerStartError("mosquitto exited:\n" + "\n".join(self._log[-20:]))
+            if " running" in line:
+                return
+
+    @property
+    def log_lines(self) -> list[str]:
+        """What mosquitto has logged so far."""
+        return list(self._log)
+
+    def stop(self) -> None:
+        """Terminate mosquitto (it saves its persistence file on the way out)."""
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
+            self._process = None
+
+    def wait(self) -> int:
+        """Block until mosquitto exits; its exit code."""
+        assert self._process is not None
+        return self._process.wait()
+
+
+class EmbeddedBroker:
+    """amqtt in a background thread: MQTT 3.1.1 only, loopback only, for the demo."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._broker: Any = None
+        self._thread: threading.Thread | None = None
+
+    def start(self, timeout: float = 10.0) -> None:
+        """Start the broker and wait until it listens."""
+        from amqtt.broker import Broker
+
+        ready = threading.Event()
+        failure: list[BaseException] = []
+        config = {
+            "listeners": {"default": {"type": "tcp", "bind": f"127.0.0.1:{self.port}"}},
+            "plugins": {"amqtt.plugins.authentication.AnonymousAuthPlugin": {
+                "allow_anonymous": True}},
+        }
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            asyncio.set_event_loop(loop)
+            try:
+                self._broker = Broker(config, loop=loop)
+                loop.run_until_complete(self._broker.start())
+            except BaseException as err:
+                failure.append(err)
+                ready.set()
+                return
+            ready.set()
+            loop.run_forever()
+
+        self._thread = threading.Thread(target=run, name="embedded-broker", daemon=True)
+        self._thread.start()
+        if not ready.wait(timeout) or failure:
+            raise BrokerStartError(f"embedded broker failed: {failure[:1]}")
+
+    def stop(self) -> None:
+        """Shut the broker down."""
+        loop = self._loop
+        if loop is None or self._broker is None:
+            return
+        future = asyncio.run_coroutine_threadsafe(self._broker.shutdown(), loop)
+        try:
+            future.result(timeout=10)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            if self._thread is not None:
+                self._thread.join(timeout=10)

@@ -1,0 +1,483 @@
+"""The scheduler on the bus: requests in, domain decides, store commits, replies and state out.
+
+One worker thread is the hall's single writer. The network thread only enqueues, so a
+slow commit never stalls MQTT keep-alives.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections import OrderedDict, deque
+from datetime import datetime, timedelta
+from enum import Enum
+
+from hallbus.client import BusClient
+from hallbus.clock import Clock, SystemClock
+from hallbus.messages import (
+    CallAnnouncement,
+    CurrentCall,
+    DeviceKind,
+    ErrorCode,
+    HallState,
+    IssueTicket,
+    Message,
+    PayloadError,
+    Rate,
+    RatingClosed,
+    RatingPrompt,
+    RatingRecorded,
+    RatingSource,
+    RecentCall,
+    Reply,
+    Request,
+    ServiceState,
+    TicketIssued,
+    TicketView,
+    TransactionView,
+    WindowState,
+    decode,
+)
+from hallbus.messages import Cancel as CancelRequest
+from hallbus.messages import REQUEST_MODELS
+from hallbus.settings import BusSettings
+from hallbus.topics import Command, DeviceCommandKind, HallEventKind, HallTopics
+from scheduler.config import DeviceConfig, HallConfig
+from scheduler.domain import Changes, HallQueue, QueueError, Ticket, Transaction
+from scheduler.store import OutboxMessage, ProcessedRequest, Store, StoreError
+
+log = logging.getLogger(__name__)
+
+# Which requests each kind of device may make; the topic proves who is asking.
+ALLOWED_COMMANDS: dict[DeviceKind, frozenset[Command]] = {
+    DeviceKind.KIOSK: frozenset({Command.ISSUE_TICKET, Command.CANCEL}),
+    DeviceKind.COUNTER: frozenset(
+        {Command.CALL_NEXT, Command.RECALL, Command.START_SERVICE, Command.NO_SHOW, Command.FINISH}
+    ),
+    DeviceKind.RATING_PAD: frozenset({Command.RATE}),
+}
+
+ANSWER_MEMORY = timedelta(days=1)  # how long a retried request still gets its first answer
+
+
+class _Signal(Enum):
+    TICK = "tick"
+    REPUBLISH = "republish"
+    STOP = "stop"
+
+
+def ticket_view(ticket: Ticket) -> TicketView:
+    """A domain ticket as the bus shows it."""
+    return TicketView(
+        ticket_id=ticket.id,
+        label=ticket.label,
+        service_code=ticket.service_code,
+        service_date=ticket.service_date,
+        state=ticket.state,
+        issued_at=ticket.issued_at,
+        window=ticket.window,
+        recalls=ticket.recalls,
+    )
+
+
+def transaction_view(transaction: Transaction) -> TransactionView:
+    """A domain transaction as the bus shows it."""
+    return TransactionView(
+        transaction_id=transaction.id,
+        ticket_id=transaction.ticket_id,
+        ticket_label=transaction.ticket_label,
+        window=transaction.window,
+        started_at=transaction.started_at,
+        finished_at=transaction.finished_at,
+        rating_deadline=transaction.rating_deadline,
+        outcome=transaction.outcome,
+    )
+
+
+def _loose_request_id(payload: bytes) -> str | None:
+    """The request id of a payload too broken to validate, so the error can be matched."""
+    try:
+        raw = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    value = raw.get("request_id") if isinstance(raw, dict) else None
+    if isinstance(value, str) and 0 < len(value) <= 64:
+        return value
+    return None
+
+
+class SchedulerService:
+    """The hall's scheduler process: owns the queue, the store and the bus adapter."""
+
+    def __init__(
+        self,
+        hall: HallConfig,
+        store: Store,
+        bus_settings: BusSettings,
+        *,
+        clock: Clock | None = None,
+        client_id: str = "scheduler",
+    ) -> None:
+        self.hall = hall
+        self.store = store
+        self.clock = clock or SystemClock()
+        self.topics = HallTopics(hall.id)
+        self.bus = BusClient(bus_settings, client_id, self.topics.scheduler_availability())
+        self.queue = HallQueue(hall)
+        self._inbox: queue.Queue[tuple[str, bytes] | _Signal] = queue.Queue()
+        self._answers: OrderedDict[tuple[str, str], tuple[bytes, datetime]] = OrderedDict()
+        self._acked_mids: deque[int] = deque()
+        self._outbox_mids: dict[int, int] = {}  # worker thread only: mid -> outbox id
+        self._worker: threading.Thread | None = None
+        self.processed = 0  # commands committed, for benchmarks
+
+    # --- lifecycle ---------------------------------------------------------------
+    def start(self, timeout: float | None = 10.0) -> None:
+        """Open the store, restore the queue, connect, and republish retained state."""
+        self.store.open()
+        self._restore()
+        self.bus.subscribe(self.topics.all_requests(), self._enqueue, inline=True)
+        self.bus.on_published(self._acked_mids.append)
+        self.bus.on_connected(lambda: self._inbox.put(_Signal.REPUBLISH))
+        self._worker = threading.Thread(target=self._work, name="scheduler", daemon=True)
+        self._worker.start()
+        self.bus.start(timeout=timeout)
+
+    def stop(self) -> None:
+        """Finish the command in hand, disconnect, close the store."""
+        if self._worker is not None:
+            self._inbox.put(_Signal.STOP)
+            self._worker.join(timeout=10.0)
+            self._worker = None
+        self.bus.stop()
+        self.store.close()
+
+    def poke(self) -> None:
+        """Make the worker look at the clock now (tests advance a fake clock, then poke)."""
+        self._inbox.put(_Signal.TICK)
+
+    # --- the worker --------------------------------------------------------------
+    def _enqueue(self, topic: str, payload: bytes) -> None:
+        self._inbox.put((topic, payload))
+
+    def _work(self) -> None:
+        while True:
+            try:
+                item = self._inbox.get(timeout=self._idle_wait())
+            except queue.Empty:
+                item = _Signal.TICK
+            if item is _Signal.STOP:
+                return
+            try:
+                if item is _Signal.REPUBLISH:
+                    self._republish()
+                elif isinstance(item, tuple):
+                    self._handle_request(*item)
+                self._expire_ratings()
+                if self._inbox.empty():
+                    self._flush_acks()
+            except Exception:
+                # Never let one message take the scheduler down; state is rebuilt from the store.
+                log.exception("worker failed on an item; rebuilding state from the store")
+                self._restore()
+
+    def _idle_wait(self) -> float:
+        deadline = self.queue.next_rating_deadline()
+        if deadline is None:
+            return 1.0
+        wait = (deadline - self.clock.now()).total_seconds() + 0.001
+        return min(max(wait, 0.0), 1.0)
+
+    def _restore(self) -> None:
+        now = self.clock.now()
+        state = self.store.load(now, self.hall.recent_calls)
+        self.queue = HallQueue(self.hall)
+        self.queue.restore(state.tickets, state.awaiting, state.counters, state.recent_calls)
+        self._answers.clear()
+        for answer in state.processed:
+            self._answers[(answer.requester, answer.request_id)] = (answer.reply.encode(), now)
+
+    # --- requests -------------------------------------------------------------------
+    def _reply(self, device_id: str, reply: Reply | bytes) -> None:
+        payload = reply.to_bytes() if isinstance(reply, Reply) else reply
+        self.bus.publish(self.topics.reply(device_id), payload)
+
+    def _handle_request(self, topic: str, payload: bytes) -> None:
+        parsed = self.topics.parse_request(topic)
+        if parsed is None:
+            log.warning("dropped message on unexpected topic", extra={"topic": topic})
+            return
+        device = self.hall.device(parsed.device_id)
+        if device is None:
+            log.warning("request from unknown device", extra={"device": parsed.device_id})
+            self._reply(
+                parsed.device_id,
+                Reply.fail(
+                    _loose_request_id(payload),
+                    ErrorCode.UNKNOWN_DEVICE,
+                    f"device {parsed.device_id} is not configured in hall {self.hall.id}",
+                ),
+            )
+            return
+        try:
+            command = Command(parsed.command)
+        except ValueError:
+            self._reply(
+                device.id,
+                Reply.fail(
+                    _loose_request_id(payload),
+                    ErrorCode.UNKNOWN_COMMAND,
+                    f"unknown command {parsed.command!r}",
+                ),
+            )
+            return
+        try:
+            request = decode(REQUEST_MODELS[command], payload)
+        except PayloadError as err:
+            log.warning(
+                "malformed request", extra={"device": device.id, "command": command.value,
+                                            "error": str(err)}
+            )
+            self._reply(device.id, Reply.fail(_loose_request_id(payload), err.code, str(err)))
+            return
+        if command not in ALLOWED_COMMANDS.get(device.kind, frozenset()):
+            self._reply(
+                device.id,
+                Reply.fail(
+                    request.request_id,
+                    ErrorCode.NOT_ALLOWED,
+                    f"a {device.kind.value} may not send {command.value}",
+                ),
+            )
+            return
+        key = (device.id, request.request_id)
+        cached = self._answers.get(key)
+        if cached is not None:
+            self._reply(device.id, cached[0])  # a retry: same answer, nothing done again
+            return
+        self._execute(device, command, request, key)
+
+    def _execute(
+        self, device: DeviceConfig, command: Command, request: Request, key: tuple[str, str]
+    ) -> None:
+        now = self.clock.now()
+        try:
+            data = self._apply(device, command, request, now)
+        except QueueError as err:
+            reply = Reply.fail(request.request_id, err.code, err.message)
+            self._remember(key, reply.to_bytes(), now)
+            self._reply(device.id, reply)
+            return
+        reply_bytes = Reply.ok(request.request_id, data).to_bytes()
+        answered = ProcessedRequest(device.id, request.request_id, reply_bytes.decode())
+        if self._commit(self.queue.take_changes(), now, answered):
+            self._remember(key, reply_bytes, now)
+            self._reply(device.id, reply_bytes)
+        else:
+            self._reply(
+                device.id,
+                Reply.fail(
+                    request.request_id, ErrorCode.INTERNAL, "the scheduler could not save; retry"
+                ),
+            )
+
+    def _apply(
+        self, device: DeviceConfig, command: Command, request: Request, now: datetime
+    ) -> Message:
+        window = device.window or 0
+        match command:
+            case Command.ISSUE_TICKET:
+                assert isinstance(request, IssueTicket)
+                ticket, ahead = self.queue.issue_ticket(request.service_code, now, device.id)
+                return TicketIssued(**ticket_view(ticket).model_dump(), people_ahead=ahead)
+            case Command.CALL_NEXT:
+                return ticket_view(self.queue.call_next(window, now))
+            case Command.RECALL:
+                return ticket_view(self.queue.recall(window, now))
+            case Command.START_SERVICE:
+                return ticket_view(self.queue.start_service(window, now))
+            case Command.NO_SHOW:
+                return ticket_view(self.queue.no_show(window, now))
+            case Command.FINISH:
+                return transaction_view(self.queue.finish(window, now))
+            case Command.CANCEL:
+                assert isinstance(request, CancelRequest)
+                return ticket_view(self.queue.cancel(request.ticket_id, now))
+            case Command.RATE:
+                assert isinstance(request, Rate)
+                rated = self.queue.rate(window, request.transaction_id, request.level, now)
+                return transaction_view(rated)
+        raise QueueError(ErrorCode.UNKNOWN_COMMAND, f"unhandled command {command}")
+
+    def _remember(self, key: tuple[str, str], reply: bytes, now: datetime) -> None:
+        self._answers[key] = (reply, now)
+        while self._answers:
+            oldest_key, (_, at) = next(iter(self._answers.items()))
+            if now - at <= ANSWER_MEMORY:
+                break
+            del self._answers[oldest_key]
+
+    # --- commit and publish -------------------------------------------------------------
+    def _commit(self, changes: Changes, now: datetime, answered: ProcessedRequest | None) -> bool:
+        events = self._events(changes, now)
+        acked = self._take_acked()
+        try:
+            ids = self.store.commit(changes, now, answered=answered, messages=events, published=acked)
+        except StoreError:
+            log.exception("commit failed; rebuilding state from the store")
+            self._restore()
+            return False
+        self.processed += 1
+        for outbox_id, message in zip(ids, events, strict=True):
+            info = self.bus.publish(message.topic, message.payload, retain=message.retain)
+            self._outbox_mids[info.mid] = outbox_id
+        self._publish_state(changes)
+        return True
+
+    def _events(self, changes: Changes, now: datetime) -> list[OutboxMessage]:
+        """What devices must hear about, written to the outbox with the command."""
+        events: list[OutboxMessage] = []
+        for ticket in changes.calls:
+            assert ticket.window is not None and ticket.called_at is not None
+            announcement = CallAnnouncement(
+                ticket_id=ticket.id,
+                label=ticket.label,
+                window=ticket.window,
+                service_code=ticket.service_code,
+                recalls=ticket.recalls,
+                called_at=now,
+            )
+            events.append(
+                OutboxMessage(
+                    self.topics.hall_event(HallEventKind.CALL), announcement.to_bytes(), False
+                )
+            )
+        for transaction in changes.prompts:
+            events.extend(self._prompt_messages(transaction))
+        for rated in changes.ratings:
+            assert rated.outcome is not None and rated.rated_at is not None
+            record = RatingRecorded(
+                transaction_id=rated.id,
+                ticket_id=rated.ticket_id,
+                ticket_label=rated.ticket_label,
+                window=rated.window,
+                outcome=rated.outcome,
+                source=rated.rating_source or RatingSource.PAD,
+                recorded_at=rated.rated_at,
+            )
+            events.append(
+                OutboxMessage(self.topics.hall_event(HallEventKind.RATING), record.to_bytes(), False)
+            )
+            closed = RatingClosed(transaction_id=rated.id, outcome=rated.outcome).to_bytes()
+            for pad in self.hall.devices_of_window(rated.window, DeviceKind.RATING_PAD):
+                topic = self.topics.device_command(pad.id, DeviceCommandKind.RATING_CLOSED)
+                events.append(OutboxMessage(topic, closed, False))
+        return events
+
+    def _prompt_messages(self, transaction: Transaction) -> list[OutboxMessage]:
+        prompt = RatingPrompt(
+            transaction_id=transaction.id,
+            ticket_label=transaction.ticket_label,
+            window=transaction.window,
+            deadline=transaction.rating_deadline,
+        ).to_bytes()
+        return [
+            OutboxMessage(
+                self.topics.device_command(pad.id, DeviceCommandKind.RATING_PROMPT), prompt, False
+            )
+            for pad in self.hall.devices_of_window(transaction.window, DeviceKind.RATING_PAD)
+        ]
+
+    def _publish_state(self, changes: Changes) -> None:
+        # Retained state is derived from the queue, so it needs no outbox: after a restart
+        # it is recomputed and republished whole.
+        for window in sorted(changes.windows):
+            self._publish_window(window)
+        for code in sorted(changes.services):
+            self._publish_service(code)
+        if changes.services or changes.calls:
+            self._publish_hall()
+
+    def _publish_window(self, window: int) -> None:
+        ticket = self.queue.current(window)
+        current = None
+        if ticket is not None and ticket.called_at is not None:
+            current = CurrentCall(
+                ticket_id=ticket.id,
+                label=ticket.label,
+                service_code=ticket.service_code,
+                state=ticket.state,
+                called_at=ticket.called_at,
+                recalls=ticket.recalls,
+            )
+        state = WindowState(
+            window=window,
+            status="open",
+            current=current,
+            waiting=self.queue.waiting_for_window(window),
+        )
+        self.bus.publish(self.topics.window_state(window), state, retain=True)
+
+    def _publish_service(self, code: str) -> None:
+        service = self.hall.service(code)
+        assert service is not None
+        state = ServiceState(
+            service_code=code,
+            names=service.names,
+            waiting=self.queue.waiting_count(code),
+            open=bool(self.queue.windows_for_service(code)),
+        )
+        self.bus.publish(self.topics.service_state(code), state, retain=True)
+
+    def _publish_hall(self) -> None:
+        state = HallState(
+            recent_calls=[
+                RecentCall(label=c.label, window=c.window, called_at=c.called_at)
+                for c in self.queue.recent_calls
+            ],
+            waiting={s.code: self.queue.waiting_count(s.code) for s in self.hall.services},
+        )
+        self.bus.publish(self.topics.hall_state(), state, retain=True)
+
+    def _republish(self) -> None:
+        """After a start or reconnect: every retained state, open prompts, unsent events."""
+        for window in self.queue.window_numbers():
+            self._publish_window(window)
+        for service in self.hall.services:
+            self._publish_service(service.code)
+        self._publish_hall()
+        for transaction in self.queue.awaiting_rating():
+            for message in self._prompt_messages(transaction):
+                self.bus.publish(message.topic, message.payload)
+        self._outbox_mids.clear()
+        for row in self.store.pending_outbox():
+            info = self.bus.publish(row.topic, row.payload, retain=row.retain)
+            self._outbox_mids[info.mid] = row.id
+        log.info("republished retained state", extra={"hall": self.hall.id})
+
+    def _expire_ratings(self) -> None:
+        deadline = self.queue.next_rating_deadline()
+        now = self.clock.now()
+        if deadline is None or deadline >= now:
+            return
+        expired = self.queue.expire_ratings(now)
+        if expired:
+            self._commit(self.queue.take_changes(), now, None)
+
+    def _take_acked(self) -> list[int]:
+        ids = []
+        while self._acked_mids:
+            outbox_id = self._outbox_mids.pop(self._acked_mids.popleft(), None)
+            if outbox_id is not None:
+                ids.append(outbox_id)
+        return ids
+
+    def _flush_acks(self) -> None:
+        acked = self._take_acked()
+        if acked:
+            try:
+                self.store.delete_outbox(acked)
+            except StoreError:
+                log.exception("could not clear acknowledged outbox rows; they will be resent")
