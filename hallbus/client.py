@@ -233,7 +233,8 @@ class BusClient:
         properties: Properties | None,
     ) -> None:
         self.connected.clear()
-        log.warning("disconnected", extra={**self._ctx(), "reason": str(reason_code)})
+        level = logging.INFO if reason_code == 0 else logging.WARNING
+        log.log(level, "disconnected", extra={**self._ctx(), "reason": str(reason_code)})
 
     def _on_publish(
         self,

@@ -181,7 +181,7 @@ class ErrorInfo(Message):
 class Reply(Message):
     """The answer to a request: ``ok`` with data, or ``error`` with a code."""
 
-    request_id: str | None  # None only when the request was too broken to carry one
+    request_id: str | None = None  # None only when the request was too broken to carry one
     status: Literal["ok", "error"]
     data: dict[str, Any] | None = None
     error: ErrorInfo | None = None

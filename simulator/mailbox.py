@@ -27,6 +27,11 @@ class Mailbox(Generic[T]):
         with self._cond:
             return list(self._items)
 
+    def wait_count(self, count: int, timeout: float) -> bool:
+        """Whether at least ``count`` items arrived within ``timeout``."""
+        with self._cond:
+            return self._cond.wait_for(lambda: len(self._items) >= count, timeout)
+
     def wait_for(self, predicate: Callable[[T], bool], timeout: float) -> T | None:
         """The first item (already received or arriving) matching ``predicate``, or None."""
         with self._cond:

@@ -1,0 +1,3 @@
+from paidui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""The ``paidui`` command."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from hallbus.logs import configure_logging
+from hallbus.settings import BusSettings
+
+log = logging.getLogger("paidui")
+
+
+def _bus_settings(args: argparse.Namespace) -> BusSettings:
+    password = os.environ.get("PAIDUI_MQTT_PASSWORD")  # never on the command line
+    return BusSettings(
+        host=args.mqtt_host,
+        port=args.mqtt_port,
+        username=args.mqtt_user,
+        password=password,  # type: ignore[arg-type]
+        protocol=args.mqtt_protocol,
+    )
+
+
+def _add_bus_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--mqtt-host", default="127.0.0.1")
+    parser.add_argument("--mqtt-port", type=int, default=1883)
+    parser.add_argument("--mqtt-user", default=None, help="password from PAIDUI_MQTT_PASSWORD")
+    parser.add_argument("--mqtt-protocol", choices=["5", "3.1.1"], default="5")
+
+
+def _wait_for_signal() -> None:
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run the demo hall."""
+    from simulator.demo import DemoOptions, main_demo
+
+    return main_demo(
+        DemoOptions(
+            seconds=args.seconds,
+            hall_file=args.hall,
+            seed=args.seed,
+            embedded_broker=args.embedded_broker,
+        )
+    )
+
+
+def cmd_broker(args: argparse.Namespace) -> int:
+    """Run mosquitto with the project's configuration (or the embedded broker for the demo)."""
+    from paidui.broker import BROKER_CONFIG_DIR, EmbeddedBroker, MosquittoBroker, mosquitto_available
+
+    config = Path(args.config)
+    if not config.exists():
+        config = BROKER_CONFIG_DIR / f"{args.config}.conf"
+    if mosquitto_available():
+        broker = MosquittoBroker(config, args.port, Path(args.data))
+        broker.start()
+        log.info("mosquitto running", extra={"port": args.port, "config": str(config)})
+        _wait_for_signal()
+        broker.stop()
+        return 0
+    if config.name != "demo.conf":
+        log.error("mosquitto is not installed; only the demo can use the embedded broker")
+        return 2
+    embedded = EmbeddedBroker(args.port)
+    embedded.start()
+    log.warning("mosquitto not installed: embedded MQTT 3.1.1 broker", extra={"port": args.port})
+    _wait_for_signal()
+    embedded.stop()
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    """Run the scheduler of one hall until SIGTERM."""
+    from scheduler.bridge import SchedulerService
+    from scheduler.config import load_hall
+    from scheduler.store import Store
+
+    hall = load_hall(args.hall)
+    url = args.db or Store.sqlite_url(Path(f"paidui-{hall.id}.db").resolve())
+    service = SchedulerService(hall, Store(url, hall.id), _bus_settings(args))
+    service.start(timeout=None)
+    log.info("scheduler running", extra={"hall": hall.id})
+    _wait_for_signal()
+    service.stop()
+    return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Measure latency and throughput against a real mosquitto; print JSON."""
+    from simulator.bench import main_bench
+
+    return main_bench(seconds=args.seconds)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    from scheduler.config import DEMO_HALL_FILE
+
+    parser = argparse.ArgumentParser(prog="paidui", description=__doc__)
+    parser.add_argument("--log-level", default="WARNING")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    demo = sub.add_parser("demo", help="run the demo hall live in the terminal")
+    demo.add_argument("--for", dest="seconds", type=float, default=None,
+                      help="run this many seconds, then print a JSON summary")
+    demo.add_argument("--hall", type=Path, default=DEMO_HALL_FILE)
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--embedded-broker", action="store_true",
+                      help="use the pure-Python broker even if mosquitto is installed")
+    demo.set_defaults(func=cmd_demo)
+
+    broker = sub.add_parser("broker", help="run the MQTT broker")
+    broker.add_argument("--config", default="demo", help="demo, production, or a file")
+    broker.add_argument("--port", type=int, default=1883)
+    broker.add_argument("--data", default="var/broker", help="persistence folder")
+    broker.set_defaults(func=cmd_broker)
+
+    scheduler = sub.add_parser("scheduler", help="run the scheduler of one hall")
+    scheduler.add_argument("--hall", type=Path, default=DEMO_HALL_FILE)
+    scheduler.add_argument("--db", default=None, help="SQLAlchemy URL (default: SQLite file)")
+    _add_bus_options(scheduler)
+    scheduler.set_defaults(func=cmd_scheduler)
+
+    bench = sub.add_parser("bench", help="measure latency and throughput, print JSON")
+    bench.add_argument("--seconds", type=float, default=5.0,
+                       help="length of the sustained-throughput phase")
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``paidui`` command."""
+    args = build_parser().parse_args(argv)
+    configure_logging(args.log_level)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,136 @@
+"""``paidui demo``: broker, scheduler and a virtual hall, shown live in the terminal."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console, Group
+from rich.live import Live
+from rich.table import Table
+
+from hallbus.messages import UNRATED
+from hallbus.settings import BusSettings
+from paidui.broker import (
+    BROKER_CONFIG_DIR,
+    EmbeddedBroker,
+    MosquittoBroker,
+    free_port,
+    mosquitto_available,
+)
+from scheduler.bridge import SchedulerService
+from scheduler.config import DEMO_HALL_FILE, load_hall
+from scheduler.store import Store
+from simulator.hall import Pace, VirtualHall
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    """How to run the demo."""
+
+    seconds: float | None = None  # None: until Ctrl-C
+    hall_file: Path = DEMO_HALL_FILE
+    data_dir: Path | None = None
+    seed: int = 1
+    embedded_broker: bool = False  # force the pure-Python broker even if mosquitto exists
+
+
+def _view(service: SchedulerService, hall: VirtualHall) -> Group:
+    windows = Table(title=f"{hall.hall.names.get('zh', '')}  {hall.hall.names.get('en', '')}")
+    for column in ("window", "board shows", "serving", "waiting for it"):
+        windows.add_column(column)
+    queue = service.queue
+    for number in queue.window_numbers():
+        current = queue.current(number)
+        board = next((b for b in hall.boards if b.window == number), None)
+        windows.add_row(
+            str(number),
+            board.text if board else "",
+            f"{current.label} ({current.state.value})" if current else "-",
+            str(queue.waiting_for_window(number)),
+        )
+    services = Table(title="services")
+    for column in ("service", "waiting"):
+        services.add_column(column)
+    for spec in hall.hall.services:
+        services.add_row(f"{spec.prefix} {spec.names['zh']}", str(queue.waiting_count(spec.code)))
+    ratings = service.store.rating_counts()
+    tally = Table(title="ratings (好差评)")
+    tally.add_column("outcome")
+    tally.add_column("count")
+    for outcome, count in sorted(ratings.items()):
+        tally.add_row(outcome, str(count))
+    return Group(windows, services, tally)
+
+
+def summarize(service: SchedulerService, hall: VirtualHall) -> dict[str, int]:
+    """The one-line result: what was issued, served, rated, and what got lost."""
+    stored = service.store.ticket_ids()
+    states = service.store.ticket_counts()
+    ratings = service.store.rating_counts()
+    with hall.counts.lock:
+        acknowledged = set(hall.counts.issued_ids)
+    return {
+        "tickets_issued": len(acknowledged),
+        "served": states.get("done", 0),
+        "no_show": states.get("no_show", 0),
+        "rated": sum(n for outcome, n in ratings.items() if outcome != UNRATED),
+        "unrated": ratings.get(UNRATED, 0),
+        # A ticket a kiosk was told about that the scheduler does not have.
+        "lost": len(acknowledged - stored),
+    }
+
+
+def run_demo(options: DemoOptions) -> dict[str, int]:
+    """Run the demo hall; returns the summary."""
+    hall_config = load_hall(options.hall_file)
+    with tempfile.TemporaryDirectory(prefix="paidui-demo-") as scratch:
+        data_dir = options.data_dir or Path(scratch)
+        port = free_port()
+        broker: MosquittoBroker | EmbeddedBroker
+        if mosquitto_available() and not options.embedded_broker:
+            broker = MosquittoBroker(BROKER_CONFIG_DIR / "demo.conf", port, data_dir / "broker")
+            settings = BusSettings(port=port)
+        else:
+            log.warning("mosquitto not installed: using the embedded demo broker (MQTT 3.1.1)")
+            broker = EmbeddedBroker(port)
+            settings = BusSettings(port=port, protocol="3.1.1")
+        broker.start()
+        store = Store(Store.sqlite_url(data_dir / "paidui.db"), hall_config.id)
+        service = SchedulerService(hall_config, store, settings)
+        hall = VirtualHall(hall_config, settings, pace=Pace(), seed=options.seed)
+        try:
+            service.start()
+            hall.start()
+            done = threading.Event()
+            if options.seconds is not None:
+                threading.Timer(options.seconds, done.set).start()
+            if sys.stdout.isatty():
+                console = Console()
+                with Live(_view(service, hall), console=console, refresh_per_second=4) as live:
+                    while not done.wait(0.25):
+                        live.update(_view(service, hall))
+            else:
+                done.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            hall.stop()
+            summary = summarize(service, hall)
+            service.stop()
+            broker.stop()
+    return summary
+
+
+def main_demo(options: DemoOptions) -> int:
+    """Entry point of ``paidui demo``: prints the JSON summary as the last line."""
+    summary = run_demo(options)
+    print(json.dumps(summary), flush=True)
+    return 0 if summary["lost"] == 0 else 1

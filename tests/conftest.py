@@ -1,0 +1,89 @@
+"""Shared fixtures: a real mosquitto (the project's demo.conf) for the session, fresh halls."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TypeVar
+
+import pytest
+
+from hallbus.clock import FakeClock
+from hallbus.daemon import DeviceDaemon
+from hallbus.settings import BusSettings
+from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port, mosquitto_available
+from scheduler.bridge import SchedulerService
+from scheduler.config import DEMO_HALL_FILE, HallConfig, load_hall
+from scheduler.store import Store
+
+D = TypeVar("D", bound=DeviceDaemon)
+WAIT = 10.0  # seconds any single expected message may take before a test fails
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBroker]:
+    """mosquitto with broker_config/demo.conf on a free port, for the whole session."""
+    if not mosquitto_available():
+        pytest.fail("mosquitto is required for the tests: run scripts/test, which installs it")
+    process = MosquittoBroker(
+        BROKER_CONFIG_DIR / "demo.conf", free_port(), tmp_path_factory.mktemp("broker")
+    )
+    process.start()
+    yield process
+    process.stop()
+
+
+@pytest.fixture
+def bus(broker: MosquittoBroker) -> BusSettings:
+    """Connection settings for the session broker."""
+    return BusSettings(port=broker.port)
+
+
+@pytest.fixture
+def hall() -> HallConfig:
+    """The demo hall under a fresh id, so retained state of other tests never leaks in."""
+    base = load_hall(DEMO_HALL_FILE)
+    return base.model_copy(update={"id": f"t-{uuid.uuid4().hex[:10]}", "rating_timeout_s": 30.0})
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock the test moves by hand."""
+    return FakeClock(datetime.now(UTC))
+
+
+@pytest.fixture
+def db_url(tmp_path: Path) -> str:
+    """A fresh SQLite database file."""
+    return Store.sqlite_url(tmp_path / "paidui.db")
+
+
+@pytest.fixture
+def scheduler(
+    hall: HallConfig, bus: BusSettings, clock: FakeClock, db_url: str
+) -> Iterator[SchedulerService]:
+    """A running scheduler for the test's hall, on the fake clock."""
+    service = SchedulerService(
+        hall, Store(db_url, hall.id), bus, clock=clock, client_id=f"scheduler-{hall.id}"
+    )
+    service.start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def devices(hall: HallConfig, bus: BusSettings) -> Iterator[Callable[..., DeviceDaemon]]:
+    """Start virtual devices of the test's hall; all are stopped at the end."""
+    started: list[DeviceDaemon] = []
+
+    def start(cls: type[D], device_id: str, *args: object) -> D:
+        daemon = cls(bus, hall.id, device_id, *args)  # type: ignore[call-arg]
+        daemon.start()
+        started.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in started:
+        daemon.stop()
