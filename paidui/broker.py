@@ -34,14 +34,24 @@ def mosquitto_available() -> bool:
     return shutil.which("mosquitto") is not None
 
 
-def render_config(source: Path, port: int, data_dir: Path) -> str:
+def render_config(
+    source: Path,
+    port: int,
+    data_dir: Path,
+    *,
+    bind: str | None = None,
+    overrides: dict[str, str] | None = None,
+) -> str:
     """The project's mosquitto file with this run's port, data folder and file paths."""
+    overrides = overrides or {}
     lines = []
     for raw in source.read_text(encoding="utf-8").splitlines():
         words = raw.split()
         key = words[0] if words and not raw.lstrip().startswith("#") else ""
-        if key == "listener":
-            address = f" {words[2]}" if len(words) > 2 else ""
+        if key in overrides:
+            lines.append(f"{key} {overrides[key]}")
+        elif key == "listener":
+            address = f" {bind or words[2]}" if bind or len(words) > 2 else ""
             lines.append(f"listener {port}{address}")
         elif key == "persistence_location":
             lines.append(f"persistence_location {data_dir}/")
@@ -53,6 +63,7 @@ def render_config(source: Path, port: int, data_dir: Path) -> str:
             lines.append(raw)
     # Readiness is read from the log, so it must reach us.
     lines.append("log_dest stderr")
+    lines.append("log_type information")
     if os.geteuid() == 0:
         # mosquitto started as root switches to user "mosquitto", which cannot write
         # a data folder we created; stay as we are (systemd runs it unprivileged in a hall).
@@ -63,8 +74,18 @@ def render_config(source: Path, port: int, data_dir: Path) -> str:
 class MosquittoBroker:
     """A mosquitto process on a chosen port, stopped and restarted at will."""
 
-    def __init__(self, config: Path, port: int, data_dir: Path) -> None:
+    def __init__(
+        self,
+        config: Path,
+        port: int,
+        data_dir: Path,
+        *,
+        bind: str | None = None,
+        overrides: dict[str, str] | None = None,
+    ) -> None:
         self.config = config
+        self.bind = bind
+        self.overrides = overrides
         self.port = port
         self.data_dir = data_dir
         self._process: subprocess.Popen[str] | None = None
@@ -74,7 +95,12 @@ class MosquittoBroker:
         """Run mosquitto and wait until it says it is running."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
         rendered = self.data_dir / "mosquitto.conf"
-        rendered.write_text(render_config(self.config, self.port, self.data_dir), encoding="utf-8")
+        rendered.write_text(
+            render_config(
+                self.config, self.port, self.data_dir, bind=self.bind, overrides=self.overrides
+            ),
+            encoding="utf-8",
+        )
         process = subprocess.Popen(
             ["mosquitto", "-c", str(rendered)],
             stdout=subprocess.DEVNULL,
