@@ -9,7 +9,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
@@ -132,9 +132,9 @@ class BusClient:
         self._dispatcher.start()
 
         connect_properties = None
-        clean_start: bool | int = mqtt.MQTT_CLEAN_START_FIRST_ONLY
+        clean_start: bool | Literal[3] = mqtt.MQTT_CLEAN_START_FIRST_ONLY
         if protocol == MQTTProtocolVersion.MQTTv5:
-            connect_properties = Properties(PacketTypes.CONNECT)
+            connect_properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             if self.persistent:
                 connect_properties.SessionExpiryInterval = self.settings.session_expiry_s
                 clean_start = False
@@ -192,10 +192,11 @@ class BusClient:
         assert self._client is not None
 
         def deliver(client: mqtt.Client, userdata: Any, message: mqtt.MQTTMessage) -> None:
+            payload = bytes(message.payload)
             if sub.inline:
-                self._run(sub.handler, message.topic, message.payload)
+                self._run(sub.handler, message.topic, payload)
             else:
-                self._inbox.put((sub.handler, message.topic, message.payload))
+                self._inbox.put((sub.handler, message.topic, payload))
 
         self._client.message_callback_add(sub.topic_filter, deliver)
 

@@ -97,7 +97,7 @@ RATING_LABELS_ZH: dict[RatingLevel, str] = {
     RatingLevel.VERY_DISSATISFIED: "非常不满意",
 }
 
-UNRATED = "unrated"
+UNRATED: Literal["unrated"] = "unrated"
 RatingOutcome = RatingLevel | Literal["unrated"]
 
 

@@ -7,7 +7,7 @@ Layout under ``paidui/v1/<hall>/``:
 - ``device/<device_id>/event/<kind>``  device events: key presses, card reads (device writes)
 - ``device/<device_id>/req/<command>`` requests to the scheduler (device writes)
 - ``device/<device_id>/reply``         replies to that device's requests (scheduler writes)
-- ``device/<device_id>/cmd/<kind>``    commands to that device, e.g. a rating prompt (scheduler writes)
+- ``device/<device_id>/cmd/<kind>``    commands to that device, e.g. a rating prompt (scheduler)
 - ``scheduler/availability``           retained (scheduler writes)
 - ``state/window/<n>``, ``state/service/<code>``, ``state/hall``  retained board state (scheduler)
 - ``event/call``, ``event/rating``     hall-wide events (scheduler)

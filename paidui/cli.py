@@ -22,7 +22,7 @@ def _bus_settings(args: argparse.Namespace) -> BusSettings:
         host=args.mqtt_host,
         port=args.mqtt_port,
         username=args.mqtt_user,
-        password=password,  # type: ignore[arg-type]
+        password=password,
         protocol=args.mqtt_protocol,
     )
 
@@ -57,7 +57,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_broker(args: argparse.Namespace) -> int:
     """Run mosquitto with the project's configuration (or the embedded broker for the demo)."""
-    from paidui.broker import BROKER_CONFIG_DIR, EmbeddedBroker, MosquittoBroker, mosquitto_available
+    from paidui.broker import (
+        BROKER_CONFIG_DIR,
+        EmbeddedBroker,
+        MosquittoBroker,
+        mosquitto_available,
+    )
 
     config = Path(args.config)
     if not config.exists():
@@ -112,12 +117,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     demo = sub.add_parser("demo", help="run the demo hall live in the terminal")
-    demo.add_argument("--for", dest="seconds", type=float, default=None,
-                      help="run this many seconds, then print a JSON summary")
+    demo.add_argument(
+        "--for",
+        dest="seconds",
+        type=float,
+        default=None,
+        help="run this many seconds, then print a JSON summary",
+    )
     demo.add_argument("--hall", type=Path, default=DEMO_HALL_FILE)
     demo.add_argument("--seed", type=int, default=1)
-    demo.add_argument("--embedded-broker", action="store_true",
-                      help="use the pure-Python broker even if mosquitto is installed")
+    demo.add_argument(
+        "--embedded-broker",
+        action="store_true",
+        help="use the pure-Python broker even if mosquitto is installed",
+    )
     demo.set_defaults(func=cmd_demo)
 
     broker = sub.add_parser("broker", help="run the MQTT broker")
@@ -133,8 +146,9 @@ def build_parser() -> argparse.ArgumentParser:
     scheduler.set_defaults(func=cmd_scheduler)
 
     bench = sub.add_parser("bench", help="measure latency and throughput, print JSON")
-    bench.add_argument("--seconds", type=float, default=5.0,
-                       help="length of the sustained-throughput phase")
+    bench.add_argument(
+        "--seconds", type=float, default=5.0, help="length of the sustained-throughput phase"
+    )
     bench.set_defaults(func=cmd_bench)
     return parser
 

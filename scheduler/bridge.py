@@ -17,6 +17,7 @@ from enum import Enum
 from hallbus.client import BusClient
 from hallbus.clock import Clock, SystemClock
 from hallbus.messages import (
+    REQUEST_MODELS,
     CallAnnouncement,
     CurrentCall,
     DeviceKind,
@@ -41,7 +42,6 @@ from hallbus.messages import (
     decode,
 )
 from hallbus.messages import Cancel as CancelRequest
-from hallbus.messages import REQUEST_MODELS
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, DeviceCommandKind, HallEventKind, HallTopics
 from scheduler.config import DeviceConfig, HallConfig
@@ -237,8 +237,8 @@ class SchedulerService:
             request = decode(REQUEST_MODELS[command], payload)
         except PayloadError as err:
             log.warning(
-                "malformed request", extra={"device": device.id, "command": command.value,
-                                            "error": str(err)}
+                "malformed request",
+                extra={"device": device.id, "command": command.value, "error": str(err)},
             )
             self._reply(device.id, Reply.fail(_loose_request_id(payload), err.code, str(err)))
             return
@@ -324,7 +324,9 @@ class SchedulerService:
         events = self._events(changes, now)
         acked = self._take_acked()
         try:
-            ids = self.store.commit(changes, now, answered=answered, messages=events, published=acked)
+            ids = self.store.commit(
+                changes, now, answered=answered, messages=events, published=acked
+            )
         except StoreError:
             log.exception("commit failed; rebuilding state from the store")
             self._restore()
@@ -368,7 +370,9 @@ class SchedulerService:
                 recorded_at=rated.rated_at,
             )
             events.append(
-                OutboxMessage(self.topics.hall_event(HallEventKind.RATING), record.to_bytes(), False)
+                OutboxMessage(
+                    self.topics.hall_event(HallEventKind.RATING), record.to_bytes(), False
+                )
             )
             closed = RatingClosed(transaction_id=rated.id, outcome=rated.outcome).to_bytes()
             for pad in self.hall.devices_of_window(rated.window, DeviceKind.RATING_PAD):

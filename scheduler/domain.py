@@ -330,7 +330,8 @@ class HallQueue:
             raise QueueError(ErrorCode.NO_CURRENT_TICKET, f"window {window} has no current ticket")
         if ticket.state not in states:
             raise QueueError(
-                ErrorCode.INVALID_STATE, f"{ticket.label} is {ticket.state.value} at window {window}"
+                ErrorCode.INVALID_STATE,
+                f"{ticket.label} is {ticket.state.value} at window {window}",
             )
         return ticket
 

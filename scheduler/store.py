@@ -11,7 +11,17 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, delete, event, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from hallbus.messages import RatingSource, TicketState
 from scheduler.domain import ACTIVE_STATES, Changes, RecentCallEntry, Ticket, Transaction
@@ -131,12 +141,15 @@ class Store:
             config.attributes["connection"] = conn
             command.upgrade(config, "head")
         self._conn = engine.connect()
-        self._last_hash = self._conn.execute(
-            select(ratings.c.hash)
-            .where(ratings.c.hall == self.hall)
-            .order_by(ratings.c.seq.desc())
-            .limit(1)
-        ).scalar_one_or_none() or GENESIS_HASH
+        self._last_hash = (
+            self._conn.execute(
+                select(ratings.c.hash)
+                .where(ratings.c.hall == self.hall)
+                .order_by(ratings.c.seq.desc())
+                .limit(1)
+            ).scalar_one_or_none()
+            or GENESIS_HASH
+        )
         self._conn.rollback()
 
     def close(self) -> None:

@@ -18,8 +18,12 @@ from tests.conftest import WAIT
 
 pytestmark = pytest.mark.slow
 
-USERS = {"scheduler": "s-secret", "kiosk-1": "k1-secret", "kiosk-2": "k2-secret",
-         "pad-1": "p1-secret"}
+USERS = {
+    "scheduler": "s-secret",
+    "kiosk-1": "k1-secret",
+    "kiosk-2": "k2-secret",
+    "pad-1": "p1-secret",
+}
 TOPICS = HallTopics("acl-hall")
 
 
@@ -31,8 +35,11 @@ def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     for user, password in USERS.items():
         subprocess.run(["mosquitto_passwd", "-b", str(passwd), user, password], check=True)
     broker = MosquittoBroker(
-        BROKER_CONFIG_DIR / "production.conf", free_port(), folder / "data",
-        bind="127.0.0.1", overrides={"password_file": str(passwd)},
+        BROKER_CONFIG_DIR / "production.conf",
+        free_port(),
+        folder / "data",
+        bind="127.0.0.1",
+        overrides={"password_file": str(passwd)},
     )
     broker.start()
     yield broker.port
@@ -47,7 +54,8 @@ class Raw:
         self.refused: int | None = None
         self.ready = threading.Event()
         self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id or user or "anon",
+            CallbackAPIVersion.VERSION2,
+            client_id=client_id or user or "anon",
             protocol=MQTTProtocolVersion.MQTTv5,
         )
         if user is not None:

@@ -31,8 +31,16 @@ class SchedulerProcess:
 
     def __init__(self, hall_file: Path, db_url: str, bus: BusSettings) -> None:
         self.args = [
-            sys.executable, "-m", "paidui", "scheduler", "--hall", str(hall_file),
-            "--db", db_url, "--mqtt-port", str(bus.port),
+            sys.executable,
+            "-m",
+            "paidui",
+            "scheduler",
+            "--hall",
+            str(hall_file),
+            "--db",
+            db_url,
+            "--mqtt-port",
+            str(bus.port),
         ]
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -94,9 +102,7 @@ def test_sigkill_mid_traffic_loses_and_duplicates_nothing(
         def take(kiosk: VirtualKiosk) -> None:
             for _ in range(per_kiosk):
                 # Retries with the same request id span the downtime.
-                reply = kiosk.requests.request(
-                    *_issue("tax"), timeout=0.5, attempts=60
-                )
+                reply = kiosk.requests.request(*_issue("tax"), timeout=0.5, attempts=60)
                 assert reply.status == "ok", reply
                 assert reply.data is not None
                 acknowledged.put(reply.data["ticket_id"])
@@ -153,4 +159,3 @@ def _issue(service: str) -> tuple[object, object]:
     return Command.ISSUE_TICKET, IssueTicket(
         request_id=Requester.new_request_id(), service_code=service
     )
-

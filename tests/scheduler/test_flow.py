@@ -7,8 +7,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from hallbus.clock import FakeClock
 from hallbus.client import BusClient
+from hallbus.clock import FakeClock
 from hallbus.messages import (
     MAX_PAYLOAD_BYTES,
     UNRATED,
@@ -203,20 +203,41 @@ def test_malformed_requests_get_clear_errors_and_change_nothing(
     cases: list[tuple[str, str, bytes, ErrorCode]] = [
         ("kiosk-1", "issue_ticket", b"{not json", ErrorCode.BAD_REQUEST),
         ("kiosk-1", "issue_ticket", b"[]", ErrorCode.BAD_REQUEST),
-        ("kiosk-1", "issue_ticket", b'{"request_id": "r1", "service_code": 7}', ErrorCode.BAD_REQUEST),
+        (
+            "kiosk-1",
+            "issue_ticket",
+            b'{"request_id": "r1", "service_code": 7}',
+            ErrorCode.BAD_REQUEST,
+        ),
         ("kiosk-1", "issue_ticket", b'{"request_id": "r2"}', ErrorCode.BAD_REQUEST),
-        ("kiosk-1", "issue_ticket",
-         b'{"request_id": "r3", "service_code": "social", "extra": 1}', ErrorCode.BAD_REQUEST),
+        (
+            "kiosk-1",
+            "issue_ticket",
+            b'{"request_id": "r3", "service_code": "social", "extra": 1}',
+            ErrorCode.BAD_REQUEST,
+        ),
         ("kiosk-1", "issue_ticket", b"\xff\xfe\x00garbage", ErrorCode.BAD_REQUEST),
         ("kiosk-1", "issue_ticket", b" " * (MAX_PAYLOAD_BYTES + 1), ErrorCode.PAYLOAD_TOO_LARGE),
-        ("kiosk-1", "issue_ticket", b'{"request_id": "r4", "service_code": "nope"}',
-         ErrorCode.UNKNOWN_SERVICE),
+        (
+            "kiosk-1",
+            "issue_ticket",
+            b'{"request_id": "r4", "service_code": "nope"}',
+            ErrorCode.UNKNOWN_SERVICE,
+        ),
         ("kiosk-1", "launch_rocket", b'{"request_id": "r5"}', ErrorCode.UNKNOWN_COMMAND),
         ("kiosk-1", "call_next", b'{"request_id": "r6"}', ErrorCode.NOT_ALLOWED),
-        ("pad-1", "issue_ticket", b'{"request_id": "r7", "service_code": "social"}',
-         ErrorCode.NOT_ALLOWED),
-        ("intruder-9", "issue_ticket", b'{"request_id": "r8", "service_code": "social"}',
-         ErrorCode.UNKNOWN_DEVICE),
+        (
+            "pad-1",
+            "issue_ticket",
+            b'{"request_id": "r7", "service_code": "social"}',
+            ErrorCode.NOT_ALLOWED,
+        ),
+        (
+            "intruder-9",
+            "issue_ticket",
+            b'{"request_id": "r8", "service_code": "social"}',
+            ErrorCode.UNKNOWN_DEVICE,
+        ),
         ("counter-1", "call_next", b'{"request_id": "r9"}', ErrorCode.NOTHING_WAITING),
         ("counter-1", "finish", b'{"request_id": "r10"}', ErrorCode.NO_CURRENT_TICKET),
     ]
@@ -260,7 +281,10 @@ def test_call_is_announced_and_hall_board_state_is_retained(
     assert counter.recall().status == "ok"
     assert calls.wait_count(2, WAIT)
     announcements = [decode(CallAnnouncement, p) for p in calls.items()]
-    assert [(a.label, a.window, a.recalls) for a in announcements] == [("B001", 3, 0), ("B001", 3, 1)]
+    assert [(a.label, a.window, a.recalls) for a in announcements] == [
+        ("B001", 3, 0),
+        ("B001", 3, 1),
+    ]
     observer.stop()
 
     # A hall board that starts now gets the picture at once from retained state.

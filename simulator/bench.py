@@ -1,0 +1,225 @@
+"""``paidui bench``: latency and throughput of the spine against a real mosquitto.
+
+The scheduler runs as its own process, as in a hall, so clients and scheduler do not
+share one interpreter lock. Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import yaml
+
+from hallbus.client import BusClient, Requester
+from hallbus.messages import ONLINE, CallNext, Finish, IssueTicket, WindowState, decode
+from hallbus.settings import BusSettings
+from hallbus.topics import Command, HallTopics
+from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port, mosquitto_available
+from scheduler.config import DEMO_HALL_FILE, load_hall
+from scheduler.store import Store
+from simulator.mailbox import Mailbox
+
+WAIT = 15.0
+
+
+def _percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000.0
+
+
+def _echo_rtt(bus: BusSettings, topics: HallTopics, rounds: int) -> list[float]:
+    got = threading.Event()
+    client = BusClient(bus, "bench-echo", topics.availability("bench-echo"), persistent=False)
+    topic = topics.device_event("bench-echo", "echo")
+    client.subscribe(topic, lambda _t, _p: got.set(), inline=True)
+    client.start()
+    samples = []
+    for _ in range(rounds):
+        got.clear()
+        start = time.perf_counter()
+        client.publish(topic, b"x", qos=1)
+        if not got.wait(WAIT):
+            raise RuntimeError("echo lost")
+        samples.append(time.perf_counter() - start)
+    client.stop()
+    return samples
+
+
+def _device(bus: BusSettings, topics: HallTopics, device_id: str) -> tuple[BusClient, Requester]:
+    client = BusClient(bus, device_id, topics.availability(device_id), persistent=False)
+    requester = Requester(client, topics, device_id)
+    requester.attach()
+    return client, requester
+
+
+def run_bench(seconds: float = 5.0) -> dict[str, float | int]:
+    """Run every measurement; returns the figures."""
+    if not mosquitto_available():
+        raise SystemExit("paidui bench needs mosquitto (apt-get install mosquitto)")
+    hall = load_hall(DEMO_HALL_FILE).model_copy(
+        update={"id": f"bench-{uuid.uuid4().hex[:6]}", "rating_timeout_s": 3600.0}
+    )
+    topics = HallTopics(hall.id)
+    with tempfile.TemporaryDirectory(prefix="paidui-bench-") as scratch:
+        folder = Path(scratch)
+        broker = MosquittoBroker(BROKER_CONFIG_DIR / "demo.conf", free_port(), folder / "broker")
+        broker.start()
+        bus = BusSettings(port=broker.port)
+        hall_file = folder / "hall.yaml"
+        hall_file.write_text(yaml.safe_dump(hall.model_dump(mode="json"), allow_unicode=True))
+        online: Mailbox[bytes] = Mailbox()
+        watcher = BusClient(bus, "bench-watch", topics.availability("bench-watch"))
+        watcher.subscribe(topics.scheduler_availability(), lambda _t, p: online.put(p), inline=True)
+        watcher.start()
+        scheduler = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "paidui",
+                "scheduler",
+                "--hall",
+                str(hall_file),
+                "--db",
+                Store.sqlite_url(folder / "bench.db"),
+                "--mqtt-port",
+                str(broker.port),
+            ],
+        )
+        try:
+            if not online.wait_for(lambda p: p == ONLINE.encode(), WAIT):
+                raise RuntimeError("scheduler did not come online")
+            return _measure(bus, topics, seconds)
+        finally:
+            scheduler.terminate()
+            scheduler.wait(WAIT)
+            watcher.stop()
+            broker.stop()
+
+
+def _measure(bus: BusSettings, topics: HallTopics, seconds: float) -> dict[str, float | int]:
+    echo = _echo_rtt(bus, topics, 2000)
+
+    kiosk, kiosk_requests = _device(bus, topics, "kiosk-1")
+    counter, counter_requests = _device(bus, topics, "counter-1")
+    board_seen: dict[str, float] = {}
+
+    def on_board(_topic: str, payload: bytes) -> None:
+        state = decode(WindowState, payload)
+        if state.current is not None:
+            board_seen.setdefault(state.current.ticket_id, time.perf_counter())
+
+    board = BusClient(bus, "board-1", topics.availability("board-1"), persistent=False)
+    board.subscribe(topics.window_state(1), on_board, inline=True)
+    for client in (kiosk, counter, board):
+        client.start()
+
+    def timed(
+        requester: Requester, command: Command, request: IssueTicket | CallNext | Finish
+    ) -> float:
+        start = time.perf_counter()
+        reply = requester.request(command, request, timeout=WAIT, attempts=1)
+        if reply.status != "ok":
+            raise RuntimeError(f"bench request failed: {reply}")
+        return time.perf_counter() - start
+
+    issue = [
+        timed(
+            kiosk_requests,
+            Command.ISSUE_TICKET,
+            IssueTicket(request_id=Requester.new_request_id(), service_code="social"),
+        )
+        for _ in range(1000)
+    ]
+    calls, call_to_board = [], []
+    for _ in range(300):
+        start = time.perf_counter()
+        reply = counter_requests.request(
+            Command.CALL_NEXT,
+            CallNext(request_id=Requester.new_request_id()),
+            timeout=WAIT,
+            attempts=1,
+        )
+        calls.append(time.perf_counter() - start)
+        assert reply.data is not None
+        ticket_id = reply.data["ticket_id"]
+        deadline = time.perf_counter() + WAIT
+        while ticket_id not in board_seen and time.perf_counter() < deadline:
+            time.sleep(0.0002)  # spin briefly: the board's message is usually already here
+        call_to_board.append(board_seen[ticket_id] - start)
+        timed(counter_requests, Command.FINISH, Finish(request_id=Requester.new_request_id()))
+
+    for client in (kiosk, counter, board):
+        client.stop()  # the throughput phase reuses the kiosk ids
+    throughput = _sustained(bus, topics, seconds)
+    requests = issue + calls
+    return {
+        "mqtt_rtt_p50_ms": round(_percentile(echo, 0.5), 3),
+        "mqtt_rtt_p99_ms": round(_percentile(echo, 0.99), 3),
+        "request_p50_ms": round(_percentile(requests, 0.5), 3),
+        "request_p99_ms": round(_percentile(requests, 0.99), 3),
+        "issue_ticket_p50_ms": round(_percentile(issue, 0.5), 3),
+        "call_next_p50_ms": round(_percentile(calls, 0.5), 3),
+        "call_to_board_p50_ms": round(_percentile(call_to_board, 0.5), 3),
+        "call_to_board_p99_ms": round(_percentile(call_to_board, 0.99), 3),
+        "commands_per_s": round(throughput, 1),
+        "request_mean_ms": round(statistics.fmean(requests) * 1000, 3),
+    }
+
+
+def _sustained(bus: BusSettings, topics: HallTopics, seconds: float) -> float:
+    """Issue tickets from two kiosks, each keeping a window of requests in flight."""
+    window = 32
+    answered = 0
+    lock = threading.Lock()
+    stop_at = time.perf_counter() + seconds
+
+    def kiosk_load(device_id: str) -> None:
+        nonlocal answered
+        client, requester = _device(bus, topics, device_id)
+        slots = threading.Semaphore(window)
+        done = 0
+        done_lock = threading.Lock()
+
+        def on_reply(_reply: object) -> None:
+            nonlocal done
+            with done_lock:
+                done += 1
+            slots.release()
+
+        requester.on_reply = on_reply
+        client.start()
+        sent = 0
+        while time.perf_counter() < stop_at:
+            if not slots.acquire(timeout=WAIT):
+                break
+            request = IssueTicket(request_id=Requester.new_request_id(), service_code="tax")
+            requester.forget(request.request_id)
+            client.publish(topics.request(device_id, Command.ISSUE_TICKET), request)
+            sent += 1
+        for _ in range(window):  # wait for the replies still in flight
+            slots.acquire(timeout=WAIT)
+        client.stop()
+        with lock:
+            answered += done
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=kiosk_load, args=(k,)) for k in ("kiosk-1", "kiosk-2")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answered / (time.perf_counter() - started)
+
+
+def main_bench(seconds: float = 5.0) -> int:
+    """Entry point of ``paidui bench``."""
+    print(json.dumps(run_bench(seconds)), flush=True)
+    return 0

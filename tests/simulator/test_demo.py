@@ -1,0 +1,21 @@
+"""The demo hall runs end to end and loses nothing, on mosquitto and on the embedded broker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from simulator.demo import DemoOptions, run_demo
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("embedded", [False, True], ids=["mosquitto", "embedded"])
+def test_demo_hall_serves_rates_and_loses_nothing(embedded: bool, tmp_path: Path) -> None:
+    summary = run_demo(DemoOptions(seconds=6, data_dir=tmp_path, embedded_broker=embedded))
+    assert summary["lost"] == 0
+    assert summary["tickets_issued"] > 0
+    assert summary["served"] > 0
+    assert summary["rated"] > 0
+    assert summary["served"] + summary["no_show"] <= summary["tickets_issued"]
