@@ -272,9 +272,8 @@ class SchedulerService:
             return
         reply_bytes = Reply.ok(request.request_id, data).to_bytes()
         answered = ProcessedRequest(device.id, request.request_id, reply_bytes.decode())
-        if self._commit(self.queue.take_changes(), now, answered):
+        if self._commit(self.queue.take_changes(), now, answered, reply_to=device.id):
             self._remember(key, reply_bytes, now)
-            self._reply(device.id, reply_bytes)
         else:
             self._reply(
                 device.id,
@@ -320,7 +319,15 @@ class SchedulerService:
             del self._answers[oldest_key]
 
     # --- commit and publish -------------------------------------------------------------
-    def _commit(self, changes: Changes, now: datetime, answered: ProcessedRequest | None) -> bool:
+    def _commit(
+        self,
+        changes: Changes,
+        now: datetime,
+        answered: ProcessedRequest | None,
+        *,
+        reply_to: str | None = None,
+    ) -> bool:
+        """Persist, then answer first (the clerk waits on it), then events and board state."""
         events = self._events(changes, now)
         acked = self._take_acked()
         try:
@@ -332,6 +339,8 @@ class SchedulerService:
             self._restore()
             return False
         self.processed += 1
+        if answered is not None and reply_to is not None:
+            self._reply(reply_to, answered.reply.encode())
         for outbox_id, message in zip(ids, events, strict=True):
             info = self.bus.publish(message.topic, message.payload, retain=message.retain)
             self._outbox_mids[info.mid] = outbox_id

@@ -14,6 +14,7 @@ from alembic.config import Config
 from sqlalchemy import (
     Connection,
     Engine,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -110,6 +111,20 @@ def _ticket_row(hall: str, ticket: Ticket) -> dict[str, Any]:
         "serving_since": ticket.serving_since,
         "finished_at": ticket.finished_at,
     }
+
+
+# One compiled statement for every ticket update (SQLAlchemy caches it).
+_UPDATE_TICKET = (
+    update(tickets)
+    .where(tickets.c.id == bindparam("ticket_id"))
+    .values({c.name: bindparam(c.name) for c in tickets.columns if c.name != "id"})
+)
+
+
+def _update_row(hall: str, ticket: Ticket) -> dict[str, Any]:
+    row = _ticket_row(hall, ticket)
+    row["ticket_id"] = row.pop("id")
+    return row
 
 
 class Store:
@@ -270,13 +285,13 @@ class Store:
                 ]
                 if new:
                     conn.execute(insert(tickets), new)
-                for ticket in changes.tickets.values():
-                    if ticket.id not in changes.new_ticket_ids:
-                        conn.execute(
-                            update(tickets)
-                            .where(tickets.c.id == ticket.id)
-                            .values(_ticket_row(self.hall, ticket))
-                        )
+                changed = [
+                    _update_row(self.hall, t)
+                    for t in changes.tickets.values()
+                    if t.id not in changes.new_ticket_ids
+                ]
+                if changed:
+                    conn.execute(_UPDATE_TICKET, changed)
                 if changes.transactions:
                     conn.execute(
                         insert(transactions),
@@ -301,26 +316,28 @@ class Store:
                         last_hash, rated.id, str(rated.outcome), source.value, rated.rated_at
                     )
                     conn.execute(
-                        insert(ratings).values(
-                            hall=self.hall,
-                            transaction_id=rated.id,
-                            outcome=str(rated.outcome),
-                            source=source.value,
-                            recorded_at=rated.rated_at,
-                            prev_hash=last_hash,
-                            hash=digest,
-                        )
+                        insert(ratings),
+                        {
+                            "hall": self.hall,
+                            "transaction_id": rated.id,
+                            "outcome": str(rated.outcome),
+                            "source": source.value,
+                            "recorded_at": rated.rated_at,
+                            "prev_hash": last_hash,
+                            "hash": digest,
+                        },
                     )
                     last_hash = digest
                 if answered is not None:
                     conn.execute(
-                        insert(processed_requests).values(
-                            hall=self.hall,
-                            requester=answered.requester,
-                            request_id=answered.request_id,
-                            reply=answered.reply,
-                            created_at=now,
-                        )
+                        insert(processed_requests),
+                        {
+                            "hall": self.hall,
+                            "requester": answered.requester,
+                            "request_id": answered.request_id,
+                            "reply": answered.reply,
+                            "created_at": now,
+                        },
                     )
                 done = list(published)
                 if done:

@@ -121,7 +121,12 @@ class QueueMachine(RuleBasedStateMachine):
         open_ = self.queue.awaiting_rating()
         if open_:
             transaction = open_[pick % len(open_)]
-            self.queue.rate(transaction.window, transaction.id, level, self.now)
+            if self.now > transaction.rating_deadline:
+                with pytest.raises(QueueError) as late:
+                    self.queue.rate(transaction.window, transaction.id, level, self.now)
+                assert late.value.code == ErrorCode.RATING_CLOSED
+            else:
+                self.queue.rate(transaction.window, transaction.id, level, self.now)
 
     @rule(seconds=st.integers(0, 60))
     def time_passes(self, seconds: int) -> None:
