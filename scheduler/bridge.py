@@ -59,6 +59,7 @@ ALLOWED_COMMANDS: dict[DeviceKind, frozenset[Command]] = {
     DeviceKind.RATING_PAD: frozenset({Command.RATE}),
 }
 
+MAX_BATCH = 256  # commands sharing one commit under load
 ANSWER_MEMORY = timedelta(days=1)  # how long a retried request still gets its first answer
 
 
@@ -131,6 +132,9 @@ class SchedulerService:
         self._acked_mids: deque[int] = deque()
         self._outbox_mids: dict[int, int] = {}  # worker thread only: mid -> outbox id
         self._worker: threading.Thread | None = None
+        # The batch in hand: answers waiting for their commit, and retries of them.
+        self._batch_keys: dict[tuple[str, str], bytes] = {}
+        self._batch_duplicates: list[tuple[str, str]] = []
         self.processed = 0  # commands committed, for benchmarks
 
     # --- lifecycle ---------------------------------------------------------------
@@ -163,24 +167,35 @@ class SchedulerService:
         self._inbox.put((topic, payload))
 
     def _work(self) -> None:
-        while True:
+        running = True
+        while running:
             try:
-                item = self._inbox.get(timeout=self._idle_wait())
+                items = [self._inbox.get(timeout=self._idle_wait())]
             except queue.Empty:
-                item = _Signal.TICK
-            if item is _Signal.STOP:
-                return
+                items = [_Signal.TICK]
+            # Group commit: everything already queued shares one database transaction.
+            # No command is acknowledged, or visible on the bus, before that commit.
+            while len(items) < MAX_BATCH:
+                try:
+                    items.append(self._inbox.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                if item is _Signal.REPUBLISH:
-                    self._republish()
-                elif isinstance(item, tuple):
-                    self._handle_request(*item)
+                for item in items:
+                    if item is _Signal.STOP:
+                        running = False
+                    elif isinstance(item, tuple):
+                        self._handle_request(*item)
                 self._expire_ratings()
+                self._commit_batch()
+                if _Signal.REPUBLISH in items:
+                    self._republish()
                 if self._inbox.empty():
                     self._flush_acks()
             except Exception:
                 # Never let one message take the scheduler down; state is rebuilt from the store.
-                log.exception("worker failed on an item; rebuilding state from the store")
+                log.exception("worker failed on a batch; rebuilding state from the store")
+                self._fail_batch()
                 self._restore()
 
     def _idle_wait(self) -> float:
@@ -257,6 +272,9 @@ class SchedulerService:
         if cached is not None:
             self._reply(device.id, cached[0])  # a retry: same answer, nothing done again
             return
+        if key in self._batch_keys:
+            self._batch_duplicates.append(key)  # a retry within the batch: answered with it
+            return
         self._execute(device, command, request, key)
 
     def _execute(
@@ -266,21 +284,12 @@ class SchedulerService:
         try:
             data = self._apply(device, command, request, now)
         except QueueError as err:
-            reply = Reply.fail(request.request_id, err.code, err.message)
-            self._remember(key, reply.to_bytes(), now)
-            self._reply(device.id, reply)
+            # A refusal changed nothing, so it needs no commit.
+            refusal = Reply.fail(request.request_id, err.code, err.message).to_bytes()
+            self._remember(key, refusal, now)
+            self._reply(device.id, refusal)
             return
-        reply_bytes = Reply.ok(request.request_id, data).to_bytes()
-        answered = ProcessedRequest(device.id, request.request_id, reply_bytes.decode())
-        if self._commit(self.queue.take_changes(), now, answered, reply_to=device.id):
-            self._remember(key, reply_bytes, now)
-        else:
-            self._reply(
-                device.id,
-                Reply.fail(
-                    request.request_id, ErrorCode.INTERNAL, "the scheduler could not save; retry"
-                ),
-            )
+        self._batch_keys[key] = Reply.ok(request.request_id, data).to_bytes()
 
     def _apply(
         self, device: DeviceConfig, command: Command, request: Request, now: datetime
@@ -319,33 +328,48 @@ class SchedulerService:
             del self._answers[oldest_key]
 
     # --- commit and publish -------------------------------------------------------------
-    def _commit(
-        self,
-        changes: Changes,
-        now: datetime,
-        answered: ProcessedRequest | None,
-        *,
-        reply_to: str | None = None,
-    ) -> bool:
-        """Persist, then answer first (the clerk waits on it), then events and board state."""
+    def _commit_batch(self) -> None:
+        """Persist what the batch changed, then answer, then tell the devices."""
+        changes = self.queue.take_changes()
+        if changes.empty and not self._batch_keys:
+            return
+        now = self.clock.now()
+        answered = [
+            ProcessedRequest(device_id, request_id, reply.decode())
+            for (device_id, request_id), reply in self._batch_keys.items()
+        ]
         events = self._events(changes, now)
-        acked = self._take_acked()
         try:
             ids = self.store.commit(
-                changes, now, answered=answered, messages=events, published=acked
+                changes, now, answered=answered, messages=events, published=self._take_acked()
             )
         except StoreError:
             log.exception("commit failed; rebuilding state from the store")
+            self._fail_batch()
             self._restore()
-            return False
-        self.processed += 1
-        if answered is not None and reply_to is not None:
-            self._reply(reply_to, answered.reply.encode())
+            return
+        self.processed += len(answered)
+        for key, reply in self._batch_keys.items():
+            self._remember(key, reply, now)
+            self._reply(key[0], reply)
+        for key in self._batch_duplicates:
+            self._reply(key[0], self._batch_keys[key])
+        self._batch_keys.clear()
+        self._batch_duplicates.clear()
         for outbox_id, message in zip(ids, events, strict=True):
             info = self.bus.publish(message.topic, message.payload, retain=message.retain)
             self._outbox_mids[info.mid] = outbox_id
         self._publish_state(changes)
-        return True
+
+    def _fail_batch(self) -> None:
+        """Tell every device of an unsaved batch to retry; nothing of it took effect."""
+        for device_id, request_id in [*self._batch_keys, *self._batch_duplicates]:
+            self._reply(
+                device_id,
+                Reply.fail(request_id, ErrorCode.INTERNAL, "the scheduler could not save; retry"),
+            )
+        self._batch_keys.clear()
+        self._batch_duplicates.clear()
 
     def _events(self, changes: Changes, now: datetime) -> list[OutboxMessage]:
         """What devices must hear about, written to the outbox with the command."""
@@ -475,9 +499,7 @@ class SchedulerService:
         now = self.clock.now()
         if deadline is None or deadline >= now:
             return
-        expired = self.queue.expire_ratings(now)
-        if expired:
-            self._commit(self.queue.take_changes(), now, None)
+        self.queue.expire_ratings(now)  # committed with the batch
 
     def _take_acked(self) -> list[int]:
         ids = []

@@ -106,7 +106,7 @@ class Changes:
     @property
     def empty(self) -> bool:
         """Whether nothing changed."""
-        return not (self.tickets or self.transactions)
+        return not (self.tickets or self.transactions or self.ratings)
 
 
 def new_id() -> str:

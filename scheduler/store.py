@@ -269,11 +269,11 @@ class Store:
         changes: Changes,
         now: datetime,
         *,
-        answered: ProcessedRequest | None = None,
+        answered: Sequence[ProcessedRequest] = (),
         messages: Sequence[OutboxMessage] = (),
         published: Iterable[int] = (),
     ) -> list[int]:
-        """Persist one command atomically; returns the ids of its outbox rows."""
+        """Persist a batch of commands atomically; returns the ids of its outbox rows."""
         conn = self._writer()
         last_hash = self._last_hash
         try:
@@ -328,16 +328,19 @@ class Store:
                         },
                     )
                     last_hash = digest
-                if answered is not None:
+                if answered:
                     conn.execute(
                         insert(processed_requests),
-                        {
-                            "hall": self.hall,
-                            "requester": answered.requester,
-                            "request_id": answered.request_id,
-                            "reply": answered.reply,
-                            "created_at": now,
-                        },
+                        [
+                            {
+                                "hall": self.hall,
+                                "requester": a.requester,
+                                "request_id": a.request_id,
+                                "reply": a.reply,
+                                "created_at": now,
+                            }
+                            for a in answered
+                        ],
                     )
                 done = list(published)
                 if done:
