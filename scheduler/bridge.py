@@ -135,6 +135,7 @@ class SchedulerService:
         # The batch in hand: answers waiting for their commit, and retries of them.
         self._batch_keys: dict[tuple[str, str], bytes] = {}
         self._batch_duplicates: list[tuple[str, str]] = []
+        self._last_state: dict[str, bytes] = {}  # topic -> retained payload last sent
         self.processed = 0  # commands committed, for benchmarks
 
     # --- lifecycle ---------------------------------------------------------------
@@ -427,6 +428,15 @@ class SchedulerService:
             for pad in self.hall.devices_of_window(transaction.window, DeviceKind.RATING_PAD)
         ]
 
+    def _publish_retained(self, topic: str, state: Message) -> None:
+        # Retained state is derived from the queue and republished whole after every
+        # (re)connect, so QoS 0 loses nothing here and spares the broker a PUBACK per board
+        # update; an unchanged state is not sent again.
+        payload = state.to_bytes()
+        if self._last_state.get(topic) != payload:
+            self._last_state[topic] = payload
+            self.bus.publish(topic, payload, qos=0, retain=True)
+
     def _publish_state(self, changes: Changes) -> None:
         # Retained state is derived from the queue, so it needs no outbox: after a restart
         # it is recomputed and republished whole.
@@ -455,7 +465,7 @@ class SchedulerService:
             current=current,
             waiting=self.queue.waiting_for_window(window),
         )
-        self.bus.publish(self.topics.window_state(window), state, retain=True)
+        self._publish_retained(self.topics.window_state(window), state)
 
     def _publish_service(self, code: str) -> None:
         service = self.hall.service(code)
@@ -466,7 +476,7 @@ class SchedulerService:
             waiting=self.queue.waiting_count(code),
             open=bool(self.queue.windows_for_service(code)),
         )
-        self.bus.publish(self.topics.service_state(code), state, retain=True)
+        self._publish_retained(self.topics.service_state(code), state)
 
     def _publish_hall(self) -> None:
         state = HallState(
@@ -476,10 +486,11 @@ class SchedulerService:
             ],
             waiting={s.code: self.queue.waiting_count(s.code) for s in self.hall.services},
         )
-        self.bus.publish(self.topics.hall_state(), state, retain=True)
+        self._publish_retained(self.topics.hall_state(), state)
 
     def _republish(self) -> None:
         """After a start or reconnect: every retained state, open prompts, unsent events."""
+        self._last_state.clear()
         for window in self.queue.window_numbers():
             self._publish_window(window)
         for service in self.hall.services:
