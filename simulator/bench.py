@@ -6,17 +6,14 @@ share one interpreter lock. Prints one JSON object.
 
 from __future__ import annotations
 
+import functools
 import json
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import uuid
 from pathlib import Path
-
-import yaml
 
 from hallbus.client import BusClient, Requester
 from hallbus.messages import ONLINE, CallNext, Finish, IssueTicket, WindowState, decode
@@ -26,6 +23,7 @@ from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port, mosquit
 from scheduler.config import DEMO_HALL_FILE, load_hall
 from scheduler.store import Store
 from simulator.mailbox import Mailbox
+from simulator.processes import SchedulerProcess, write_hall_file
 
 WAIT = 15.0
 
@@ -53,6 +51,10 @@ def _echo_rtt(bus: BusSettings, topics: HallTopics, rounds: int) -> list[float]:
     return samples
 
 
+def _shows(ticket_id: str, seen: tuple[str, float]) -> bool:
+    return seen[0] == ticket_id
+
+
 def _device(bus: BusSettings, topics: HallTopics, device_id: str) -> tuple[BusClient, Requester]:
     client = BusClient(bus, device_id, topics.availability(device_id), persistent=False)
     requester = Requester(client, topics, device_id)
@@ -73,33 +75,19 @@ def run_bench(seconds: float = 5.0) -> dict[str, float | int]:
         broker = MosquittoBroker(BROKER_CONFIG_DIR / "demo.conf", free_port(), folder / "broker")
         broker.start()
         bus = BusSettings(port=broker.port)
-        hall_file = folder / "hall.yaml"
-        hall_file.write_text(yaml.safe_dump(hall.model_dump(mode="json"), allow_unicode=True))
+        hall_file = write_hall_file(hall, folder / "hall.yaml")
         online: Mailbox[bytes] = Mailbox()
         watcher = BusClient(bus, "bench-watch", topics.availability("bench-watch"))
         watcher.subscribe(topics.scheduler_availability(), lambda _t, p: online.put(p), inline=True)
         watcher.start()
-        scheduler = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "paidui",
-                "scheduler",
-                "--hall",
-                str(hall_file),
-                "--db",
-                Store.sqlite_url(folder / "bench.db"),
-                "--mqtt-port",
-                str(broker.port),
-            ],
-        )
+        scheduler = SchedulerProcess(hall_file, Store.sqlite_url(folder / "bench.db"), bus)
+        scheduler.start()
         try:
             if not online.wait_for(lambda p: p == ONLINE.encode(), WAIT):
                 raise RuntimeError("scheduler did not come online")
             return _measure(bus, topics, seconds)
         finally:
-            scheduler.terminate()
-            scheduler.wait(WAIT)
+            scheduler.stop()
             watcher.stop()
             broker.stop()
 
@@ -109,12 +97,12 @@ def _measure(bus: BusSettings, topics: HallTopics, seconds: float) -> dict[str, 
 
     kiosk, kiosk_requests = _device(bus, topics, "kiosk-1")
     counter, counter_requests = _device(bus, topics, "counter-1")
-    board_seen: dict[str, float] = {}
+    board_seen: Mailbox[tuple[str, float]] = Mailbox()
 
     def on_board(_topic: str, payload: bytes) -> None:
         state = decode(WindowState, payload)
         if state.current is not None:
-            board_seen.setdefault(state.current.ticket_id, time.perf_counter())
+            board_seen.put((state.current.ticket_id, time.perf_counter()))
 
     board = BusClient(bus, "board-1", topics.availability("board-1"), persistent=False)
     board.subscribe(topics.window_state(1), on_board, inline=True)
@@ -150,10 +138,10 @@ def _measure(bus: BusSettings, topics: HallTopics, seconds: float) -> dict[str, 
         calls.append(time.perf_counter() - start)
         assert reply.data is not None
         ticket_id = reply.data["ticket_id"]
-        deadline = time.perf_counter() + WAIT
-        while ticket_id not in board_seen and time.perf_counter() < deadline:
-            time.sleep(0.0002)  # spin briefly: the board's message is usually already here
-        call_to_board.append(board_seen[ticket_id] - start)
+        shown = board_seen.wait_for(functools.partial(_shows, ticket_id), WAIT)
+        if shown is None:
+            raise RuntimeError(f"board never showed {ticket_id}")
+        call_to_board.append(shown[1] - start)
         timed(counter_requests, Command.FINISH, Finish(request_id=Requester.new_request_id()))
 
     for client in (kiosk, counter, board):

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import yaml
 from sqlalchemy import create_engine, select
 
 from hallbus.client import BusClient
@@ -21,48 +17,15 @@ from scheduler.config import HallConfig
 from scheduler.tables import tickets
 from simulator.devices import VirtualCounter, VirtualKiosk, VirtualWindowBoard
 from simulator.mailbox import Mailbox
+from simulator.processes import SchedulerProcess, write_hall_file
 from tests.conftest import WAIT
 
 pytestmark = pytest.mark.slow
 
 
-class SchedulerProcess:
-    """``paidui scheduler`` as a real process."""
-
-    def __init__(self, hall_file: Path, db_url: str, bus: BusSettings) -> None:
-        self.args = [
-            sys.executable,
-            "-m",
-            "paidui",
-            "scheduler",
-            "--hall",
-            str(hall_file),
-            "--db",
-            db_url,
-            "--mqtt-port",
-            str(bus.port),
-        ]
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(self.args, stderr=subprocess.DEVNULL)
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(WAIT)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            self.process.wait(WAIT)
-
-
 @pytest.fixture
 def hall_file(hall: HallConfig, tmp_path: Path) -> Path:
-    path = tmp_path / "hall.yaml"
-    path.write_text(yaml.safe_dump(hall.model_dump(mode="json"), allow_unicode=True))
-    return path
+    return write_hall_file(hall, tmp_path / "hall.yaml")
 
 
 @pytest.fixture

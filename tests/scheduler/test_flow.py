@@ -14,7 +14,6 @@ from hallbus.messages import (
     UNRATED,
     CallAnnouncement,
     ErrorCode,
-    IssueTicket,
     RatingLevel,
     RatingRecorded,
     Reply,
@@ -22,7 +21,7 @@ from hallbus.messages import (
     decode,
 )
 from hallbus.settings import BusSettings
-from hallbus.topics import Command, HallEventKind, HallTopics
+from hallbus.topics import HallEventKind, HallTopics
 from scheduler.bridge import SchedulerService
 from scheduler.config import HallConfig
 from simulator.devices import VirtualCounter, VirtualKiosk, VirtualRatingPad, VirtualWindowBoard
@@ -32,7 +31,7 @@ from tests.conftest import WAIT
 
 def _listen(bus: BusSettings, topic: str, name: str) -> tuple[BusClient, Mailbox[bytes]]:
     box: Mailbox[bytes] = Mailbox()
-    client = BusClient(bus, name, f"paidui/v1/test-observers/device/{name}/availability")
+    client = BusClient(bus, name, HallTopics("test-observers").availability(name))
     client.subscribe(topic, lambda _t, payload: box.put(payload), inline=True)
     client.start()
     return client, box
@@ -295,4 +294,3 @@ def test_call_is_announced_and_hall_board_state_is_retained(
     assert state["recent_calls"][0]["label"] == "B001"
     assert state["waiting"] == {"social": 0, "tax": 0, "residence": 0}
     late.stop()
-    assert isinstance(IssueTicket, type) and Command.ISSUE_TICKET.value == "issue_ticket"

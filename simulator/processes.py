@@ -1,0 +1,46 @@
+"""Running the scheduler as a real process, for crash tests and the benchmark."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from hallbus.settings import BusSettings
+from scheduler.config import HallConfig
+
+
+def write_hall_file(hall: HallConfig, path: Path) -> Path:
+    """Write a hall configuration as YAML, for ``paidui scheduler --hall``."""
+    path.write_text(yaml.safe_dump(hall.model_dump(mode="json"), allow_unicode=True))
+    return path
+
+
+class SchedulerProcess:
+    """``paidui scheduler`` in its own process, which can be killed and started again."""
+
+    def __init__(self, hall_file: Path, db_url: str, bus: BusSettings) -> None:
+        self.args = [
+            sys.executable, "-m", "paidui", "scheduler", "--hall", str(hall_file),
+            "--db", db_url, "--mqtt-port", str(bus.port), "--mqtt-protocol", bus.protocol,
+        ]  # fmt: skip
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the process (it announces itself online on the bus)."""
+        self.process = subprocess.Popen(self.args, stderr=subprocess.DEVNULL)
+
+    def kill(self, timeout: float = 10.0) -> None:
+        """SIGKILL: no clean shutdown, as in a crash or power cut of the process."""
+        assert self.process is not None
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM and wait, if it is still running."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout)
