@@ -6,6 +6,7 @@ bridge persists in one transaction and turns into bus messages after the commit.
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections import OrderedDict, deque
 from collections.abc import Callable, Iterable
@@ -163,6 +164,10 @@ class HallQueue:
     def waiting_count(self, service_code: str) -> int:
         """Tickets waiting for one service."""
         return len(self._waiting[service_code])
+
+    def waiting_labels(self, service_code: str, limit: int) -> list[str]:
+        """The first ``limit`` waiting tickets of a service, next to be called first."""
+        return [t.label for t in itertools.islice(self._waiting[service_code].values(), limit)]
 
     def waiting_for_window(self, window: int) -> int:
         """Tickets waiting for any service this window handles."""

@@ -14,7 +14,7 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from hallbus.messages import UNRATED
+from hallbus.messages import RATING_LABELS_ZH, UNRATED, RatingLevel
 from hallbus.settings import BusSettings
 from paidui.broker import (
     BROKER_CONFIG_DIR,
@@ -57,16 +57,21 @@ def _view(service: SchedulerService, hall: VirtualHall) -> Group:
             str(queue.waiting_for_window(number)),
         )
     services = Table(title="services")
-    for column in ("service", "waiting"):
+    for column in ("service", "waiting", "next in line"):
         services.add_column(column)
     for spec in hall.hall.services:
-        services.add_row(f"{spec.prefix} {spec.names['zh']}", str(queue.waiting_count(spec.code)))
+        services.add_row(
+            f"{spec.prefix} {spec.names['zh']}",
+            str(queue.waiting_count(spec.code)),
+            " ".join(queue.waiting_labels(spec.code, 8)),
+        )
     ratings = service.store.rating_counts()
     tally = Table(title="ratings (好差评)")
     tally.add_column("outcome")
     tally.add_column("count")
     for outcome, count in sorted(ratings.items()):
-        tally.add_row(outcome, str(count))
+        label = RATING_LABELS_ZH.get(RatingLevel(outcome)) if outcome != UNRATED else "未评价"
+        tally.add_row(f"{label} {outcome}", str(count))
     return Group(windows, services, tally)
 
 
