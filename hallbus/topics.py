@@ -126,10 +126,6 @@ class HallTopics:
         """Retained state of one window: open/paused, current call."""
         return f"{self.base}/state/window/{window}"
 
-    def window_states(self) -> str:
-        """Filter for every window's state."""
-        return f"{self.base}/state/window/+"
-
     def service_state(self, service_code: str) -> str:
         """Retained state of one service: waiting count, open."""
         if not valid_id(service_code):
@@ -152,10 +148,6 @@ class HallTopics:
     def all_requests(self) -> str:
         """Filter for every device request in the hall."""
         return f"{self.base}/device/+/req/+"
-
-    def all_availability(self) -> str:
-        """Filter for every device's availability."""
-        return f"{self.base}/device/+/availability"
 
     def parse_request(self, topic: str) -> RequestTopic | None:
         """Split a request topic into device id and command; None if it is not one."""

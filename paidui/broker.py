@@ -129,11 +129,6 @@ class MosquittoBroker:
             if " running" in line:
                 return
 
-    @property
-    def log_lines(self) -> list[str]:
-        """What mosquitto has logged so far."""
-        return list(self._log)
-
     def stop(self) -> None:
         """Terminate mosquitto (it saves its persistence file on the way out)."""
         if self._process is not None:
@@ -144,11 +139,6 @@ class MosquittoBroker:
                 self._process.kill()
                 self._process.wait()
             self._process = None
-
-    def wait(self) -> int:
-        """Block until mosquitto exits; its exit code."""
-        assert self._process is not None
-        return self._process.wait()
 
 
 class EmbeddedBroker:

@@ -63,25 +63,29 @@ class VirtualKiosk(DeviceDaemon):
         return self.request(Command.ISSUE_TICKET, request)
 
 
-class VirtualCounter(DeviceDaemon):
-    """A clerk's caller keypad at one window."""
-
-    kind = DeviceKind.COUNTER
+class _WindowFollower(DeviceDaemon):
+    """A device paired with one window that shows the window's retained state."""
 
     def __init__(self, settings: BusSettings, hall: str, device_id: str, window: int) -> None:
         super().__init__(settings, hall, device_id)
         self.window = window
-        self.display: Mailbox[WindowState] = Mailbox()
+        self.states: Mailbox[WindowState] = Mailbox()
 
     def setup(self) -> None:
-        """Follow this window's retained state, as a counter display would."""
+        """Follow this window's retained state."""
         self.bus.subscribe(self.topics.window_state(self.window), self._on_state)
 
     def _on_state(self, topic: str, payload: bytes) -> None:
         try:
-            self.display.put(decode(WindowState, payload))
+            self.states.put(decode(WindowState, payload))
         except PayloadError as err:
             log.warning("bad window state", extra={"topic": topic, "error": str(err)})
+
+
+class VirtualCounter(_WindowFollower):
+    """A clerk's caller keypad at one window; ``states`` is what its display shows."""
+
+    kind = DeviceKind.COUNTER
 
     def call_next(self, request_id: str | None = None) -> Reply:
         """Call the next ticket."""
@@ -139,25 +143,10 @@ class VirtualRatingPad(DeviceDaemon):
         return self.request(Command.RATE, request)
 
 
-class VirtualWindowBoard(DeviceDaemon):
+class VirtualWindowBoard(_WindowFollower):
     """The LED board above a window: shows what the retained window state says."""
 
     kind = DeviceKind.WINDOW_BOARD
-
-    def __init__(self, settings: BusSettings, hall: str, device_id: str, window: int) -> None:
-        super().__init__(settings, hall, device_id)
-        self.window = window
-        self.states: Mailbox[WindowState] = Mailbox()
-
-    def setup(self) -> None:
-        """Follow this window's retained state."""
-        self.bus.subscribe(self.topics.window_state(self.window), self._on_state)
-
-    def _on_state(self, topic: str, payload: bytes) -> None:
-        try:
-            self.states.put(decode(WindowState, payload))
-        except PayloadError as err:
-            log.warning("bad window state", extra={"topic": topic, "error": str(err)})
 
     @property
     def text(self) -> str:

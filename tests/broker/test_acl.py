@@ -84,10 +84,10 @@ class Raw:
         self.client.loop_stop()
 
 
-def _delivered(observer: Raw, sender: Raw, topic: str) -> bool:
+def _delivered(observer: Raw, sender: Raw, topic: str, identity: str) -> bool:
     """Publish ``topic`` then an allowed marker; per-client order tells if ``topic`` got through."""
     sender.publish(topic, b"probe")
-    marker = TOPICS.device_event(sender.client._client_id.decode(), "marker")
+    marker = TOPICS.device_event(identity, "marker")
     sender.publish(marker, b"marker")
     assert observer.inbox.wait_for(lambda m: m[0] == marker, WAIT)
     return any(t == topic for t, _ in observer.inbox.items())
@@ -107,13 +107,20 @@ def test_devices_publish_only_their_own_requests(secured: int) -> None:
     kiosk = Raw(secured, "kiosk-1")
     assert kiosk.connected.wait(WAIT) and kiosk.refused is None
     try:
-        assert _delivered(scheduler, kiosk, TOPICS.request("kiosk-1", Command.ISSUE_TICKET))
+        assert _delivered(
+            scheduler, kiosk, TOPICS.request("kiosk-1", Command.ISSUE_TICKET), "kiosk-1"
+        )
         # Not as another kiosk, not a call, not board state, not a reply or a command.
-        assert not _delivered(scheduler, kiosk, TOPICS.request("kiosk-2", Command.ISSUE_TICKET))
-        assert not _delivered(scheduler, kiosk, TOPICS.window_state(1))
-        assert not _delivered(scheduler, kiosk, TOPICS.reply("kiosk-1"))
         assert not _delivered(
-            scheduler, kiosk, TOPICS.device_command("pad-1", DeviceCommandKind.RATING_PROMPT)
+            scheduler, kiosk, TOPICS.request("kiosk-2", Command.ISSUE_TICKET), "kiosk-1"
+        )
+        assert not _delivered(scheduler, kiosk, TOPICS.window_state(1), "kiosk-1")
+        assert not _delivered(scheduler, kiosk, TOPICS.reply("kiosk-1"), "kiosk-1")
+        assert not _delivered(
+            scheduler,
+            kiosk,
+            TOPICS.device_command("pad-1", DeviceCommandKind.RATING_PROMPT),
+            "kiosk-1",
         )
     finally:
         kiosk.close()
@@ -128,12 +135,10 @@ def test_client_id_cannot_be_spoofed(secured: int) -> None:
     spoof = Raw(secured, "kiosk-1", client_id="kiosk-2")
     assert spoof.connected.wait(WAIT) and spoof.refused is None
     try:
-        topic = TOPICS.request("kiosk-2", Command.ISSUE_TICKET)
-        spoof.publish(topic, b"probe")
-        marker = TOPICS.device_event("kiosk-1", "marker")
-        spoof.publish(marker, b"marker")
-        assert scheduler.inbox.wait_for(lambda m: m[0] == marker, WAIT)
-        assert not any(t == topic for t, _ in scheduler.inbox.items())
+        # The broker treats it as kiosk-1: its own marker passes, kiosk-2's request does not.
+        assert not _delivered(
+            scheduler, spoof, TOPICS.request("kiosk-2", Command.ISSUE_TICKET), "kiosk-1"
+        )
     finally:
         spoof.close()
         scheduler.close()

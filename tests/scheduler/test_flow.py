@@ -29,9 +29,11 @@ from simulator.mailbox import Mailbox
 from tests.conftest import WAIT
 
 
-def _listen(bus: BusSettings, topic: str, name: str) -> tuple[BusClient, Mailbox[bytes]]:
+def _listen(
+    bus: BusSettings, topic: str, name: str, hall_id: str = "test-observers"
+) -> tuple[BusClient, Mailbox[bytes]]:
     box: Mailbox[bytes] = Mailbox()
-    client = BusClient(bus, name, HallTopics("test-observers").availability(name))
+    client = BusClient(bus, name, HallTopics(hall_id).availability(name))
     client.subscribe(topic, lambda _t, payload: box.put(payload), inline=True)
     client.start()
     return client, box
@@ -183,10 +185,7 @@ def _raw_request(
     bus: BusSettings, hall: HallConfig, device_id: str, command: str, payload: bytes
 ) -> Reply:
     topics = HallTopics(hall.id)
-    box: Mailbox[bytes] = Mailbox()
-    client = BusClient(bus, device_id, topics.availability(device_id))
-    client.subscribe(topics.reply(device_id), lambda _t, p: box.put(p), inline=True)
-    client.start()
+    client, box = _listen(bus, topics.reply(device_id), device_id, hall.id)
     try:
         client.publish(topics.request(device_id, command), payload)
         raw = box.wait_for(lambda _p: True, WAIT)
