@@ -41,6 +41,13 @@ class ErrorCode(StrEnum):
     UNKNOWN_DEVICE = "unknown_device"  # the device is not in the hall configuration
     NOT_ALLOWED = "not_allowed"  # this kind of device may not send this command
     UNKNOWN_SERVICE = "unknown_service"
+    SERVICE_CLOSED = "service_closed"  # outside its hours, or past the last-ticket time
+    QUOTA_REACHED = "quota_reached"  # the service's tickets for today are all issued
+    NO_WINDOW_OPEN = "no_window_open"  # no clerk is at a window that handles the service
+    NO_APPOINTMENT = "no_appointment"  # an ID-card check-in found nothing booked today
+    UNKNOWN_CLERK = "unknown_clerk"
+    WINDOW_CLOSED = "window_closed"  # no clerk logged in at this window
+    WINDOW_PAUSED = "window_paused"
     NOTHING_WAITING = "nothing_waiting"
     NO_CURRENT_TICKET = "no_current_ticket"
     INVALID_STATE = "invalid_state"
@@ -61,6 +68,51 @@ class DeviceKind(StrEnum):
     HALL_BOARD = "hall_board"
     ID_READER = "id_reader"
     VOICE = "voice"
+    PORTAL = "portal"  # the web side: the public rating page and appointment booking
+
+
+class PriorityClass(StrEnum):
+    """Why a ticket goes ahead of others, highest first; the order is the calling order."""
+
+    APPOINTMENT = "appointment"  # booked slot, due now
+    GREEN_CHANNEL = "green_channel"  # 绿色通道 service
+    ELDERLY = "elderly"  # elderly (age from the ID card) or disabled
+    TRANSFER_BACK = "transfer_back"  # sent on from another window (一票到底)
+    NORMAL = "normal"
+
+    @property
+    def rank(self) -> int:
+        """0 for the highest class."""
+        return _PRIORITY_RANK[self]
+
+
+_PRIORITY_RANK = {c: i for i, c in enumerate(PriorityClass)}
+
+
+class WindowStatus(StrEnum):
+    """Whether a window calls tickets: closed means no clerk is logged in."""
+
+    OPEN = "open"
+    PAUSED = "paused"
+    CLOSED = "closed"
+
+
+class PauseReason(StrEnum):
+    """Why a clerk paused a window; boards show 暂停服务 whatever the reason."""
+
+    BREAK = "break"
+    MEETING = "meeting"
+    TRAINING = "training"
+    OTHER = "other"
+
+
+class BadRatingReason(StrEnum):
+    """What a bad rating is about; the pad asks after 不满意 or 非常不满意."""
+
+    ATTITUDE = "attitude"
+    EFFICIENCY = "efficiency"
+    PROCESS = "process"
+    OTHER = "other"
 
 
 class TicketState(StrEnum):
@@ -105,8 +157,14 @@ class RatingSource(StrEnum):
     """How a rating record came to be."""
 
     PAD = "pad"
+    QR = "qr"  # the public page the ticket's QR code opens
     TIMEOUT = "timeout"
 
+
+# A keyed hash (HMAC-SHA256, hex) of an ID number; the number itself never travels.
+IdHash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+ServiceCode = Annotated[str, Field(min_length=1, max_length=16)]
+TicketLabel = Annotated[str, Field(pattern=r"^[A-Z][0-9]{3,4}$")]
 
 # --- requests ------------------------------------------------------------------
 
@@ -118,13 +176,76 @@ class Request(Message):
 
 
 class IssueTicket(Request):
-    """Kiosk: issue a ticket for a service."""
+    """Kiosk: issue a ticket for a service, or check in an appointment by ID card.
 
-    service_code: str = Field(min_length=1, max_length=16)
+    With ``id_hash`` (from the paired ID reader) a booked appointment today is checked
+    in; ``service_code`` may then be left out. ``age`` and ``disabled`` give priority.
+    """
+
+    service_code: ServiceCode | None = None
+    id_hash: IdHash | None = None
+    age: int | None = Field(default=None, ge=0, le=150)
+    disabled: bool = False
+
+    @model_validator(mode="after")
+    def _service_or_card(self) -> IssueTicket:
+        if self.service_code is None and self.id_hash is None:
+            raise ValueError("give service_code, or id_hash for an appointment check-in")
+        return self
+
+
+class Login(Request):
+    """Counter: a clerk logs in at this window, by clerk code or by ID card."""
+
+    clerk_code: str | None = Field(default=None, min_length=1, max_length=32)
+    id_hash: IdHash | None = None
+
+    @model_validator(mode="after")
+    def _code_or_card(self) -> Login:
+        if (self.clerk_code is None) == (self.id_hash is None):
+            raise ValueError("give exactly one of clerk_code and id_hash")
+        return self
+
+
+class Logout(Request):
+    """Counter: the clerk leaves; another may log in and carry on (A/B post)."""
+
+
+class Pause(Request):
+    """Counter: stop calling for a while."""
+
+    reason: PauseReason
+
+
+class Resume(Request):
+    """Counter: call again after a pause."""
 
 
 class CallNext(Request):
-    """Counter: call the next waiting ticket to this counter's window."""
+    """Counter: call the next ticket by the calling policy."""
+
+
+class CallTicket(Request):
+    """Counter: call one waiting ticket out of order, by its printed number."""
+
+    label: TicketLabel
+
+
+class Postpone(Request):
+    """Counter: the called citizen is not ready; back to the end of their line."""
+
+
+class Transfer(Request):
+    """Counter: send the current ticket on, keeping its number and arrival (一票到底)."""
+
+    to_service: ServiceCode | None = None
+    to_window: int | None = Field(default=None, ge=1, le=999)
+
+    @model_validator(mode="after")
+    def _somewhere(self) -> Transfer:
+        if self.to_service is None and self.to_window is None:
+            raise ValueError("give to_service, to_window or both")
+        return self
 
 
 class Recall(Request):
@@ -150,21 +271,67 @@ class Cancel(Request):
 
 
 class Rate(Request):
-    """Rating pad: the citizen's rating of a finished transaction."""
+    """Rating pad or public page: the citizen's rating of a finished transaction."""
 
     transaction_id: TicketId
     level: RatingLevel
+    reason: BadRatingReason | None = None
+    comment: str | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _bad_needs_reason(self) -> Rate:
+        if self.level.is_bad and self.reason is None:
+            raise ValueError("a bad rating needs a reason")
+        if not self.level.is_bad and (self.reason is not None or self.comment is not None):
+            raise ValueError("only a bad rating carries a reason or comment")
+        return self
+
+
+class BookAppointment(Request):
+    """Portal: book a slot for a service; the citizen checks in with their ID card."""
+
+    service_code: ServiceCode
+    slot_start: datetime
+    id_hash: IdHash
+    contact: str = Field(min_length=1, max_length=64)
+
+
+class ReviewRating(Request):
+    """Portal: a review found a rating mistaken or malicious; it is marked not adopted.
+
+    Two different managers sign it off. The rating itself stays in the ledger.
+    """
+
+    transaction_id: TicketId
+    reviewer: str = Field(min_length=1, max_length=64)
+    approver: str = Field(min_length=1, max_length=64)
+    reason: str = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _two_people(self) -> ReviewRating:
+        if self.reviewer == self.approver:
+            raise ValueError("the approver must be another manager than the reviewer")
+        return self
 
 
 REQUEST_MODELS: dict[Command, type[Request]] = {
     Command.ISSUE_TICKET: IssueTicket,
+    Command.CANCEL: Cancel,
+    Command.LOGIN: Login,
+    Command.LOGOUT: Logout,
+    Command.PAUSE: Pause,
+    Command.RESUME: Resume,
     Command.CALL_NEXT: CallNext,
+    Command.CALL_TICKET: CallTicket,
     Command.RECALL: Recall,
     Command.START_SERVICE: StartService,
     Command.NO_SHOW: NoShow,
+    Command.POSTPONE: Postpone,
+    Command.TRANSFER: Transfer,
     Command.FINISH: Finish,
-    Command.CANCEL: Cancel,
     Command.RATE: Rate,
+    Command.BOOK_APPOINTMENT: BookAppointment,
+    Command.REVIEW_RATING: ReviewRating,
 }
 
 
@@ -213,15 +380,45 @@ class TicketView(Message):
     service_code: str
     service_date: date
     state: TicketState
+    priority: PriorityClass = PriorityClass.NORMAL
     issued_at: datetime
-    window: int | None = None
+    window: int | None = None  # the window calling or serving it
+    target_window: int | None = None  # transferred to this window only
     recalls: int = 0
+    transfers: int = 0
 
 
 class TicketIssued(TicketView):
     """Reply to issue_ticket."""
 
     people_ahead: int
+    estimated_wait_s: int
+    appointment_slot: datetime | None = None  # set when this was an appointment check-in
+
+
+class AppointmentView(Message):
+    """Reply to book_appointment."""
+
+    appointment_id: str
+    service_code: str
+    slot_start: datetime
+
+
+class ClerkView(Message):
+    """The clerk at a window, as boards and pads show them."""
+
+    code: str
+    name: str
+    stars: int | None = None  # 星级柜员, when the hall rates its clerks
+
+
+class WindowView(Message):
+    """Reply to login, logout, pause and resume."""
+
+    window: int
+    status: WindowStatus
+    clerk: ClerkView | None = None
+    pause_reason: PauseReason | None = None
 
 
 class TransactionView(Message):
@@ -230,11 +427,29 @@ class TransactionView(Message):
     transaction_id: str
     ticket_id: str
     ticket_label: str
+    service_code: str
     window: int
+    clerk_code: str | None = None
     started_at: datetime
     finished_at: datetime
-    rating_deadline: datetime
+    rating_deadline: datetime  # the pad's prompt; the public page may allow longer
     outcome: RatingOutcome | None = None
+
+
+class LedgerEntryView(Message):
+    """An entry of the rating ledger, as the reply to review_rating shows it."""
+
+    seq: int
+    hash: str
+    kind: Literal["rating", "not_adopted"]
+    transaction_id: str
+
+
+class TransferDone(Message):
+    """Reply to transfer: the ticket as it now waits, and the transaction it closed."""
+
+    ticket: TicketView
+    transaction: TransactionView | None = None  # None when transferred before service began
 
 
 # --- retained board state ------------------------------------------------------
@@ -255,9 +470,18 @@ class WindowState(Message):
     """Retained per window: what its LED board and counter display show."""
 
     window: int
-    status: Literal["open", "paused", "closed"]
+    status: WindowStatus
+    pause_reason: PauseReason | None = None
+    clerk: ClerkView | None = None
     current: CurrentCall | None = None
     waiting: int  # tickets waiting for the services this window handles
+
+
+class Unavailable(Message):
+    """Why a service issues no tickets now; the kiosk shows ``message``."""
+
+    code: ErrorCode  # service_closed, quota_reached or no_window_open
+    message: str
 
 
 class ServiceState(Message):
@@ -265,8 +489,12 @@ class ServiceState(Message):
 
     service_code: str
     names: dict[str, str]
+    documents: dict[str, list[str]] = Field(default_factory=dict)  # 一次性告知, per language
+    green_channel: bool = False
     waiting: int
-    open: bool
+    estimated_wait_s: int
+    open_windows: int
+    unavailable: Unavailable | None = None  # None: tickets can be taken now
 
 
 class RecentCall(Message):
@@ -304,24 +532,34 @@ class RatingPrompt(Message):
     transaction_id: str
     ticket_label: str
     window: int
+    clerk: ClerkView | None = None
     deadline: datetime
 
 
 class RatingClosed(Message):
-    """Command to a rating pad: the prompt is over (rated or timed out)."""
+    """Command to a rating pad: the prompt is over (rated, or its time ran out)."""
 
     transaction_id: str
-    outcome: RatingOutcome
+    outcome: RatingOutcome | None = None  # None: not rated here; the public page may still
 
 
 class RatingRecorded(Message):
-    """Hall event: a transaction's one rating record was written."""
+    """Hall event: a transaction's one rating record was written to the ledger.
 
+    ``seq`` and ``hash`` let any subscriber keep the ledger's head, so even removing the
+    newest entries is noticed.
+    """
+
+    seq: int
+    hash: str
     transaction_id: str
     ticket_id: str
     ticket_label: str
+    service_code: str
     window: int
+    clerk_code: str | None = None
     outcome: RatingOutcome
+    reason: BadRatingReason | None = None
     source: RatingSource
     recorded_at: datetime
 

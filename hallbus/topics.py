@@ -32,13 +32,22 @@ class Command(StrEnum):
     """Requests a device may send to the scheduler."""
 
     ISSUE_TICKET = "issue_ticket"
+    CANCEL = "cancel"
+    LOGIN = "login"
+    LOGOUT = "logout"
+    PAUSE = "pause"
+    RESUME = "resume"
     CALL_NEXT = "call_next"
+    CALL_TICKET = "call_ticket"
     RECALL = "recall"
     START_SERVICE = "start_service"
     NO_SHOW = "no_show"
+    POSTPONE = "postpone"
+    TRANSFER = "transfer"
     FINISH = "finish"
-    CANCEL = "cancel"
     RATE = "rate"
+    BOOK_APPOINTMENT = "book_appointment"
+    REVIEW_RATING = "review_rating"
 
 
 class DeviceCommandKind(StrEnum):

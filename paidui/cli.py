@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
 import sys
 import threading
+from datetime import date
 from pathlib import Path
 
 from hallbus.logs import configure_logging
@@ -101,6 +103,47 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     return 0
 
 
+def _store_url(args: argparse.Namespace) -> str:
+    from scheduler.store import Store
+
+    return str(args.db or Store.sqlite_url(Path(f"paidui-{args.hall}.db").resolve()))
+
+
+def cmd_ratings_verify(args: argparse.Namespace) -> int:
+    """Check a hall's rating ledger; exit 1 naming the first broken entry."""
+    from scheduler.store import Store
+
+    store = Store(_store_url(args), args.hall)
+    store.open(migrate=False)
+    try:
+        entries = len(store.ledger_entries())
+        breach = store.verify_ledger()
+    finally:
+        store.close()
+    report: dict[str, object] = {"hall": args.hall, "entries": entries, "intact": breach is None}
+    if breach is not None:
+        report |= {"first_broken_seq": breach.seq, "problem": breach.problem}
+    print(json.dumps(report, ensure_ascii=False))
+    return 0 if breach is None else 1
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Print a hall's statistics per day and service, window or clerk as JSON."""
+    from scheduler.config import load_hall
+    from scheduler.stats import hall_statistics
+    from scheduler.store import Store
+
+    hall = load_hall(args.hall_file)
+    store = Store(_store_url(args), hall.id)
+    store.open(migrate=False)
+    try:
+        rows = hall_statistics(store.engine, hall, args.first, args.last, by=args.by)
+    finally:
+        store.close()
+    print(json.dumps([row.as_dict() for row in rows], ensure_ascii=False, default=str))
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """Measure latency and throughput against a real mosquitto; print JSON."""
     from simulator.bench import main_bench
@@ -144,6 +187,22 @@ def build_parser() -> argparse.ArgumentParser:
     scheduler.add_argument("--db", default=None, help="SQLAlchemy URL (default: SQLite file)")
     _add_bus_options(scheduler)
     scheduler.set_defaults(func=cmd_scheduler)
+
+    ratings = sub.add_parser("ratings", help="the rating ledger")
+    ratings_sub = ratings.add_subparsers(dest="ratings_command", required=True)
+    verify = ratings_sub.add_parser("verify", help="check the hash chain; exit 1 if broken")
+    verify.add_argument("--hall", default="demo", help="hall id")
+    verify.add_argument("--db", default=None, help="SQLAlchemy URL (default: paidui-<hall>.db)")
+    verify.set_defaults(func=cmd_ratings_verify)
+
+    stats = sub.add_parser("stats", help="statistics per day and service, window or clerk")
+    stats.add_argument("--hall-file", type=Path, default=DEMO_HALL_FILE)
+    stats.add_argument("--hall", default="demo", help="hall id (for the default database)")
+    stats.add_argument("--db", default=None, help="SQLAlchemy URL (default: paidui-<hall>.db)")
+    stats.add_argument("--from", dest="first", type=date.fromisoformat, default=date.today())
+    stats.add_argument("--to", dest="last", type=date.fromisoformat, default=date.today())
+    stats.add_argument("--by", choices=["service", "window", "clerk"], default="service")
+    stats.set_defaults(func=cmd_stats)
 
     bench = sub.add_parser("bench", help="measure latency and throughput, print JSON")
     bench.add_argument(

@@ -14,19 +14,22 @@ from collections import OrderedDict, deque
 from datetime import datetime, timedelta
 from enum import Enum
 
+from hallbus import messages as bus
 from hallbus.client import BusClient
 from hallbus.clock import Clock, SystemClock
 from hallbus.messages import (
     REQUEST_MODELS,
+    AppointmentView,
+    BadRatingReason,
     CallAnnouncement,
+    ClerkView,
     CurrentCall,
     DeviceKind,
     ErrorCode,
     HallState,
-    IssueTicket,
+    LedgerEntryView,
     Message,
     PayloadError,
-    Rate,
     RatingClosed,
     RatingPrompt,
     RatingRecorded,
@@ -38,14 +41,17 @@ from hallbus.messages import (
     TicketIssued,
     TicketView,
     TransactionView,
+    TransferDone,
+    Unavailable,
     WindowState,
+    WindowView,
     decode,
 )
-from hallbus.messages import Cancel as CancelRequest
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, DeviceCommandKind, HallEventKind, HallTopics
-from scheduler.config import DeviceConfig, HallConfig
-from scheduler.domain import Changes, HallQueue, QueueError, Ticket, Transaction
+from scheduler.config import ClerkConfig, DeviceConfig, HallConfig
+from scheduler.domain import Changes, HallQueue, QueueError, Ticket, Transaction, Window
+from scheduler.ledger import EntryKind, LedgerEntry
 from scheduler.store import OutboxMessage, ProcessedRequest, Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -54,9 +60,24 @@ log = logging.getLogger(__name__)
 ALLOWED_COMMANDS: dict[DeviceKind, frozenset[Command]] = {
     DeviceKind.KIOSK: frozenset({Command.ISSUE_TICKET, Command.CANCEL}),
     DeviceKind.COUNTER: frozenset(
-        {Command.CALL_NEXT, Command.RECALL, Command.START_SERVICE, Command.NO_SHOW, Command.FINISH}
+        {
+            Command.LOGIN,
+            Command.LOGOUT,
+            Command.PAUSE,
+            Command.RESUME,
+            Command.CALL_NEXT,
+            Command.CALL_TICKET,
+            Command.RECALL,
+            Command.START_SERVICE,
+            Command.NO_SHOW,
+            Command.POSTPONE,
+            Command.TRANSFER,
+            Command.FINISH,
+        }
     ),
     DeviceKind.RATING_PAD: frozenset({Command.RATE}),
+    # The web side: the ticket's public rating page, booking, and managers' reviews.
+    DeviceKind.PORTAL: frozenset({Command.RATE, Command.BOOK_APPOINTMENT, Command.REVIEW_RATING}),
 }
 
 MAX_BATCH = 256  # commands sharing one commit under load
@@ -77,9 +98,12 @@ def ticket_view(ticket: Ticket) -> TicketView:
         service_code=ticket.service_code,
         service_date=ticket.service_date,
         state=ticket.state,
+        priority=ticket.priority,
         issued_at=ticket.issued_at,
         window=ticket.window,
+        target_window=ticket.target_window,
         recalls=ticket.recalls,
+        transfers=ticket.transfers,
     )
 
 
@@ -89,11 +113,30 @@ def transaction_view(transaction: Transaction) -> TransactionView:
         transaction_id=transaction.id,
         ticket_id=transaction.ticket_id,
         ticket_label=transaction.ticket_label,
+        service_code=transaction.service_code,
         window=transaction.window,
+        clerk_code=transaction.clerk_code,
         started_at=transaction.started_at,
         finished_at=transaction.finished_at,
-        rating_deadline=transaction.rating_deadline,
+        rating_deadline=transaction.pad_deadline,
         outcome=transaction.outcome,
+    )
+
+
+def clerk_view(clerk: ClerkConfig | None) -> ClerkView | None:
+    """The clerk as boards and pads show them."""
+    if clerk is None:
+        return None
+    return ClerkView(code=clerk.code, name=clerk.name, stars=clerk.stars)
+
+
+def window_view(window: Window) -> WindowView:
+    """A window's status as the counter sees it."""
+    return WindowView(
+        window=window.number,
+        status=window.status,
+        clerk=clerk_view(window.clerk),
+        pause_reason=window.pause_reason,
     )
 
 
@@ -189,6 +232,8 @@ class SchedulerService:
                         self._handle_request(*item)
                 self._expire_ratings()
                 self._commit_batch()
+                if _Signal.TICK in items:
+                    self._refresh_services()
                 if _Signal.REPUBLISH in items:
                     self._republish()
                 if self._inbox.empty():
@@ -210,7 +255,17 @@ class SchedulerService:
         now = self.clock.now()
         state = self.store.load(now, self.hall.recent_calls)
         self.queue = HallQueue(self.hall)
-        self.queue.restore(state.tickets, state.awaiting, state.counters, state.recent_calls)
+        self.queue.restore(
+            tickets=state.tickets,
+            awaiting=state.awaiting,
+            counters=state.counters,
+            walk_ins=state.walk_ins,
+            recent_calls=state.recent_calls,
+            window_events=state.window_events,
+            appointments=state.appointments,
+            service_times=state.service_times,
+            ledger_head=state.ledger_head,
+        )
         self._answers.clear()
         for answer in state.processed:
             self._answers[(answer.requester, answer.request_id)] = (answer.reply.encode(), now)
@@ -296,29 +351,105 @@ class SchedulerService:
         self, device: DeviceConfig, command: Command, request: Request, now: datetime
     ) -> Message:
         window = device.window or 0
-        match command:
-            case Command.ISSUE_TICKET:
-                assert isinstance(request, IssueTicket)
-                ticket, ahead = self.queue.issue_ticket(request.service_code, now, device.id)
-                return TicketIssued(**ticket_view(ticket).model_dump(), people_ahead=ahead)
-            case Command.CALL_NEXT:
-                return ticket_view(self.queue.call_next(window, now))
-            case Command.RECALL:
-                return ticket_view(self.queue.recall(window, now))
-            case Command.START_SERVICE:
-                return ticket_view(self.queue.start_service(window, now))
-            case Command.NO_SHOW:
-                return ticket_view(self.queue.no_show(window, now))
-            case Command.FINISH:
-                return transaction_view(self.queue.finish(window, now))
-            case Command.CANCEL:
-                assert isinstance(request, CancelRequest)
-                return ticket_view(self.queue.cancel(request.ticket_id, now))
-            case Command.RATE:
-                assert isinstance(request, Rate)
-                rated = self.queue.rate(window, request.transaction_id, request.level, now)
+        queue = self.queue
+        match request:
+            case bus.IssueTicket():
+                issued = queue.issue_ticket(
+                    request.service_code,
+                    now,
+                    device.id,
+                    id_hash=request.id_hash,
+                    age=request.age,
+                    disabled=request.disabled,
+                )
+                return TicketIssued(
+                    **ticket_view(issued.ticket).model_dump(),
+                    people_ahead=issued.people_ahead,
+                    estimated_wait_s=issued.estimated_wait_s,
+                    appointment_slot=issued.appointment.slot_start if issued.appointment else None,
+                )
+            case bus.Cancel():
+                return ticket_view(queue.cancel(request.ticket_id, now))
+            case bus.Login():
+                return window_view(
+                    queue.login(window, now, clerk_code=request.clerk_code, id_hash=request.id_hash)
+                )
+            case bus.Logout():
+                return window_view(queue.logout(window, now))
+            case bus.Pause():
+                return window_view(queue.pause(window, request.reason, now))
+            case bus.Resume():
+                return window_view(queue.resume(window, now))
+            case bus.CallNext():
+                return ticket_view(queue.call_next(window, now))
+            case bus.CallTicket():
+                return ticket_view(queue.call_ticket(window, request.label, now))
+            case bus.Recall():
+                return ticket_view(queue.recall(window, now))
+            case bus.StartService():
+                return ticket_view(queue.start_service(window, now))
+            case bus.NoShow():
+                return ticket_view(queue.no_show(window, now))
+            case bus.Postpone():
+                return ticket_view(queue.postpone(window, now))
+            case bus.Transfer():
+                ticket, closed = queue.transfer(
+                    window, now, to_service=request.to_service, to_window=request.to_window
+                )
+                return TransferDone(
+                    ticket=ticket_view(ticket),
+                    transaction=transaction_view(closed) if closed else None,
+                )
+            case bus.Finish():
+                return transaction_view(queue.finish(window, now))
+            case bus.Rate():
+                portal = device.kind == DeviceKind.PORTAL
+                rated = queue.rate(
+                    request.transaction_id,
+                    request.level,
+                    now,
+                    source=RatingSource.QR if portal else RatingSource.PAD,
+                    window=None if portal else window,
+                    reason=request.reason,
+                    comment=request.comment,
+                )
                 return transaction_view(rated)
+            case bus.BookAppointment():
+                appointment = queue.book_appointment(
+                    request.service_code, request.slot_start, request.id_hash, request.contact, now
+                )
+                return AppointmentView(
+                    appointment_id=appointment.id,
+                    service_code=appointment.service_code,
+                    slot_start=appointment.slot_start,
+                )
+            case bus.ReviewRating():
+                entry = self._review(request, now)
+                return LedgerEntryView(
+                    seq=entry.seq,
+                    hash=entry.hash,
+                    kind="not_adopted",
+                    transaction_id=entry.transaction_id,
+                )
         raise QueueError(ErrorCode.UNKNOWN_COMMAND, f"unhandled command {command}")
+
+    def _review(self, request: bus.ReviewRating, now: datetime) -> LedgerEntry:
+        entries = self.queue.ledger_entries(request.transaction_id)
+        if entries is None:
+            entries = self.store.ledger_entries(request.transaction_id)
+        rating = next((e for e in entries if e.kind == EntryKind.RATING), None)
+        if rating is None:
+            raise QueueError(
+                ErrorCode.UNKNOWN_TRANSACTION, f"no rating recorded for {request.transaction_id}"
+            )
+        return self.queue.review_rating(
+            rating,
+            entries,
+            reviewer=request.reviewer,
+            approver=request.approver,
+            reason=request.reason,
+            now=now,
+        )
 
     def _remember(self, key: tuple[str, str], reply: bytes, now: datetime) -> None:
         self._answers[key] = (reply, now)
@@ -392,34 +523,53 @@ class SchedulerService:
             )
         for transaction in changes.prompts:
             events.extend(self._prompt_messages(transaction))
-        for rated in changes.ratings:
-            assert rated.outcome is not None and rated.rated_at is not None
+        for transaction in changes.pad_closed:
+            events.extend(self._closed_messages(transaction, None))
+        for entry, rated in changes.ledger:
+            if rated is None or rated.outcome is None:
+                continue  # a review is no news for the hall's devices
             record = RatingRecorded(
+                seq=entry.seq,
+                hash=entry.hash,
                 transaction_id=rated.id,
                 ticket_id=rated.ticket_id,
                 ticket_label=rated.ticket_label,
+                service_code=rated.service_code,
                 window=rated.window,
+                clerk_code=rated.clerk_code,
                 outcome=rated.outcome,
-                source=rated.rating_source or RatingSource.PAD,
-                recorded_at=rated.rated_at,
+                reason=BadRatingReason(entry.reason) if entry.reason else None,
+                source=RatingSource(entry.source),
+                recorded_at=entry.recorded_at,
             )
             events.append(
                 OutboxMessage(
                     self.topics.hall_event(HallEventKind.RATING), record.to_bytes(), False
                 )
             )
-            closed = RatingClosed(transaction_id=rated.id, outcome=rated.outcome).to_bytes()
-            for pad in self.hall.devices_of_window(rated.window, DeviceKind.RATING_PAD):
-                topic = self.topics.device_command(pad.id, DeviceCommandKind.RATING_CLOSED)
-                events.append(OutboxMessage(topic, closed, False))
+            if not rated.pad_closed:
+                events.extend(self._closed_messages(rated, rated.outcome))
         return events
 
+    def _closed_messages(
+        self, transaction: Transaction, outcome: bus.RatingOutcome | None
+    ) -> list[OutboxMessage]:
+        closed = RatingClosed(transaction_id=transaction.id, outcome=outcome).to_bytes()
+        return [
+            OutboxMessage(
+                self.topics.device_command(pad.id, DeviceCommandKind.RATING_CLOSED), closed, False
+            )
+            for pad in self.hall.devices_of_window(transaction.window, DeviceKind.RATING_PAD)
+        ]
+
     def _prompt_messages(self, transaction: Transaction) -> list[OutboxMessage]:
+        clerk = self.hall.clerk(transaction.clerk_code) if transaction.clerk_code else None
         prompt = RatingPrompt(
             transaction_id=transaction.id,
             ticket_label=transaction.ticket_label,
             window=transaction.window,
-            deadline=transaction.rating_deadline,
+            clerk=clerk_view(clerk),
+            deadline=transaction.pad_deadline,
         ).to_bytes()
         return [
             OutboxMessage(
@@ -448,7 +598,8 @@ class SchedulerService:
             self._publish_hall()
 
     def _publish_window(self, window: int) -> None:
-        ticket = self.queue.current(window)
+        state = self.queue.window(window)
+        ticket = state.current
         current = None
         if ticket is not None and ticket.called_at is not None:
             current = CurrentCall(
@@ -459,22 +610,34 @@ class SchedulerService:
                 called_at=ticket.called_at,
                 recalls=ticket.recalls,
             )
-        state = WindowState(
-            window=window,
-            status="open",
-            current=current,
-            waiting=self.queue.waiting_for_window(window),
+        self._publish_retained(
+            self.topics.window_state(window),
+            WindowState(
+                window=window,
+                status=state.status,
+                pause_reason=state.pause_reason,
+                clerk=clerk_view(state.clerk),
+                current=current,
+                waiting=self.queue.waiting_for_window(window),
+            ),
         )
-        self._publish_retained(self.topics.window_state(window), state)
 
     def _publish_service(self, code: str) -> None:
-        service = self.hall.service(code)
-        assert service is not None
+        service = self.queue.service(code)
+        unavailable = self.queue.availability(code, self.clock.now())
         state = ServiceState(
             service_code=code,
             names=service.names,
+            documents=service.documents,
+            green_channel=service.green_channel,
             waiting=self.queue.waiting_count(code),
-            open=bool(self.queue.windows_for_service(code)),
+            estimated_wait_s=self.queue.estimated_wait_s(code),
+            open_windows=self.queue.staffed_windows(code),
+            unavailable=(
+                Unavailable(code=unavailable.code, message=unavailable.message)
+                if unavailable
+                else None
+            ),
         )
         self._publish_retained(self.topics.service_state(code), state)
 
@@ -496,7 +659,10 @@ class SchedulerService:
         for service in self.hall.services:
             self._publish_service(service.code)
         self._publish_hall()
+        now = self.clock.now()
         for transaction in self.queue.awaiting_rating():
+            if transaction.pad_closed or transaction.pad_deadline < now:
+                continue
             for message in self._prompt_messages(transaction):
                 self.bus.publish(message.topic, message.payload)
         self._outbox_mids.clear()
@@ -511,6 +677,11 @@ class SchedulerService:
         if deadline is None or deadline >= now:
             return
         self.queue.expire_ratings(now)  # committed with the batch
+
+    def _refresh_services(self) -> None:
+        """Opening hours turn over with the clock: republish what changed (deduplicated)."""
+        for service in self.hall.services:
+            self._publish_service(service.code)
 
     def _take_acked(self) -> list[int]:
         ids = []

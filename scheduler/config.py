@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date, time
 from pathlib import Path
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from hallbus.messages import DeviceKind
+from hallbus.messages import DeviceKind, IdHash
 from hallbus.topics import valid_id
 
 DEMO_HALL_FILE = Path(__file__).with_name("halls") / "demo.yaml"
@@ -21,12 +23,41 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+Day = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun", "workday", "restday"]
+WEEKDAYS: tuple[Day, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+class OpeningPeriod(_Strict):
+    """A stretch of opening time on some days.
+
+    ``days`` holds weekday names and/or ``workday`` / ``restday``, which follow the
+    official calendar (statutory holidays and make-up working days, 调休).
+    """
+
+    days: list[Day] = Field(min_length=1)
+    open: time
+    close: time
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OpeningPeriod:
+        if self.close <= self.open:
+            raise ValueError(f"closes at {self.close} before it opens at {self.open}")
+        return self
+
+
 class ServiceConfig(_Strict):
     """A service (业务) citizens take tickets for."""
 
     code: str = Field(pattern=r"^[A-Za-z0-9_-]{1,16}$")
     prefix: str = Field(pattern=r"^[A-Z]$")
     names: dict[str, str]
+    documents: dict[str, list[str]] = Field(default_factory=dict)  # 一次性告知, per language
+    green_channel: bool = False  # 绿色通道: every ticket of it goes ahead of normal ones
+    hours: list[OpeningPeriod] | None = None  # None: open whenever the hall runs
+    last_ticket_min: int = Field(default=0, ge=0, le=600)  # no tickets this long before closing
+    quota: int | None = Field(default=None, ge=1)  # walk-in tickets per day
+    expected_service_s: float = Field(default=300.0, gt=0)  # until live statistics exist
+    promised_minutes: int | None = Field(default=None, ge=1)  # promised handling time
 
     @field_validator("names")
     @classmethod
@@ -37,10 +68,41 @@ class ServiceConfig(_Strict):
 
 
 class WindowConfig(_Strict):
-    """A counter window (窗口) and the services it handles."""
+    """A counter window (窗口) and the services it handles, each with a tier.
+
+    Tier 1 is the window's own business; higher tiers are called when no ticket of a
+    better class or tier waits. ``services: all`` makes a 一窗通办 window (every service,
+    tier 1); a plain list gives every listed service tier 1.
+    """
 
     number: int = Field(ge=1, le=999)
-    services: list[str] = Field(min_length=1)
+    services: dict[str, int] | Literal["all"]
+
+    @field_validator("services", mode="before")
+    @classmethod
+    def _tiers(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return dict.fromkeys(value, 1)
+        return value
+
+    @field_validator("services")
+    @classmethod
+    def _valid_tiers(cls, value: dict[str, int] | Literal["all"]) -> dict[str, int] | str:
+        if isinstance(value, dict):
+            if not value:
+                raise ValueError("a window handles at least one service")
+            if any(not 1 <= tier <= 9 for tier in value.values()):
+                raise ValueError("tiers run from 1 (own business) to 9")
+        return value
+
+
+class ClerkConfig(_Strict):
+    """A clerk who may log in at a window."""
+
+    code: str = Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    name: str = Field(min_length=1)
+    id_hash: IdHash | None = None  # keyed hash of their ID number, for logging in by card
+    stars: int | None = Field(default=None, ge=1, le=5)  # 星级柜员
 
 
 class DeviceConfig(_Strict):
@@ -64,10 +126,19 @@ class HallConfig(_Strict):
     id: str
     names: dict[str, str]
     timezone: str = "Asia/Shanghai"
-    rating_timeout_s: float = Field(default=30.0, gt=0)
+    rating_timeout_s: float = Field(default=30.0, gt=0)  # the pad's prompt
+    later_rating_s: float = Field(default=0.0, ge=0)  # then the ticket's QR page, this long
     recent_calls: int = Field(default=6, ge=1, le=50)
+    max_wait_s: float = Field(default=1800.0, gt=0)  # ageing: no ticket waits longer unserved
+    max_recalls: int = Field(default=2, ge=0, le=9)  # the next recall marks a no-show
+    elderly_age: int = Field(default=60, ge=0, le=150)
+    appointment_late_s: float = Field(default=900.0, ge=0)  # later than this: a normal ticket
+    require_open_window: bool = True  # refuse tickets no staffed window can serve
+    extra_holidays: list[date] = Field(default_factory=list)  # beyond the official calendar
+    extra_workdays: list[date] = Field(default_factory=list)
     services: list[ServiceConfig] = Field(min_length=1)
     windows: list[WindowConfig] = Field(min_length=1)
+    clerks: list[ClerkConfig] = Field(default_factory=list)
     devices: list[DeviceConfig] = Field(default_factory=list)
 
     @field_validator("timezone")
@@ -91,9 +162,13 @@ class HallConfig(_Strict):
         if len(set(numbers)) != len(numbers):
             raise ValueError("window numbers must be unique")
         for window in self.windows:
-            unknown = set(window.services) - set(codes)
-            if unknown:
-                raise ValueError(f"window {window.number} handles unknown services {unknown}")
+            if window.services != "all":
+                unknown = set(window.services) - set(codes)
+                if unknown:
+                    raise ValueError(f"window {window.number} handles unknown services {unknown}")
+        clerk_codes = [c.code for c in self.clerks]
+        if len(set(clerk_codes)) != len(clerk_codes):
+            raise ValueError("clerk codes must be unique")
         ids = [d.id for d in self.devices]
         if len(set(ids)) != len(ids):
             raise ValueError("device ids must be unique")
@@ -110,6 +185,16 @@ class HallConfig(_Strict):
     def service(self, code: str) -> ServiceConfig | None:
         """The service with this code, if any."""
         return next((s for s in self.services if s.code == code), None)
+
+    def tiers(self, window: WindowConfig) -> dict[str, int]:
+        """The services a window handles, with their tiers."""
+        if window.services == "all":
+            return {s.code: 1 for s in self.services}
+        return dict(window.services)
+
+    def clerk(self, code: str) -> ClerkConfig | None:
+        """The clerk with this code, if any."""
+        return next((c for c in self.clerks if c.code == code), None)
 
     def device(self, device_id: str) -> DeviceConfig | None:
         """The device with this id, if any."""

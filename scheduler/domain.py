@@ -8,20 +8,30 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from hallbus.messages import (
     UNRATED,
+    BadRatingReason,
     ErrorCode,
+    PauseReason,
+    PriorityClass,
     RatingLevel,
     RatingOutcome,
     RatingSource,
     TicketState,
+    WindowStatus,
 )
-from scheduler.config import HallConfig
+from scheduler.calendar import WorkCalendar
+from scheduler.cases import BadRatingCase, open_case
+from scheduler.config import ClerkConfig, HallConfig, ServiceConfig
+from scheduler.estimate import ServiceTimes, estimate_wait_s
+from scheduler.hours import closed_reason
+from scheduler.ledger import EntryKind, LedgerEntry, RatingLedger
+from scheduler.policy import CallingPolicy, DefaultCallingPolicy, LaneKey, WaitingRoom, WindowView
 
 ACTIVE_STATES = frozenset({TicketState.WAITING, TicketState.CALLED, TicketState.SERVING})
 
@@ -37,26 +47,44 @@ class QueueError(Exception):
 
 @dataclass
 class Ticket:
-    """A numbered ticket for one service on one day."""
+    """A numbered ticket; it keeps its number and arrival through transfers (一票到底)."""
 
     id: str
-    service_code: str
+    issued_service: str  # numbering is per issuing service and day
+    service_code: str  # the service it waits for now
     service_date: date
     number: int
     prefix: str
     issued_at: datetime
     issued_by: str
+    priority: PriorityClass = PriorityClass.NORMAL
+    queued_at: datetime | None = None  # its place in line; later than issue when postponed
+    target_window: int | None = None  # sent to this window only
     state: TicketState = TicketState.WAITING
     window: int | None = None
     called_at: datetime | None = None
+    first_called_at: datetime | None = None
     recalls: int = 0
     serving_since: datetime | None = None
     finished_at: datetime | None = None
+    transfers: int = 0
+    predicted_wait_s: int | None = None
+    appointment_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.queued_at is None:
+            self.queued_at = self.issued_at
 
     @property
     def label(self) -> str:
         """What is printed and called: prefix and three digits, e.g. A001."""
         return f"{self.prefix}{self.number:03d}"
+
+    @property
+    def place_time(self) -> datetime:
+        """When the ticket joined its line."""
+        assert self.queued_at is not None
+        return self.queued_at
 
 
 @dataclass
@@ -66,13 +94,67 @@ class Transaction:
     id: str
     ticket_id: str
     ticket_label: str
+    service_code: str
     window: int
+    clerk_code: str | None
     started_at: datetime
     finished_at: datetime
-    rating_deadline: datetime
+    pad_deadline: datetime  # the pad's prompt closes
+    rating_deadline: datetime  # after this, ``unrated`` is recorded
+    ended_by: str = "finish"  # or "transfer"
+    pad_closed: bool = False
     outcome: RatingOutcome | None = None
-    rating_source: RatingSource | None = None
-    rated_at: datetime | None = None
+    entry: LedgerEntry | None = None
+
+
+@dataclass
+class Window:
+    """A counter window and who is at it."""
+
+    number: int
+    tiers: dict[str, int]
+    status: WindowStatus = WindowStatus.CLOSED
+    clerk: ClerkConfig | None = None
+    pause_reason: PauseReason | None = None
+    since: datetime | None = None
+    current: Ticket | None = None
+
+
+@dataclass(frozen=True)
+class WindowEvent:
+    """A login, logout, pause or resume, kept for the record and for restarts."""
+
+    window: int
+    event: str
+    clerk_code: str | None
+    reason: PauseReason | None
+    at: datetime
+
+
+@dataclass
+class Appointment:
+    """A booked slot; checked in at the kiosk with the ID card whose keyed hash it holds."""
+
+    id: str
+    service_code: str
+    slot_start: datetime
+    id_hash: str
+    contact: str
+    booked_at: datetime
+    state: str = "booked"  # booked, checked_in, late
+    ticket_id: str | None = None
+
+
+@dataclass(frozen=True)
+class TransferRecord:
+    """A ticket sent on from one window to a service or window."""
+
+    ticket_id: str
+    from_service: str
+    to_service: str
+    from_window: int
+    to_window: int | None
+    at: datetime
 
 
 @dataclass(frozen=True)
@@ -84,6 +166,25 @@ class RecentCallEntry:
     called_at: datetime
 
 
+@dataclass(frozen=True)
+class Issued:
+    """What the kiosk prints."""
+
+    ticket: Ticket
+    people_ahead: int
+    estimated_wait_s: int
+    appointment: Appointment | None
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Why a service issues no tickets now."""
+
+    code: ErrorCode
+    message: str
+    opens_at: time | None = None
+
+
 @dataclass
 class Changes:
     """What one operation touched: to persist, and to tell the devices."""
@@ -93,7 +194,12 @@ class Changes:
     transactions: dict[str, Transaction] = field(default_factory=dict)
     calls: list[Ticket] = field(default_factory=list)  # to announce
     prompts: list[Transaction] = field(default_factory=list)  # rating prompts to send
-    ratings: list[Transaction] = field(default_factory=list)  # rating records written
+    pad_closed: list[Transaction] = field(default_factory=list)  # prompts whose time ran out
+    ledger: list[tuple[LedgerEntry, Transaction | None]] = field(default_factory=list)
+    cases: list[BadRatingCase] = field(default_factory=list)
+    appointments: dict[str, Appointment] = field(default_factory=dict)
+    transfers: list[TransferRecord] = field(default_factory=list)
+    window_events: list[WindowEvent] = field(default_factory=list)
     windows: set[int] = field(default_factory=set)
     services: set[str] = field(default_factory=set)
 
@@ -106,50 +212,97 @@ class Changes:
 
     @property
     def empty(self) -> bool:
-        """Whether nothing changed."""
-        return not (self.tickets or self.transactions or self.ratings)
+        """Whether nothing needs saving."""
+        return not (
+            self.tickets
+            or self.transactions
+            or self.ledger
+            or self.appointments
+            or self.window_events
+            or self.pad_closed
+        )
 
 
 def new_id() -> str:
-    """A random id for tickets and transactions."""
+    """A random id for tickets, transactions, appointments and cases."""
     return uuid.uuid4().hex
+
+
+# How many ledger entries stay in memory for reviews without a database read.
+RECENT_ENTRIES = 10_000
 
 
 class HallQueue:
     """Queue state and rules of one hall. Single-threaded: the scheduler is one writer."""
 
-    def __init__(self, hall: HallConfig, *, id_factory: Callable[[], str] = new_id) -> None:
+    def __init__(
+        self,
+        hall: HallConfig,
+        *,
+        id_factory: Callable[[], str] = new_id,
+        policy: CallingPolicy | None = None,
+        calendar: WorkCalendar | None = None,
+    ) -> None:
         self.hall = hall
         self._new_id = id_factory
+        self.policy = policy or DefaultCallingPolicy(timedelta(seconds=hall.max_wait_s))
+        self.calendar = calendar or WorkCalendar(hall.extra_holidays, hall.extra_workdays)
         self._services = {s.code: s for s in hall.services}
-        self._windows = {w.number: tuple(w.services) for w in hall.windows}
-        self._waiting: dict[str, OrderedDict[str, Ticket]] = {
-            code: OrderedDict() for code in self._services
-        }
-        self._current: dict[int, Ticket | None] = dict.fromkeys(self._windows)
+        self._windows = {w.number: Window(w.number, hall.tiers(w)) for w in hall.windows}
+        self._service_windows: dict[str, list[int]] = {code: [] for code in self._services}
+        for window in self._windows.values():
+            for code in window.tiers:
+                self._service_windows[code].append(window.number)
+        self._clerks = {c.code: c for c in hall.clerks}
+        self.room = WaitingRoom()
+        self._tickets: dict[str, Ticket] = {}  # waiting tickets
+        self._labels: dict[tuple[date, str], str] = {}  # waiting tickets by printed number
         self._counters: dict[tuple[date, str], int] = {}
+        self._walk_ins: dict[tuple[date, str], int] = {}
+        self._times = {
+            code: ServiceTimes(s.expected_service_s) for code, s in self._services.items()
+        }
         self._awaiting_rating: dict[str, Transaction] = {}
+        self._appointments: dict[str, Appointment] = {}
+        self.ledger = RatingLedger(hall.id)
+        self._entries: dict[str, list[LedgerEntry]] = {}
         self.recent_calls: deque[RecentCallEntry] = deque(maxlen=hall.recent_calls)
         self.changes = Changes()
 
     # --- restoring from the store ---------------------------------------------
     def restore(
         self,
-        tickets: Iterable[Ticket],
-        awaiting: Iterable[Transaction],
-        counters: dict[tuple[date, str], int],
-        recent_calls: Iterable[RecentCallEntry],
+        *,
+        tickets: Iterable[Ticket] = (),
+        awaiting: Iterable[Transaction] = (),
+        counters: dict[tuple[date, str], int] | None = None,
+        walk_ins: dict[tuple[date, str], int] | None = None,
+        recent_calls: Iterable[RecentCallEntry] = (),
+        window_events: Iterable[WindowEvent] = (),
+        appointments: Iterable[Appointment] = (),
+        service_times: Iterable[tuple[str, float]] = (),
+        ledger_head: tuple[int, str] | None = None,
     ) -> None:
         """Load persisted state after a start or a failed commit."""
-        for ticket in sorted(tickets, key=lambda t: (t.issued_at, t.number)):
+        for event in window_events:  # oldest first: the last one per window wins
+            self._apply_window_event(event)
+        for ticket in tickets:
             if ticket.state == TicketState.WAITING:
-                self._waiting[ticket.service_code][ticket.id] = ticket
-            elif ticket.window in self._current:
-                self._current[ticket.window] = ticket
-        for transaction in sorted(awaiting, key=lambda t: t.rating_deadline):
+                self._enqueue(ticket)
+            elif ticket.window in self._windows:
+                self._windows[ticket.window].current = ticket
+        for transaction in awaiting:
             self._awaiting_rating[transaction.id] = transaction
-        self._counters.update(counters)
+        self._counters.update(counters or {})
+        self._walk_ins.update(walk_ins or {})
         self.recent_calls.extend(recent_calls)
+        for appointment in appointments:
+            self._appointments[appointment.id] = appointment
+        for code, seconds in service_times:
+            if code in self._times:
+                self._times[code].add(seconds)
+        if ledger_head is not None:
+            self.ledger = RatingLedger(self.hall.id, *ledger_head)
 
     def take_changes(self) -> Changes:
         """Hand over what was touched since the last call."""
@@ -161,21 +314,37 @@ class HallQueue:
         """The hall's calendar day at ``now``: ticket numbers restart each day."""
         return now.astimezone(self.hall.zone).date()
 
+    def service(self, code: str) -> ServiceConfig:
+        """A configured service; QueueError if unknown."""
+        service = self._services.get(code)
+        if service is None:
+            raise QueueError(ErrorCode.UNKNOWN_SERVICE, f"no service {code!r}")
+        return service
+
     def waiting_count(self, service_code: str) -> int:
         """Tickets waiting for one service."""
-        return len(self._waiting[service_code])
+        return self.room.count(service_code)
 
     def waiting_labels(self, service_code: str, limit: int) -> list[str]:
-        """The first ``limit`` waiting tickets of a service, next to be called first."""
-        return [t.label for t in itertools.islice(self._waiting[service_code].values(), limit)]
+        """The first ``limit`` waiting tickets of a service, by class and place."""
+        ids = itertools.islice(self.room.in_order(service_code), limit)
+        return [self._tickets[i].label for i in ids]
 
     def waiting_for_window(self, window: int) -> int:
-        """Tickets waiting for any service this window handles."""
-        return sum(len(self._waiting[code]) for code in self._windows[window])
+        """Tickets waiting for any service this window handles, or sent to it."""
+        tiers = self._windows[window].tiers
+        return sum(self.room.count(code) for code in tiers) + self.room.targeted_count(window)
+
+    def window(self, number: int) -> Window:
+        """A window; QueueError if there is none with this number."""
+        window = self._windows.get(number)
+        if window is None:
+            raise QueueError(ErrorCode.INVALID_STATE, f"no window {number}")
+        return window
 
     def current(self, window: int) -> Ticket | None:
         """The ticket a window is calling or serving."""
-        return self._current[window]
+        return self._windows[window].current
 
     def window_numbers(self) -> list[int]:
         """Every window number."""
@@ -183,162 +352,546 @@ class HallQueue:
 
     def windows_for_service(self, service_code: str) -> list[int]:
         """Windows that handle a service."""
-        return [n for n, codes in self._windows.items() if service_code in codes]
+        return self._service_windows.get(service_code, [])
+
+    def staffed_windows(self, service_code: str) -> int:
+        """Open windows (a clerk in, not paused) that handle a service."""
+        return sum(
+            self._windows[n].status == WindowStatus.OPEN
+            for n in self._service_windows[service_code]
+        )
+
+    def estimated_wait_s(self, service_code: str) -> int:
+        """Seconds a ticket taken now would wait, by live service times and open windows."""
+        return estimate_wait_s(
+            self.room.count(service_code),
+            self._times[service_code].mean_s,
+            self.staffed_windows(service_code),
+        )
+
+    def availability(self, service_code: str, now: datetime) -> Availability | None:
+        """None when the service issues tickets now; otherwise why not."""
+        service = self.service(service_code)
+        local = now.astimezone(self.hall.zone)
+        closed = closed_reason(service, local, self.calendar)
+        if closed is not None:
+            return Availability(ErrorCode.SERVICE_CLOSED, closed.message, closed.opens_at)
+        if self.hall.require_open_window and not any(
+            self._windows[n].status != WindowStatus.CLOSED
+            for n in self._service_windows[service_code]
+        ):
+            return Availability(ErrorCode.NO_WINDOW_OPEN, "no window is open for this service")
+        if service.quota is not None:
+            issued = self._walk_ins.get((local.date(), service_code), 0)
+            if issued >= service.quota:
+                return Availability(
+                    ErrorCode.QUOTA_REACHED, f"all {service.quota} tickets for today are taken"
+                )
+        return None
 
     def awaiting_rating(self) -> list[Transaction]:
         """Finished transactions whose rating is still open."""
         return list(self._awaiting_rating.values())
 
     def next_rating_deadline(self) -> datetime | None:
-        """The earliest open rating deadline."""
-        return min((t.rating_deadline for t in self._awaiting_rating.values()), default=None)
+        """The earliest moment a rating prompt or rating window runs out."""
+        return min(
+            (
+                t.rating_deadline if t.pad_closed else min(t.pad_deadline, t.rating_deadline)
+                for t in self._awaiting_rating.values()
+            ),
+            default=None,
+        )
 
-    # --- commands -------------------------------------------------------------
-    def issue_ticket(self, service_code: str, now: datetime, issued_by: str) -> tuple[Ticket, int]:
-        """Issue the next number of a service; returns the ticket and people ahead."""
-        service = self._services.get(service_code)
-        if service is None:
-            raise QueueError(ErrorCode.UNKNOWN_SERVICE, f"no service {service_code!r}")
+    def ledger_entries(self, transaction_id: str) -> list[LedgerEntry] | None:
+        """Entries of a transaction recorded since start; None when not held in memory."""
+        return self._entries.get(transaction_id)
+
+    # --- windows and clerks ---------------------------------------------------
+    def login(
+        self,
+        number: int,
+        now: datetime,
+        *,
+        clerk_code: str | None = None,
+        id_hash: str | None = None,
+    ) -> Window:
+        """A clerk takes a window (by code or ID card); it opens for calling."""
+        window = self.window(number)
+        clerk = self._find_clerk(clerk_code, id_hash)
+        if window.clerk is not None:
+            if window.clerk.code == clerk.code:
+                return window
+            raise QueueError(
+                ErrorCode.INVALID_STATE,
+                f"{window.clerk.name} is logged in at window {number}; they log out first",
+            )
+        elsewhere = next(
+            (w.number for w in self._windows.values() if w.clerk and w.clerk.code == clerk.code),
+            None,
+        )
+        if elsewhere is not None:
+            raise QueueError(
+                ErrorCode.INVALID_STATE, f"{clerk.name} is logged in at window {elsewhere}"
+            )
+        self._window_event(WindowEvent(number, "login", clerk.code, None, now))
+        return window
+
+    def logout(self, number: int, now: datetime) -> Window:
+        """The clerk leaves; a ticket in hand stays for the next clerk (A/B post)."""
+        window = self.window(number)
+        if window.clerk is None:
+            raise QueueError(ErrorCode.WINDOW_CLOSED, f"nobody is logged in at window {number}")
+        self._window_event(WindowEvent(number, "logout", window.clerk.code, None, now))
+        return window
+
+    def pause(self, number: int, reason: PauseReason, now: datetime) -> Window:
+        """Stop calling at a window for a while (break, meeting)."""
+        window = self._staffed(number)
+        if window.status == WindowStatus.PAUSED:
+            raise QueueError(ErrorCode.WINDOW_PAUSED, f"window {number} is already paused")
+        assert window.clerk is not None
+        self._window_event(WindowEvent(number, "pause", window.clerk.code, reason, now))
+        return window
+
+    def resume(self, number: int, now: datetime) -> Window:
+        """Call again after a pause."""
+        window = self._staffed(number)
+        if window.status != WindowStatus.PAUSED:
+            raise QueueError(ErrorCode.INVALID_STATE, f"window {number} is not paused")
+        assert window.clerk is not None
+        self._window_event(WindowEvent(number, "resume", window.clerk.code, None, now))
+        return window
+
+    # --- tickets ----------------------------------------------------------------
+    def issue_ticket(
+        self,
+        service_code: str | None,
+        now: datetime,
+        issued_by: str,
+        *,
+        id_hash: str | None = None,
+        age: int | None = None,
+        disabled: bool = False,
+    ) -> Issued:
+        """Issue the next number of a service, or check in an appointment by ID card."""
         day = self.service_date(now)
+        appointment = self._find_appointment(id_hash, service_code, day) if id_hash else None
+        if service_code is None:
+            if appointment is None:
+                raise QueueError(
+                    ErrorCode.NO_APPOINTMENT,
+                    "no appointment today for this ID card; please choose a service",
+                )
+            service_code = appointment.service_code
+        service = self.service(service_code)
+        unavailable = self.availability(service_code, now)
+        on_time = appointment is not None and now <= appointment.slot_start + timedelta(
+            seconds=self.hall.appointment_late_s
+        )
+        if unavailable is not None and not (
+            unavailable.code == ErrorCode.QUOTA_REACHED and appointment is not None
+        ):
+            raise QueueError(unavailable.code, unavailable.message)
+
+        queued_at = now
+        if appointment is not None and on_time:
+            priority = PriorityClass.APPOINTMENT
+            queued_at = appointment.slot_start  # early arrivals wait for their slot
+        else:
+            candidates = [PriorityClass.NORMAL]
+            if service.green_channel:
+                candidates.append(PriorityClass.GREEN_CHANNEL)
+            if disabled or (age is not None and age >= self.hall.elderly_age):
+                candidates.append(PriorityClass.ELDERLY)
+            priority = min(candidates, key=lambda c: c.rank)
+        if appointment is None:
+            self._walk_ins[(day, service_code)] = self._walk_ins.get((day, service_code), 0) + 1
+
         number = self._counters.get((day, service_code), 0) + 1
         self._counters[(day, service_code)] = number
+        ahead = self._people_ahead(service_code, priority)
+        estimate = estimate_wait_s(
+            ahead, self._times[service_code].mean_s, self.staffed_windows(service_code)
+        )
+        estimate = max(estimate, int((queued_at - now).total_seconds()))
         ticket = Ticket(
             id=self._new_id(),
+            issued_service=service_code,
             service_code=service_code,
             service_date=day,
             number=number,
             prefix=service.prefix,
             issued_at=now,
             issued_by=issued_by,
+            priority=priority,
+            queued_at=queued_at,
+            predicted_wait_s=estimate,
+            appointment_id=appointment.id if appointment else None,
         )
-        people_ahead = len(self._waiting[service_code])
-        self._waiting[service_code][ticket.id] = ticket
+        if appointment is not None:
+            appointment.state = "checked_in" if on_time else "late"
+            appointment.ticket_id = ticket.id
+            self.changes.appointments[appointment.id] = appointment
+        self._enqueue(ticket)
         self.changes.touch(ticket, new=True)
-        self.changes.windows.update(self.windows_for_service(service_code))
-        return ticket, people_ahead
+        self.changes.windows.update(self._service_windows[service_code])
+        return Issued(ticket, ahead, estimate, appointment)
 
-    def call_next(self, window: int, now: datetime) -> Ticket:
-        """Call the longest-waiting ticket of the window's services."""
-        self._require_window(window)
-        if self._current[window] is not None:
-            current = self._current[window]
-            assert current is not None
+    def cancel(self, ticket_id: str, now: datetime) -> Ticket:
+        """Withdraw a waiting ticket."""
+        ticket = self._tickets.get(ticket_id)
+        if ticket is None:
+            raise QueueError(ErrorCode.UNKNOWN_TICKET, f"no waiting ticket {ticket_id}")
+        self._dequeue(ticket)
+        ticket.state = TicketState.CANCELLED
+        ticket.finished_at = now
+        self.changes.touch(ticket)
+        self._touch_windows_of(ticket)
+        return ticket
+
+    def call_next(self, number: int, now: datetime) -> Ticket:
+        """Call the ticket the calling policy picks for this window."""
+        window = self._ready_to_call(number)
+        chosen = self.policy.choose(self.room, WindowView(number, window.tiers), now)
+        if chosen is None:
+            raise QueueError(ErrorCode.NOTHING_WAITING, f"nobody waits for window {number}")
+        return self._call(self._tickets[chosen], window, now)
+
+    def call_ticket(self, number: int, label: str, now: datetime) -> Ticket:
+        """Call one waiting ticket out of order, by its printed number."""
+        window = self._ready_to_call(number)
+        ticket_id = self._labels.get((self.service_date(now), label))
+        if ticket_id is None:
+            raise QueueError(ErrorCode.UNKNOWN_TICKET, f"{label} is not waiting today")
+        ticket = self._tickets[ticket_id]
+        if ticket.target_window not in (None, number):
+            raise QueueError(
+                ErrorCode.INVALID_STATE, f"{label} was sent to window {ticket.target_window}"
+            )
+        if ticket.target_window is None and ticket.service_code not in window.tiers:
             raise QueueError(
                 ErrorCode.INVALID_STATE,
-                f"window {window} still has {current.label}: finish it or mark it no-show first",
+                f"{label} waits for {ticket.service_code}, which window {number} does not handle",
             )
-        heads = [q[next(iter(q))] for code in self._windows[window] if (q := self._waiting[code])]
-        if not heads:
-            raise QueueError(ErrorCode.NOTHING_WAITING, f"nobody waits for window {window}")
-        ticket = min(heads, key=lambda t: (t.issued_at, t.number))
-        del self._waiting[ticket.service_code][ticket.id]
-        ticket.state = TicketState.CALLED
-        ticket.window = window
-        ticket.called_at = now
-        self._current[window] = ticket
-        self._announce(ticket, now)
-        self.changes.windows.update(self.windows_for_service(ticket.service_code))
-        return ticket
+        return self._call(ticket, window, now)
 
-    def recall(self, window: int, now: datetime) -> Ticket:
-        """Call the window's current ticket again."""
+    def recall(self, number: int, now: datetime) -> Ticket:
+        """Call the current ticket again; past the allowed recalls it becomes a no-show."""
+        window = self.window(number)
         ticket = self._current_in(window, {TicketState.CALLED})
+        if ticket.recalls >= self.hall.max_recalls:
+            return self.no_show(number, now)
         ticket.recalls += 1
+        ticket.called_at = now
         self._announce(ticket, now)
         return ticket
 
-    def start_service(self, window: int, now: datetime) -> Ticket:
+    def start_service(self, number: int, now: datetime) -> Ticket:
         """The called citizen arrived; the window now serves them."""
+        window = self.window(number)
         ticket = self._current_in(window, {TicketState.CALLED})
         ticket.state = TicketState.SERVING
         ticket.serving_since = now
         self.changes.touch(ticket)
-        self.changes.windows.add(window)
+        self.changes.windows.add(number)
         return ticket
 
-    def no_show(self, window: int, now: datetime) -> Ticket:
+    def no_show(self, number: int, now: datetime) -> Ticket:
         """The called citizen did not come; the window is free again."""
+        window = self.window(number)
         ticket = self._current_in(window, {TicketState.CALLED})
         ticket.state = TicketState.NO_SHOW
         ticket.finished_at = now
-        self._current[window] = None
+        window.current = None
         self.changes.touch(ticket)
-        self.changes.windows.add(window)
+        self.changes.windows.add(number)
         return ticket
 
-    def finish(self, window: int, now: datetime) -> Transaction:
-        """Service is done: the transaction is recorded and awaits its one rating."""
+    def postpone(self, number: int, now: datetime) -> Ticket:
+        """The called citizen is not ready: back to the end of their line, same number."""
+        window = self.window(number)
+        ticket = self._current_in(window, {TicketState.CALLED})
+        window.current = None
+        ticket.state = TicketState.WAITING
+        ticket.window = None
+        ticket.recalls = 0
+        ticket.queued_at = now
+        self._enqueue(ticket)
+        self.changes.touch(ticket)
+        self.changes.windows.add(number)
+        self._touch_windows_of(ticket)
+        return ticket
+
+    def transfer(
+        self,
+        number: int,
+        now: datetime,
+        *,
+        to_service: str | None = None,
+        to_window: int | None = None,
+    ) -> tuple[Ticket, Transaction | None]:
+        """Send the current ticket on, keeping its number and arrival (一票到底).
+
+        If service had begun, that service is a transaction of its own and gets its rating.
+        """
+        window = self.window(number)
         ticket = self._current_in(window, {TicketState.CALLED, TicketState.SERVING})
-        started = ticket.serving_since or ticket.called_at or now
+        if to_service is not None:
+            self.service(to_service)
+        if to_window is not None:
+            self.window(to_window)
+            if to_window == number:
+                raise QueueError(
+                    ErrorCode.INVALID_STATE, "a ticket cannot be sent to its own window"
+                )
+        transaction = None
+        if ticket.state == TicketState.SERVING:
+            transaction = self._close_transaction(ticket, window, now, ended_by="transfer")
+        from_service = ticket.service_code
+        window.current = None
+        ticket.service_code = to_service or from_service
+        ticket.target_window = to_window
+        ticket.priority = min(ticket.priority, PriorityClass.TRANSFER_BACK, key=lambda c: c.rank)
+        ticket.state = TicketState.WAITING
+        ticket.window = None
+        ticket.recalls = 0
+        ticket.serving_since = None
+        ticket.transfers += 1
+        self._enqueue(ticket)
+        self.changes.transfers.append(
+            TransferRecord(ticket.id, from_service, ticket.service_code, number, to_window, now)
+        )
+        self.changes.touch(ticket)
+        self.changes.services.add(from_service)
+        self.changes.windows.add(number)
+        self._touch_windows_of(ticket)
+        return ticket, transaction
+
+    def finish(self, number: int, now: datetime) -> Transaction:
+        """Service is done: the transaction is recorded and awaits its one rating."""
+        window = self.window(number)
+        ticket = self._current_in(window, {TicketState.CALLED, TicketState.SERVING})
+        transaction = self._close_transaction(ticket, window, now, ended_by="finish")
         ticket.state = TicketState.DONE
         ticket.finished_at = now
-        self._current[window] = None
-        transaction = Transaction(
-            id=self._new_id(),
-            ticket_id=ticket.id,
-            ticket_label=ticket.label,
-            window=window,
-            started_at=started,
-            finished_at=now,
-            rating_deadline=now + timedelta(seconds=self.hall.rating_timeout_s),
-        )
-        self._awaiting_rating[transaction.id] = transaction
+        window.current = None
         self.changes.touch(ticket)
-        self.changes.transactions[transaction.id] = transaction
-        self.changes.prompts.append(transaction)
-        self.changes.windows.add(window)
+        self.changes.windows.add(number)
         return transaction
 
-    def cancel(self, ticket_id: str, now: datetime) -> Ticket:
-        """Withdraw a waiting ticket."""
-        for queue in self._waiting.values():
-            ticket = queue.pop(ticket_id, None)
-            if ticket is not None:
-                ticket.state = TicketState.CANCELLED
-                ticket.finished_at = now
-                self.changes.touch(ticket)
-                self.changes.windows.update(self.windows_for_service(ticket.service_code))
-                return ticket
-        raise QueueError(ErrorCode.UNKNOWN_TICKET, f"no waiting ticket {ticket_id}")
+    # --- appointments -------------------------------------------------------------
+    def book_appointment(
+        self, service_code: str, slot_start: datetime, id_hash: str, contact: str, now: datetime
+    ) -> Appointment:
+        """Book a slot: in the future, within the service's hours, once per person and day."""
+        service = self.service(service_code)
+        if slot_start <= now:
+            raise QueueError(ErrorCode.INVALID_STATE, "the slot has already begun")
+        local = slot_start.astimezone(self.hall.zone)
+        closed = closed_reason(service, local, self.calendar)
+        if closed is not None:
+            raise QueueError(ErrorCode.SERVICE_CLOSED, f"at that time: {closed.message}")
+        day = local.date()
+        for other in self._appointments.values():
+            if (
+                other.id_hash == id_hash
+                and other.service_code == service_code
+                and other.state == "booked"
+                and self.service_date(other.slot_start) == day
+            ):
+                raise QueueError(
+                    ErrorCode.INVALID_STATE, "this person already has a slot for it that day"
+                )
+        appointment = Appointment(self._new_id(), service_code, slot_start, id_hash, contact, now)
+        self._appointments[appointment.id] = appointment
+        self.changes.appointments[appointment.id] = appointment
+        return appointment
 
+    # --- ratings ----------------------------------------------------------------
     def rate(
-        self, window: int, transaction_id: str, level: RatingLevel, now: datetime
+        self,
+        transaction_id: str,
+        level: RatingLevel,
+        now: datetime,
+        *,
+        source: RatingSource = RatingSource.PAD,
+        window: int | None = None,
+        reason: BadRatingReason | None = None,
+        comment: str | None = None,
     ) -> Transaction:
-        """Record the citizen's rating: only once, only at its window, only before timeout."""
+        """Record the citizen's rating: once, at its window's pad or on its ticket's page."""
         transaction = self._awaiting_rating.get(transaction_id)
-        if transaction is None or transaction.window != window:
+        if transaction is None:
+            raise QueueError(
+                ErrorCode.RATING_CLOSED, f"transaction {transaction_id} is not open for rating"
+            )
+        if source == RatingSource.PAD and (
+            transaction.window != window or transaction.pad_closed or now > transaction.pad_deadline
+        ):
             raise QueueError(
                 ErrorCode.RATING_CLOSED,
                 f"transaction {transaction_id} is not open for rating at window {window}",
             )
         if now > transaction.rating_deadline:
             raise QueueError(ErrorCode.RATING_CLOSED, "the rating time is over")
-        self._close_rating(transaction, level, RatingSource.PAD, now)
+        if level.is_bad and reason is None:
+            raise QueueError(ErrorCode.BAD_REQUEST, "a bad rating needs a reason")
+        self._record_rating(transaction, level, source, now, reason=reason, comment=comment)
         return transaction
 
     def expire_ratings(self, now: datetime) -> list[Transaction]:
-        """Record ``unrated`` for every prompt past its deadline: never a default level."""
-        expired = [t for t in self._awaiting_rating.values() if t.rating_deadline < now]
-        for transaction in expired:
-            self._close_rating(transaction, UNRATED, RatingSource.TIMEOUT, now)
+        """Close pad prompts whose time ran out; record ``unrated`` once the last chance passed.
+
+        Never a default level: silence is recorded as silence.
+        """
+        expired = []
+        for transaction in list(self._awaiting_rating.values()):
+            if transaction.rating_deadline < now:
+                self._record_rating(transaction, UNRATED, RatingSource.TIMEOUT, now)
+                expired.append(transaction)
+            elif not transaction.pad_closed and transaction.pad_deadline < now:
+                transaction.pad_closed = True
+                self.changes.pad_closed.append(transaction)
         return expired
 
-    # --- helpers ----------------------------------------------------------------
-    def _require_window(self, window: int) -> None:
-        if window not in self._windows:
-            raise QueueError(ErrorCode.INVALID_STATE, f"no window {window}")
+    def review_rating(
+        self,
+        rating: LedgerEntry,
+        earlier_reviews: Iterable[LedgerEntry],
+        *,
+        reviewer: str,
+        approver: str,
+        reason: str,
+        now: datetime,
+    ) -> LedgerEntry:
+        """Set a rating aside as not adopted, by a new entry signed off by two managers."""
+        if rating.kind != EntryKind.RATING or rating.outcome == UNRATED:
+            raise QueueError(ErrorCode.INVALID_STATE, "only a given rating can be set aside")
+        if reviewer == approver:
+            raise QueueError(ErrorCode.NOT_ALLOWED, "a second manager must approve the review")
+        if any(e.kind == EntryKind.NOT_ADOPTED for e in earlier_reviews):
+            raise QueueError(ErrorCode.INVALID_STATE, "this rating has already been set aside")
+        entry = self.ledger.append(
+            LedgerEntry(
+                seq=0,
+                hall=self.hall.id,
+                kind=EntryKind.NOT_ADOPTED,
+                transaction_id=rating.transaction_id,
+                outcome=rating.outcome,
+                source="review",
+                recorded_at=now,
+                service_code=rating.service_code,
+                window=rating.window,
+                clerk_code=rating.clerk_code,
+                reason=reason,
+                reviewer=reviewer,
+                approver=approver,
+            )
+        )
+        self._remember_entry(entry)
+        self.changes.ledger.append((entry, None))
+        return entry
 
-    def _current_in(self, window: int, states: set[TicketState]) -> Ticket:
-        self._require_window(window)
-        ticket = self._current[window]
+    # --- helpers ----------------------------------------------------------------
+    def _find_clerk(self, clerk_code: str | None, id_hash: str | None) -> ClerkConfig:
+        if clerk_code is not None:
+            clerk = self._clerks.get(clerk_code)
+        else:
+            clerk = next(
+                (c for c in self._clerks.values() if id_hash and c.id_hash == id_hash), None
+            )
+        if clerk is None:
+            raise QueueError(ErrorCode.UNKNOWN_CLERK, "no such clerk in this hall")
+        return clerk
+
+    def _window_event(self, event: WindowEvent) -> None:
+        self._apply_window_event(event)
+        self.changes.window_events.append(event)
+        self.changes.windows.add(event.window)
+        self.changes.services.update(self._windows[event.window].tiers)
+
+    def _apply_window_event(self, event: WindowEvent) -> None:
+        window = self._windows.get(event.window)
+        if window is None:
+            return  # a window since removed from the configuration
+        window.since = event.at
+        window.pause_reason = None
+        if event.event == "logout":
+            window.clerk = None
+            window.status = WindowStatus.CLOSED
+            return
+        if event.clerk_code is not None:
+            window.clerk = self._clerks.get(event.clerk_code)
+        window.status = WindowStatus.PAUSED if event.event == "pause" else WindowStatus.OPEN
+        window.pause_reason = event.reason if event.event == "pause" else None
+
+    def _staffed(self, number: int) -> Window:
+        window = self.window(number)
+        if window.clerk is None:
+            raise QueueError(ErrorCode.WINDOW_CLOSED, f"nobody is logged in at window {number}")
+        return window
+
+    def _ready_to_call(self, number: int) -> Window:
+        window = self._staffed(number)
+        if window.status == WindowStatus.PAUSED:
+            raise QueueError(ErrorCode.WINDOW_PAUSED, f"window {number} is paused")
+        if window.current is not None:
+            raise QueueError(
+                ErrorCode.INVALID_STATE,
+                f"window {number} still has {window.current.label}: "
+                "finish it, transfer it or mark it no-show first",
+            )
+        return window
+
+    def _current_in(self, window: Window, states: set[TicketState]) -> Ticket:
+        ticket = window.current
         if ticket is None:
-            raise QueueError(ErrorCode.NO_CURRENT_TICKET, f"window {window} has no current ticket")
+            raise QueueError(
+                ErrorCode.NO_CURRENT_TICKET, f"window {window.number} has no current ticket"
+            )
         if ticket.state not in states:
             raise QueueError(
                 ErrorCode.INVALID_STATE,
-                f"{ticket.label} is {ticket.state.value} at window {window}",
+                f"{ticket.label} is {ticket.state.value} at window {window.number}",
             )
         return ticket
+
+    def _enqueue(self, ticket: Ticket) -> None:
+        key = LaneKey(ticket.service_code, ticket.priority, ticket.target_window)
+        self.room.add(ticket.id, key, ticket.place_time)
+        self._tickets[ticket.id] = ticket
+        self._labels[(ticket.service_date, ticket.label)] = ticket.id
+
+    def _dequeue(self, ticket: Ticket) -> None:
+        self.room.remove(ticket.id)
+        del self._tickets[ticket.id]
+        del self._labels[(ticket.service_date, ticket.label)]
+
+    def _people_ahead(self, service_code: str, priority: PriorityClass) -> int:
+        return sum(
+            self.room.lane_size(key)
+            for key in self.room.lanes_of_service(service_code)
+            if key.priority.rank <= priority.rank
+        )
+
+    def _call(self, ticket: Ticket, window: Window, now: datetime) -> Ticket:
+        self._dequeue(ticket)
+        ticket.state = TicketState.CALLED
+        ticket.window = window.number
+        ticket.called_at = now
+        if ticket.first_called_at is None:
+            ticket.first_called_at = now
+        window.current = ticket
+        self._announce(ticket, now)
+        self._touch_windows_of(ticket)
+        return ticket
+
+    def _touch_windows_of(self, ticket: Ticket) -> None:
+        self.changes.services.add(ticket.service_code)
+        self.changes.windows.update(self._service_windows[ticket.service_code])
+        if ticket.target_window is not None:
+            self.changes.windows.add(ticket.target_window)
 
     def _announce(self, ticket: Ticket, now: datetime) -> None:
         assert ticket.window is not None
@@ -347,11 +900,89 @@ class HallQueue:
         self.changes.calls.append(ticket)
         self.changes.windows.add(ticket.window)
 
-    def _close_rating(
-        self, transaction: Transaction, outcome: RatingOutcome, source: RatingSource, now: datetime
+    def _close_transaction(
+        self, ticket: Ticket, window: Window, now: datetime, *, ended_by: str
+    ) -> Transaction:
+        started = ticket.serving_since or ticket.called_at or now
+        pad_deadline = now + timedelta(seconds=self.hall.rating_timeout_s)
+        transaction = Transaction(
+            id=self._new_id(),
+            ticket_id=ticket.id,
+            ticket_label=ticket.label,
+            service_code=ticket.service_code,
+            window=window.number,
+            clerk_code=window.clerk.code if window.clerk else None,
+            started_at=started,
+            finished_at=now,
+            pad_deadline=pad_deadline,
+            rating_deadline=pad_deadline + timedelta(seconds=self.hall.later_rating_s),
+            ended_by=ended_by,
+        )
+        self._times[ticket.service_code].add((now - started).total_seconds())
+        self._awaiting_rating[transaction.id] = transaction
+        self.changes.transactions[transaction.id] = transaction
+        self.changes.prompts.append(transaction)
+        self.changes.services.add(ticket.service_code)
+        return transaction
+
+    def _record_rating(
+        self,
+        transaction: Transaction,
+        outcome: RatingOutcome,
+        source: RatingSource,
+        now: datetime,
+        *,
+        reason: BadRatingReason | None = None,
+        comment: str | None = None,
     ) -> None:
         del self._awaiting_rating[transaction.id]
+        entry = self.ledger.append(
+            LedgerEntry(
+                seq=0,
+                hall=self.hall.id,
+                kind=EntryKind.RATING,
+                transaction_id=transaction.id,
+                outcome=str(outcome),
+                source=source.value,
+                recorded_at=now,
+                service_code=transaction.service_code,
+                window=transaction.window,
+                clerk_code=transaction.clerk_code,
+                reason=reason.value if reason else None,
+                note=comment,
+            )
+        )
         transaction.outcome = outcome
-        transaction.rating_source = source
-        transaction.rated_at = now
-        self.changes.ratings.append(transaction)
+        transaction.entry = entry
+        self._remember_entry(entry)
+        self.changes.ledger.append((entry, transaction))
+        if isinstance(outcome, RatingLevel) and outcome.is_bad:
+            assert reason is not None
+            self.changes.cases.append(
+                open_case(
+                    self._new_id(),
+                    transaction.id,
+                    outcome.value,
+                    reason.value,
+                    self.service_date(now),
+                    self.calendar,
+                )
+            )
+
+    def _remember_entry(self, entry: LedgerEntry) -> None:
+        self._entries.setdefault(entry.transaction_id, []).append(entry)
+        while len(self._entries) > RECENT_ENTRIES:
+            del self._entries[next(iter(self._entries))]
+
+    def _find_appointment(
+        self, id_hash: str, service_code: str | None, day: date
+    ) -> Appointment | None:
+        booked = [
+            a
+            for a in self._appointments.values()
+            if a.id_hash == id_hash
+            and a.state == "booked"
+            and self.service_date(a.slot_start) == day
+            and (service_code is None or a.service_code == service_code)
+        ]
+        return min(booked, key=lambda a: a.slot_start, default=None)

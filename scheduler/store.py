@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -24,12 +23,33 @@ from sqlalchemy import (
     update,
 )
 
-from hallbus.messages import RatingSource, TicketState
-from scheduler.domain import ACTIVE_STATES, Changes, RecentCallEntry, Ticket, Transaction
-from scheduler.tables import outbox, processed_requests, ratings, tickets, transactions
+from hallbus.messages import PauseReason, PriorityClass, TicketState
+from scheduler.calendar import WorkCalendar
+from scheduler.cases import BadRatingCase, CaseState, Complexity, advance
+from scheduler.domain import (
+    ACTIVE_STATES,
+    Appointment,
+    Changes,
+    RecentCallEntry,
+    Ticket,
+    Transaction,
+    WindowEvent,
+)
+from scheduler.ledger import GENESIS_HASH, Breach, EntryKind, LedgerEntry, verify_chain
+from scheduler.tables import (
+    appointments,
+    case_steps,
+    outbox,
+    processed_requests,
+    rating_cases,
+    rating_ledger,
+    tickets,
+    transactions,
+    transfers,
+    window_events,
+)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-GENESIS_HASH = "0" * 64
 
 
 class StoreError(RuntimeError):
@@ -71,16 +91,13 @@ class LoadedState:
     tickets: list[Ticket]
     awaiting: list[Transaction]
     counters: dict[tuple[date, str], int]
+    walk_ins: dict[tuple[date, str], int]
     recent_calls: list[RecentCallEntry]
+    window_events: list[WindowEvent]
+    appointments: list[Appointment]
+    service_times: list[tuple[str, float]]
+    ledger_head: tuple[int, str]
     processed: list[ProcessedRequest]
-
-
-def ledger_hash(
-    prev_hash: str, transaction_id: str, outcome: str, source: str, at: datetime
-) -> str:
-    """Hash of one rating record chained to the one before it."""
-    text = f"{prev_hash}|{transaction_id}|{outcome}|{source}|{at.isoformat()}"
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
@@ -94,23 +111,91 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
+_TICKET_FIELDS = (
+    "issued_service",
+    "service_code",
+    "service_date",
+    "number",
+    "issued_at",
+    "issued_by",
+    "queued_at",
+    "target_window",
+    "window",
+    "called_at",
+    "first_called_at",
+    "recalls",
+    "serving_since",
+    "finished_at",
+    "transfers",
+    "predicted_wait_s",
+    "appointment_id",
+)
+
+
 def _ticket_row(hall: str, ticket: Ticket) -> dict[str, Any]:
-    return {
-        "id": ticket.id,
-        "hall": hall,
-        "service_date": ticket.service_date,
-        "service_code": ticket.service_code,
-        "number": ticket.number,
-        "label": ticket.label,
-        "state": ticket.state.value,
-        "issued_at": ticket.issued_at,
-        "issued_by": ticket.issued_by,
-        "window": ticket.window,
-        "called_at": ticket.called_at,
-        "recalls": ticket.recalls,
-        "serving_since": ticket.serving_since,
-        "finished_at": ticket.finished_at,
-    }
+    row = {name: getattr(ticket, name) for name in _TICKET_FIELDS}
+    row.update(
+        id=ticket.id,
+        hall=hall,
+        label=ticket.label,
+        priority=ticket.priority.value,
+        state=ticket.state.value,
+    )
+    return row
+
+
+def _ticket_from(row: Any) -> Ticket:
+    return Ticket(
+        id=row.id,
+        prefix=row.label[0],
+        priority=PriorityClass(row.priority),
+        state=TicketState(row.state),
+        **{name: getattr(row, name) for name in _TICKET_FIELDS},
+    )
+
+
+def _transaction_from(row: Any) -> Transaction:
+    return Transaction(
+        id=row.id,
+        ticket_id=row.ticket_id,
+        ticket_label=row.ticket_label,
+        service_code=row.service_code,
+        window=row.window,
+        clerk_code=row.clerk_code,
+        started_at=row.started_at,
+        finished_at=row.finished_at,
+        pad_deadline=row.pad_deadline,
+        rating_deadline=row.rating_deadline,
+        ended_by=row.ended_by,
+    )
+
+
+def _entry_row(entry: LedgerEntry) -> dict[str, Any]:
+    row = dict(vars(entry))
+    row["kind"] = entry.kind.value
+    row["unique_key"] = entry.unique_key
+    return row
+
+
+def _entry_from(row: Any) -> LedgerEntry:
+    values = {k: v for k, v in row._mapping.items() if k != "unique_key"}
+    values["kind"] = EntryKind(values["kind"])
+    return LedgerEntry(**values)
+
+
+def _case_from(row: Any) -> BadRatingCase:
+    return BadRatingCase(
+        id=row.id,
+        transaction_id=row.transaction_id,
+        outcome=row.outcome,
+        reason=row.reason,
+        opened_on=row.opened_on,
+        contact_due=row.contact_due,
+        fix_due=row.fix_due,
+        state=CaseState(row.state),
+        complexity=Complexity(row.complexity),
+        callback_due=row.callback_due,
+    )
 
 
 # One compiled statement for every ticket update (SQLAlchemy caches it).
@@ -128,14 +213,13 @@ def _update_row(hall: str, ticket: Ticket) -> dict[str, Any]:
 
 
 class Store:
-    """The scheduler's database. Only the scheduler's worker thread writes through it."""
+    """The scheduler's database. Only the scheduler's worker thread writes queue state."""
 
     def __init__(self, url: str, hall: str) -> None:
         self.url = url
         self.hall = hall
         self._engine: Engine | None = None
         self._conn: Connection | None = None
-        self._last_hash = GENESIS_HASH
 
     @staticmethod
     def sqlite_url(path: Path) -> str:
@@ -143,29 +227,38 @@ class Store:
         return f"sqlite:///{path}"
 
     # --- lifecycle -------------------------------------------------------------
-    def open(self) -> None:
-        """Connect and bring the schema to the newest migration."""
+    def open(self, *, migrate: bool = True) -> None:
+        """Connect; migrate to the newest schema unless told not to (read-only checks)."""
         connect_args = {"check_same_thread": False} if self.url.startswith("sqlite") else {}
         engine = create_engine(self.url, connect_args=connect_args)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         self._engine = engine
-        with engine.begin() as conn:
-            config = Config()
-            config.set_main_option("script_location", str(MIGRATIONS))
-            config.attributes["connection"] = conn
-            command.upgrade(config, "head")
+        if migrate:
+            self._migrate(engine)
         self._conn = engine.connect()
-        self._last_hash = (
-            self._conn.execute(
-                select(ratings.c.hash)
-                .where(ratings.c.hall == self.hall)
-                .order_by(ratings.c.seq.desc())
-                .limit(1)
-            ).scalar_one_or_none()
-            or GENESIS_HASH
-        )
-        self._conn.rollback()
+
+    @staticmethod
+    def _migrate(engine: Engine) -> None:
+        sqlite = engine.dialect.name == "sqlite"
+        with engine.connect() as conn:
+            if sqlite:
+                # SQLite alters a table by copying it; with foreign keys enforced the copy
+                # would be refused. The pragma only takes effect outside a transaction.
+                conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+                conn.commit()
+            with conn.begin():
+                config = Config()
+                config.set_main_option("script_location", str(MIGRATIONS))
+                config.attributes["connection"] = conn
+                command.upgrade(config, "head")
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise StoreError(f"migration left dangling references: {broken[:3]}")
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()
 
     def close(self) -> None:
         """Release the database."""
@@ -190,31 +283,77 @@ class Store:
 
     # --- loading -----------------------------------------------------------------
     def load(self, now: datetime, recent_calls: int) -> LoadedState:
-        """Active tickets, open ratings, today's counters, recent calls and answers."""
+        """Everything the queue holds in memory: active tickets, open ratings, windows, ..."""
+        hall = self.hall
+        since = (now - timedelta(days=2)).date()
         with self.engine.connect() as conn:
             active = conn.execute(
                 select(tickets).where(
-                    tickets.c.hall == self.hall,
+                    tickets.c.hall == hall,
                     tickets.c.state.in_([s.value for s in ACTIVE_STATES]),
                 )
             ).all()
+            rated = select(rating_ledger.c.transaction_id).where(
+                rating_ledger.c.hall == hall, rating_ledger.c.kind == EntryKind.RATING.value
+            )
             open_ratings = conn.execute(
-                select(transactions)
-                .outerjoin(ratings, ratings.c.transaction_id == transactions.c.id)
-                .where(transactions.c.hall == self.hall, ratings.c.seq.is_(None))
+                select(transactions).where(
+                    transactions.c.hall == hall, transactions.c.id.not_in(rated)
+                )
             ).all()
-            since = (now - timedelta(days=2)).date()
             counters = conn.execute(
-                select(tickets.c.service_date, tickets.c.service_code, func.max(tickets.c.number))
-                .where(tickets.c.hall == self.hall, tickets.c.service_date >= since)
-                .group_by(tickets.c.service_date, tickets.c.service_code)
+                select(tickets.c.service_date, tickets.c.issued_service, func.max(tickets.c.number))
+                .where(tickets.c.hall == hall, tickets.c.service_date >= since)
+                .group_by(tickets.c.service_date, tickets.c.issued_service)
+            ).all()
+            walk_ins = conn.execute(
+                select(tickets.c.service_date, tickets.c.issued_service, func.count())
+                .where(
+                    tickets.c.hall == hall,
+                    tickets.c.service_date >= since,
+                    tickets.c.appointment_id.is_(None),
+                )
+                .group_by(tickets.c.service_date, tickets.c.issued_service)
             ).all()
             calls = conn.execute(
                 select(tickets.c.label, tickets.c.window, tickets.c.called_at)
-                .where(tickets.c.hall == self.hall, tickets.c.called_at.is_not(None))
+                .where(tickets.c.hall == hall, tickets.c.called_at.is_not(None))
                 .order_by(tickets.c.called_at.desc())
                 .limit(recent_calls)
             ).all()
+            latest = (
+                select(func.max(window_events.c.id))
+                .where(window_events.c.hall == hall)
+                .group_by(window_events.c.window)
+            )
+            sessions = conn.execute(
+                select(window_events).where(window_events.c.id.in_(latest))
+            ).all()
+            booked = conn.execute(
+                select(appointments).where(
+                    appointments.c.hall == hall,
+                    appointments.c.state == "booked",
+                    appointments.c.slot_start >= now - timedelta(days=1),
+                )
+            ).all()
+            durations = conn.execute(
+                select(
+                    transactions.c.service_code,
+                    transactions.c.started_at,
+                    transactions.c.finished_at,
+                )
+                .where(
+                    transactions.c.hall == hall,
+                    transactions.c.finished_at >= now - timedelta(days=1),
+                )
+                .order_by(transactions.c.finished_at)
+            ).all()
+            head = conn.execute(
+                select(rating_ledger.c.seq, rating_ledger.c.hash)
+                .where(rating_ledger.c.hall == hall)
+                .order_by(rating_ledger.c.seq.desc())
+                .limit(1)
+            ).first()
             answers = conn.execute(
                 select(
                     processed_requests.c.requester,
@@ -222,44 +361,44 @@ class Store:
                     processed_requests.c.reply,
                 )
                 .where(
-                    processed_requests.c.hall == self.hall,
+                    processed_requests.c.hall == hall,
                     processed_requests.c.created_at >= now - timedelta(days=1),
                 )
                 .order_by(processed_requests.c.created_at)
             ).all()
         return LoadedState(
-            tickets=[
-                Ticket(
+            tickets=[_ticket_from(r) for r in active],
+            awaiting=[_transaction_from(r) for r in open_ratings],
+            counters={(r[0], r[1]): r[2] for r in counters},
+            walk_ins={(r[0], r[1]): r[2] for r in walk_ins},
+            recent_calls=[RecentCallEntry(r.label, r.window, r.called_at) for r in calls],
+            window_events=[
+                WindowEvent(
+                    r.window,
+                    r.event,
+                    r.clerk_code,
+                    PauseReason(r.reason) if r.reason else None,
+                    r.at,
+                )
+                for r in sorted(sessions, key=lambda r: r.id)
+            ],
+            appointments=[
+                Appointment(
                     id=r.id,
                     service_code=r.service_code,
-                    service_date=r.service_date,
-                    number=r.number,
-                    prefix=r.label[: len(r.label) - 3],
-                    issued_at=r.issued_at,
-                    issued_by=r.issued_by,
-                    state=TicketState(r.state),
-                    window=r.window,
-                    called_at=r.called_at,
-                    recalls=r.recalls,
-                    serving_since=r.serving_since,
-                    finished_at=r.finished_at,
-                )
-                for r in active
-            ],
-            awaiting=[
-                Transaction(
-                    id=r.id,
+                    slot_start=r.slot_start,
+                    id_hash=r.id_hash,
+                    contact=r.contact,
+                    booked_at=r.booked_at,
+                    state=r.state,
                     ticket_id=r.ticket_id,
-                    ticket_label=r.ticket_label,
-                    window=r.window,
-                    started_at=r.started_at,
-                    finished_at=r.finished_at,
-                    rating_deadline=r.rating_deadline,
                 )
-                for r in open_ratings
+                for r in booked
             ],
-            counters={(r[0], r[1]): r[2] for r in counters},
-            recent_calls=[RecentCallEntry(r.label, r.window, r.called_at) for r in calls],
+            service_times=[
+                (r.service_code, (r.finished_at - r.started_at).total_seconds()) for r in durations
+            ],
+            ledger_head=(head.seq, head.hash) if head else (0, GENESIS_HASH),
             processed=[ProcessedRequest(r[0], r[1], r[2]) for r in answers],
         )
 
@@ -275,18 +414,18 @@ class Store:
     ) -> list[int]:
         """Persist a batch of commands atomically; returns the ids of its outbox rows."""
         conn = self._writer()
-        last_hash = self._last_hash
+        hall = self.hall
         try:
             with conn.begin():
                 new = [
-                    _ticket_row(self.hall, t)
+                    _ticket_row(hall, t)
                     for t in changes.tickets.values()
                     if t.id in changes.new_ticket_ids
                 ]
                 if new:
                     conn.execute(insert(tickets), new)
                 changed = [
-                    _update_row(self.hall, t)
+                    _update_row(hall, t)
                     for t in changes.tickets.values()
                     if t.id not in changes.new_ticket_ids
                 ]
@@ -298,42 +437,70 @@ class Store:
                         [
                             {
                                 "id": t.id,
-                                "hall": self.hall,
+                                "hall": hall,
                                 "ticket_id": t.ticket_id,
                                 "ticket_label": t.ticket_label,
+                                "service_code": t.service_code,
                                 "window": t.window,
+                                "clerk_code": t.clerk_code,
                                 "started_at": t.started_at,
                                 "finished_at": t.finished_at,
+                                "pad_deadline": t.pad_deadline,
                                 "rating_deadline": t.rating_deadline,
+                                "ended_by": t.ended_by,
                             }
                             for t in changes.transactions.values()
                         ],
                     )
-                for rated in changes.ratings:
-                    assert rated.outcome is not None and rated.rated_at is not None
-                    source = rated.rating_source or RatingSource.PAD
-                    digest = ledger_hash(
-                        last_hash, rated.id, str(rated.outcome), source.value, rated.rated_at
-                    )
+                if changes.ledger:
+                    conn.execute(insert(rating_ledger), [_entry_row(e) for e, _ in changes.ledger])
+                if changes.cases:
                     conn.execute(
-                        insert(ratings),
-                        {
-                            "hall": self.hall,
-                            "transaction_id": rated.id,
-                            "outcome": str(rated.outcome),
-                            "source": source.value,
-                            "recorded_at": rated.rated_at,
-                            "prev_hash": last_hash,
-                            "hash": digest,
-                        },
+                        insert(rating_cases),
+                        [
+                            {
+                                "id": c.id,
+                                "hall": hall,
+                                "transaction_id": c.transaction_id,
+                                "outcome": c.outcome,
+                                "reason": c.reason,
+                                "opened_on": c.opened_on,
+                                "contact_due": c.contact_due,
+                                "fix_due": c.fix_due,
+                                "complexity": c.complexity.value,
+                                "callback_due": c.callback_due,
+                                "state": c.state.value,
+                            }
+                            for c in changes.cases
+                        ],
                     )
-                    last_hash = digest
+                self._write_appointments(conn, changes)
+                if changes.transfers:
+                    conn.execute(
+                        insert(transfers),
+                        [{"hall": hall, **vars(t)} for t in changes.transfers],
+                    )
+                if changes.window_events:
+                    conn.execute(
+                        insert(window_events),
+                        [
+                            {
+                                "hall": hall,
+                                "window": e.window,
+                                "event": e.event,
+                                "clerk_code": e.clerk_code,
+                                "reason": e.reason.value if e.reason else None,
+                                "at": e.at,
+                            }
+                            for e in changes.window_events
+                        ],
+                    )
                 if answered:
                     conn.execute(
                         insert(processed_requests),
                         [
                             {
-                                "hall": self.hall,
+                                "hall": hall,
                                 "requester": a.requester,
                                 "request_id": a.request_id,
                                 "reply": a.reply,
@@ -351,7 +518,7 @@ class Store:
                         insert(outbox).returning(outbox.c.id, sort_by_parameter_order=True),
                         [
                             {
-                                "hall": self.hall,
+                                "hall": hall,
                                 "topic": m.topic,
                                 "payload": m.payload,
                                 "retain": m.retain,
@@ -363,8 +530,33 @@ class Store:
                     ids = [row[0] for row in result]
         except Exception as err:
             raise StoreError(f"commit failed: {err}") from err
-        self._last_hash = last_hash
         return ids
+
+    def _write_appointments(self, conn: Connection, changes: Changes) -> None:
+        if not changes.appointments:
+            return
+        ids = list(changes.appointments)
+        known = set(
+            conn.execute(select(appointments.c.id).where(appointments.c.id.in_(ids))).scalars()
+        )
+        for appointment in changes.appointments.values():
+            values = {
+                "service_code": appointment.service_code,
+                "slot_start": appointment.slot_start,
+                "id_hash": appointment.id_hash,
+                "contact": appointment.contact,
+                "booked_at": appointment.booked_at,
+                "state": appointment.state,
+                "ticket_id": appointment.ticket_id,
+            }
+            if appointment.id in known:
+                conn.execute(
+                    update(appointments).where(appointments.c.id == appointment.id).values(values)
+                )
+            else:
+                conn.execute(
+                    insert(appointments).values(id=appointment.id, hall=self.hall, **values)
+                )
 
     def pending_outbox(self) -> list[OutboxRow]:
         """Outbox messages not yet acknowledged by the broker, oldest first."""
@@ -388,6 +580,82 @@ class Store:
         except Exception as err:
             raise StoreError(f"outbox cleanup failed: {err}") from err
 
+    # --- the rating ledger ------------------------------------------------------------
+    def ledger_entries(self, transaction_id: str | None = None) -> list[LedgerEntry]:
+        """The hall's ledger in order, or one transaction's entries."""
+        query = select(rating_ledger).where(rating_ledger.c.hall == self.hall)
+        if transaction_id is not None:
+            query = query.where(rating_ledger.c.transaction_id == transaction_id)
+        with self.engine.connect() as conn:
+            return [_entry_from(r) for r in conn.execute(query.order_by(rating_ledger.c.seq))]
+
+    def verify_ledger(self) -> Breach | None:
+        """The first entry where the hall's chain is broken, or None if it holds."""
+        return verify_chain(self.ledger_entries())
+
+    # --- bad-rating cases -----------------------------------------------------------
+    def cases(self, *, states: Iterable[CaseState] | None = None) -> list[BadRatingCase]:
+        """The hall's bad-rating cases, oldest first."""
+        query = select(rating_cases).where(rating_cases.c.hall == self.hall)
+        if states is not None:
+            query = query.where(rating_cases.c.state.in_([s.value for s in states]))
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.order_by(rating_cases.c.opened_on, rating_cases.c.id))
+            return [_case_from(r) for r in rows]
+
+    def case_steps(self, case_id: str) -> list[tuple[CaseState, datetime, str, str | None]]:
+        """Every recorded step of a case: state reached, when, by whom, note."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(case_steps.c.state, case_steps.c.at, case_steps.c.actor, case_steps.c.note)
+                .where(case_steps.c.case_id == case_id)
+                .order_by(case_steps.c.id)
+            ).all()
+        return [(CaseState(r[0]), r[1], r[2], r[3]) for r in rows]
+
+    def advance_case(
+        self,
+        case_id: str,
+        to: CaseState,
+        *,
+        actor: str,
+        now: datetime,
+        today: date,
+        calendar: WorkCalendar,
+        note: str | None = None,
+        complexity: Complexity | None = None,
+    ) -> BadRatingCase:
+        """Record the next step of a case; refused if someone else moved it meanwhile."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(rating_cases).where(
+                    rating_cases.c.id == case_id, rating_cases.c.hall == self.hall
+                )
+            ).first()
+            if row is None:
+                raise StoreError(f"no case {case_id}")
+            case = _case_from(row)
+            before = case.state
+            advance(case, to, today, calendar, complexity)
+            moved = conn.execute(
+                update(rating_cases)
+                .where(rating_cases.c.id == case_id, rating_cases.c.state == before.value)
+                .values(
+                    state=case.state.value,
+                    complexity=case.complexity.value,
+                    fix_due=case.fix_due,
+                    callback_due=case.callback_due,
+                )
+            ).rowcount
+            if moved != 1:
+                raise StoreError(f"case {case_id} changed meanwhile; reload it")
+            conn.execute(
+                insert(case_steps).values(
+                    case_id=case_id, state=case.state.value, at=now, actor=actor, note=note
+                )
+            )
+        return case
+
     # --- read-only queries (demo summary, tests, reports) ----------------------------
     def ticket_counts(self) -> dict[str, int]:
         """Number of tickets in each state."""
@@ -403,9 +671,12 @@ class Store:
         """Number of rating records per outcome."""
         with self.engine.connect() as conn:
             rows = conn.execute(
-                select(ratings.c.outcome, func.count())
-                .where(ratings.c.hall == self.hall)
-                .group_by(ratings.c.outcome)
+                select(rating_ledger.c.outcome, func.count())
+                .where(
+                    rating_ledger.c.hall == self.hall,
+                    rating_ledger.c.kind == EntryKind.RATING.value,
+                )
+                .group_by(rating_ledger.c.outcome)
             ).all()
         return {r[0]: r[1] for r in rows}
 
@@ -415,19 +686,3 @@ class Store:
             return set(
                 conn.execute(select(tickets.c.id).where(tickets.c.hall == self.hall)).scalars()
             )
-
-    def verify_ledger(self) -> int | None:
-        """The seq of the first rating record whose chain is broken, or None if intact."""
-        prev = GENESIS_HASH
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                select(ratings).where(ratings.c.hall == self.hall).order_by(ratings.c.seq)
-            ).all()
-        for row in rows:
-            expected = ledger_hash(
-                prev, row.transaction_id, row.outcome, row.source, row.recorded_at
-            )
-            if row.prev_hash != prev or row.hash != expected:
-                return int(row.seq)
-            prev = row.hash
-        return None

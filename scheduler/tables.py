@@ -54,21 +54,30 @@ tickets = Table(
     Column("id", String(64), primary_key=True),
     Column("hall", String(64), nullable=False),
     Column("service_date", Date, nullable=False),
-    Column("service_code", String(16), nullable=False),
+    Column("issued_service", String(16), nullable=False),
+    Column("service_code", String(16), nullable=False),  # differs after a transfer
     Column("number", Integer, nullable=False),
     Column("label", String(16), nullable=False),
+    Column("priority", String(16), nullable=False),
     Column("state", String(16), nullable=False),
     Column("issued_at", UtcDateTime, nullable=False),
     Column("issued_by", String(64), nullable=False),
+    Column("queued_at", UtcDateTime, nullable=False),
+    Column("target_window", Integer),
     Column("window", Integer),
     Column("called_at", UtcDateTime),
+    Column("first_called_at", UtcDateTime),
     Column("recalls", Integer, nullable=False, default=0),
     Column("serving_since", UtcDateTime),
     Column("finished_at", UtcDateTime),
+    Column("transfers", Integer, nullable=False, default=0),
+    Column("predicted_wait_s", Integer),
+    Column("appointment_id", String(64)),
     # The guard behind atomic numbering: a number is issued once per service and day.
-    UniqueConstraint("hall", "service_date", "service_code", "number", name="uq_ticket_number"),
+    UniqueConstraint("hall", "service_date", "issued_service", "number", name="uq_ticket_number"),
 )
 Index("ix_tickets_active", tickets.c.hall, tickets.c.state)
+Index("ix_tickets_day", tickets.c.hall, tickets.c.service_date)
 
 transactions = Table(
     "transactions",
@@ -77,27 +86,114 @@ transactions = Table(
     Column("hall", String(64), nullable=False),
     Column("ticket_id", String(64), ForeignKey("tickets.id"), nullable=False),
     Column("ticket_label", String(16), nullable=False),
+    Column("service_code", String(16), nullable=False),
     Column("window", Integer, nullable=False),
+    Column("clerk_code", String(32)),
     Column("started_at", UtcDateTime, nullable=False),
     Column("finished_at", UtcDateTime, nullable=False),
+    Column("pad_deadline", UtcDateTime, nullable=False),
     Column("rating_deadline", UtcDateTime, nullable=False),
+    Column("ended_by", String(16), nullable=False),
 )
+Index("ix_transactions_finished", transactions.c.hall, transactions.c.finished_at)
 
-# Append-only and hash-chained: each row's hash covers the previous row's hash.
-ratings = Table(
-    "ratings",
+# Append-only and hash-chained (scheduler/ledger.py). The scheduler numbers the entries
+# itself; the unique keys make one rating (and one review) per transaction, and a fork
+# of the chain, impossible even for a second writer.
+rating_ledger = Table(
+    "rating_ledger",
     metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("hall", String(64), nullable=False),
+    Column("hall", String(64), primary_key=True),
+    Column("seq", Integer, primary_key=True, autoincrement=False),
+    Column("kind", String(16), nullable=False),
     Column("transaction_id", String(64), ForeignKey("transactions.id"), nullable=False),
     Column("outcome", String(32), nullable=False),
     Column("source", String(16), nullable=False),
     Column("recorded_at", UtcDateTime, nullable=False),
+    Column("service_code", String(16), nullable=False),
+    Column("window", Integer, nullable=False),
+    Column("clerk_code", String(32)),
+    Column("reason", Text),
+    Column("note", Text),
+    Column("reviewer", String(64)),
+    Column("approver", String(64)),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
-    # Exactly one rating record per transaction.
-    UniqueConstraint("transaction_id", name="uq_rating_transaction"),
+    Column("unique_key", String(96), nullable=False),
+    UniqueConstraint("hall", "unique_key", name="uq_ledger_once"),
+    UniqueConstraint("hall", "prev_hash", name="uq_ledger_no_fork"),
 )
+Index("ix_ledger_transaction", rating_ledger.c.hall, rating_ledger.c.transaction_id)
+
+rating_cases = Table(
+    "rating_cases",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("hall", String(64), nullable=False),
+    Column("transaction_id", String(64), ForeignKey("transactions.id"), nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("opened_on", Date, nullable=False),
+    Column("contact_due", Date, nullable=False),
+    Column("fix_due", Date, nullable=False),
+    Column("complexity", String(16), nullable=False),
+    Column("callback_due", Date),
+    Column("state", String(16), nullable=False),
+    UniqueConstraint("transaction_id", name="uq_case_transaction"),
+)
+Index("ix_cases_state", rating_cases.c.hall, rating_cases.c.state)
+
+case_steps = Table(
+    "case_steps",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("case_id", String(64), ForeignKey("rating_cases.id"), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("note", Text),
+)
+
+appointments = Table(
+    "appointments",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("hall", String(64), nullable=False),
+    Column("service_code", String(16), nullable=False),
+    Column("slot_start", UtcDateTime, nullable=False),
+    Column("id_hash", String(64), nullable=False),  # keyed hash, never the ID number
+    Column("contact", String(64), nullable=False),
+    Column("booked_at", UtcDateTime, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("ticket_id", String(64)),
+)
+Index("ix_appointments_slot", appointments.c.hall, appointments.c.slot_start)
+
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("hall", String(64), nullable=False),
+    Column("ticket_id", String(64), ForeignKey("tickets.id"), nullable=False),
+    Column("from_service", String(16), nullable=False),
+    Column("to_service", String(16), nullable=False),
+    Column("from_window", Integer, nullable=False),
+    Column("to_window", Integer),
+    Column("at", UtcDateTime, nullable=False),
+)
+
+window_events = Table(
+    "window_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("hall", String(64), nullable=False),
+    Column("window", Integer, nullable=False),
+    Column("event", String(16), nullable=False),  # login, logout, pause, resume
+    Column("clerk_code", String(32)),
+    Column("reason", String(16)),
+    Column("at", UtcDateTime, nullable=False),
+)
+Index("ix_window_events", window_events.c.hall, window_events.c.window)
 
 processed_requests = Table(
     "processed_requests",

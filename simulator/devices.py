@@ -8,21 +8,31 @@ from collections.abc import Callable
 from hallbus.client import Requester
 from hallbus.daemon import DeviceDaemon
 from hallbus.messages import (
+    BadRatingReason,
     CallNext,
+    CallTicket,
     DeviceKind,
     Finish,
     IssueTicket,
+    Login,
+    Logout,
     NoShow,
+    Pause,
+    PauseReason,
     PayloadError,
+    Postpone,
     Rate,
     RatingClosed,
     RatingLevel,
     RatingPrompt,
     Recall,
     Reply,
+    Resume,
     ServiceState,
     StartService,
+    Transfer,
     WindowState,
+    WindowStatus,
     decode,
 )
 from hallbus.settings import BusSettings
@@ -57,9 +67,23 @@ class VirtualKiosk(DeviceDaemon):
             return
         self.menu[state.service_code] = state
 
-    def issue(self, service_code: str, request_id: str | None = None) -> Reply:
-        """Take a ticket for a service."""
-        request = IssueTicket(request_id=request_id or _rid(), service_code=service_code)
+    def issue(
+        self,
+        service_code: str | None,
+        request_id: str | None = None,
+        *,
+        id_hash: str | None = None,
+        age: int | None = None,
+        disabled: bool = False,
+    ) -> Reply:
+        """Take a ticket for a service, or check in with an ID card's keyed hash."""
+        request = IssueTicket(
+            request_id=request_id or _rid(),
+            service_code=service_code,
+            id_hash=id_hash,
+            age=age,
+            disabled=disabled,
+        )
         return self.request(Command.ISSUE_TICKET, request)
 
 
@@ -87,9 +111,38 @@ class VirtualCounter(_WindowFollower):
 
     kind = DeviceKind.COUNTER
 
+    def login(self, clerk_code: str) -> Reply:
+        """A clerk logs in at this window."""
+        return self.request(Command.LOGIN, Login(request_id=_rid(), clerk_code=clerk_code))
+
+    def logout(self) -> Reply:
+        """The clerk logs out."""
+        return self.request(Command.LOGOUT, Logout(request_id=_rid()))
+
+    def pause(self, reason: PauseReason = PauseReason.BREAK) -> Reply:
+        """Stop calling for a while."""
+        return self.request(Command.PAUSE, Pause(request_id=_rid(), reason=reason))
+
+    def resume(self) -> Reply:
+        """Call again."""
+        return self.request(Command.RESUME, Resume(request_id=_rid()))
+
     def call_next(self, request_id: str | None = None) -> Reply:
         """Call the next ticket."""
         return self.request(Command.CALL_NEXT, CallNext(request_id=request_id or _rid()))
+
+    def call_ticket(self, label: str) -> Reply:
+        """Call one waiting ticket out of order."""
+        return self.request(Command.CALL_TICKET, CallTicket(request_id=_rid(), label=label))
+
+    def postpone(self) -> Reply:
+        """Send the called citizen back to the end of their line."""
+        return self.request(Command.POSTPONE, Postpone(request_id=_rid()))
+
+    def transfer(self, to_service: str | None = None, to_window: int | None = None) -> Reply:
+        """Send the current ticket on to another service or window."""
+        request = Transfer(request_id=_rid(), to_service=to_service, to_window=to_window)
+        return self.request(Command.TRANSFER, request)
 
     def recall(self) -> Reply:
         """Call the current ticket again."""
@@ -137,9 +190,13 @@ class VirtualRatingPad(DeviceDaemon):
         except PayloadError as err:
             log.warning("bad pad command", extra={"topic": topic, "error": str(err)})
 
-    def rate(self, transaction_id: str, level: RatingLevel) -> Reply:
-        """The citizen presses one of the five keys."""
-        request = Rate(request_id=_rid(), transaction_id=transaction_id, level=level)
+    def rate(
+        self, transaction_id: str, level: RatingLevel, reason: BadRatingReason | None = None
+    ) -> Reply:
+        """The citizen presses one of the five keys (and, for a bad rating, a reason)."""
+        if level.is_bad and reason is None:
+            reason = BadRatingReason.OTHER
+        request = Rate(request_id=_rid(), transaction_id=transaction_id, level=level, reason=reason)
         return self.request(Command.RATE, request)
 
 
@@ -152,6 +209,11 @@ class VirtualWindowBoard(_WindowFollower):
     def text(self) -> str:
         """What the board shows now."""
         states = self.states.items()
-        if not states or states[-1].current is None:
+        if not states:
             return f"{self.window}号窗口"
-        return f"{states[-1].current.label} 请到{self.window}号窗口"
+        state = states[-1]
+        if state.status == WindowStatus.PAUSED:
+            return "暂停服务"
+        if state.current is None:
+            return f"{self.window}号窗口" if state.status == WindowStatus.OPEN else "窗口关闭"
+        return f"{state.current.label} 请到{self.window}号窗口"

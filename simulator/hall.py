@@ -95,8 +95,17 @@ class VirtualHall:
                 )
         for daemon in [*self.kiosks, *self.counters, *self.pads, *self.boards]:
             daemon.start()
+        # Clerks log in before the doors open, so no citizen finds every window closed.
+        clerks = [c.code for c in self.hall.clerks]
+        staffed = []
+        for counter, clerk in zip(self.counters, clerks, strict=False):
+            login = counter.login(clerk)
+            if login.error is not None:
+                self.counts.error(login.error.code)
+            else:
+                staffed.append(counter)
         self._spawn("citizens", self._citizens)
-        for counter in self.counters:
+        for counter in staffed:
             self._spawn(f"clerk-{counter.window}", self._clerk, counter)
 
     def stop_arrivals_and_clerks(self) -> None:
@@ -124,7 +133,9 @@ class VirtualHall:
         services = [s.code for s in self.hall.services]
         while self._pause(self.pace.arrival_mean_s):
             kiosk = self.random.choice(self.kiosks)
-            reply = kiosk.issue(self.random.choice(services))
+            # About one citizen in six shows an ID card that makes them elderly.
+            age = self.random.choice([35, 42, 28, 51, 67, 74])
+            reply = kiosk.issue(self.random.choice(services), age=age)
             if reply.status == "ok" and reply.data is not None:
                 with self.counts.lock:
                     self.counts.issued_ids.add(reply.data["ticket_id"])

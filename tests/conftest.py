@@ -14,9 +14,11 @@ from hallbus.clock import FakeClock
 from hallbus.daemon import DeviceDaemon
 from hallbus.settings import BusSettings
 from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port, mosquitto_available
+from paidui.postgres import create_database, drop_database, find_postgres
 from scheduler.bridge import SchedulerService
 from scheduler.config import DEMO_HALL_FILE, HallConfig, load_hall
 from scheduler.store import Store
+from simulator.devices import VirtualCounter
 
 D = TypeVar("D", bound=DeviceDaemon)
 WAIT = 10.0  # seconds any single expected message may take before a test fails
@@ -45,7 +47,14 @@ def bus(broker: MosquittoBroker) -> BusSettings:
 def hall() -> HallConfig:
     """The demo hall under a fresh id, so retained state of other tests never leaks in."""
     base = load_hall(DEMO_HALL_FILE)
-    return base.model_copy(update={"id": f"t-{uuid.uuid4().hex[:10]}", "rating_timeout_s": 30.0})
+    # Kiosks here may issue before any clerk logs in; tests of that rule turn it back on.
+    return base.model_copy(
+        update={
+            "id": f"t-{uuid.uuid4().hex[:10]}",
+            "rating_timeout_s": 30.0,
+            "require_open_window": False,
+        }
+    )
 
 
 @pytest.fixture
@@ -58,6 +67,27 @@ def clock() -> FakeClock:
 def db_url(tmp_path: Path) -> str:
     """A fresh SQLite database file."""
     return Store.sqlite_url(tmp_path / "paidui.db")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A scratch database on the local PostgreSQL server (started if it is down)."""
+    admin, why_not = find_postgres()
+    if admin is None:
+        pytest.skip(f"PostgreSQL tests skipped: {why_not}")
+    name = f"paidui_test_{uuid.uuid4().hex[:8]}"
+    url = create_database(admin, name)
+    yield url
+    drop_database(admin, name)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The store's database on each backend it supports; halls keep tests apart on PostgreSQL."""
+    if request.param == "sqlite":
+        return Store.sqlite_url(tmp_path / "paidui.db")
+    url: str = request.getfixturevalue("postgres_url")
+    return url
 
 
 @pytest.fixture
@@ -87,3 +117,18 @@ def devices(hall: HallConfig, bus: BusSettings) -> Iterator[Callable[..., Device
     yield start
     for daemon in started:
         daemon.stop()
+
+
+@pytest.fixture
+def staff(
+    devices: Callable[..., DeviceDaemon], hall: HallConfig
+) -> Callable[[int], VirtualCounter]:
+    """Start a window's counter and log its clerk in (clerk codes are 1000 + window)."""
+
+    def start(window: int) -> VirtualCounter:
+        counter: VirtualCounter = devices(VirtualCounter, f"counter-{window}", window)
+        reply = counter.login(str(1000 + window))
+        assert reply.status == "ok", reply
+        return counter
+
+    return start

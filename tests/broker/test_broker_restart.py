@@ -33,6 +33,7 @@ def test_daemons_reconnect_after_broker_restart(
         service.start()
         for daemon in daemons:
             daemon.start()
+        assert counter.login("1001").status == "ok"
         assert kiosk.issue("social").status == "ok"
 
         broker.stop()

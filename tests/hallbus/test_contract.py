@@ -13,10 +13,12 @@ from hallbus.messages import (
     REQUEST_MODELS,
     ErrorCode,
     IssueTicket,
+    Login,
     PayloadError,
     Rate,
     RatingLevel,
     Reply,
+    ReviewRating,
     decode,
 )
 from hallbus.topics import Command, DeviceCommandKind, HallTopics, valid_id
@@ -76,8 +78,26 @@ def test_decode_reports_size_and_schema_errors_precisely() -> None:
     with pytest.raises(PayloadError, match="level") as bad_level:
         decode(Rate, b'{"request_id": "r", "transaction_id": "t", "level": "great"}')
     assert bad_level.value.code == ErrorCode.BAD_REQUEST
-    rate = decode(Rate, b'{"request_id": "r", "transaction_id": "t", "level": "dissatisfied"}')
+    with pytest.raises(PayloadError, match="reason"):
+        decode(Rate, b'{"request_id": "r", "transaction_id": "t", "level": "dissatisfied"}')
+    rate = decode(
+        Rate,
+        b'{"request_id": "r", "transaction_id": "t", "level": "dissatisfied", "reason": "process"}',
+    )
     assert rate.level.is_bad and not RatingLevel.BASICALLY_SATISFIED.is_bad
+    with pytest.raises(PayloadError, match="only a bad rating"):
+        decode(
+            Rate,
+            b'{"request_id": "r", "transaction_id": "t", "level": "satisfied", "reason": "other"}',
+        )
+    with pytest.raises(PayloadError, match="exactly one"):
+        decode(Login, b'{"request_id": "r"}')
+    with pytest.raises(PayloadError, match="another manager"):
+        decode(
+            ReviewRating,
+            b'{"request_id": "r", "transaction_id": "t", "reviewer": "m", "approver": "m",'
+            b' "reason": "x"}',
+        )
 
 
 @settings(suppress_health_check=[HealthCheck.too_slow], max_examples=300)
@@ -92,7 +112,22 @@ def test_any_bytes_decode_or_raise_payload_error(payload: bytes, command: Comman
 @settings(suppress_health_check=[HealthCheck.too_slow], max_examples=200)
 @given(
     doc=st.dictionaries(
-        st.sampled_from(["request_id", "service_code", "transaction_id", "level", "x"]),
+        st.sampled_from(
+            [
+                "request_id",
+                "service_code",
+                "transaction_id",
+                "level",
+                "reason",
+                "id_hash",
+                "age",
+                "clerk_code",
+                "label",
+                "to_window",
+                "slot_start",
+                "x",
+            ]
+        ),
         st.one_of(st.none(), st.integers(), st.text(max_size=80), st.lists(st.integers())),
     ),
     command=st.sampled_from(list(Command)),

@@ -82,6 +82,7 @@ def test_sigkill_mid_traffic_loses_and_duplicates_nothing(
             t.join(60)
         assert len(acknowledged.items()) == 2 * per_kiosk
 
+        assert counter.login("1003").status == "ok"
         call = counter.call_next()
         assert call.status == "ok" and call.data is not None
     finally:

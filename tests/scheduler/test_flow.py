@@ -40,12 +40,16 @@ def _listen(
 
 
 def test_issue_call_finish_rate_end_to_end(
-    scheduler: SchedulerService, devices: Callable[..., Any], bus: BusSettings, hall: HallConfig
+    scheduler: SchedulerService,
+    devices: Callable[..., Any],
+    staff: Callable[[int], VirtualCounter],
+    bus: BusSettings,
+    hall: HallConfig,
 ) -> None:
     topics = HallTopics(hall.id)
     observer, ratings = _listen(bus, topics.hall_event(HallEventKind.RATING), "obs-rating")
     kiosk = devices(VirtualKiosk, "kiosk-1")
-    counter = devices(VirtualCounter, "counter-1", 1)
+    counter = staff(1)
     board = devices(VirtualWindowBoard, "board-1", 1)
     pad = devices(VirtualRatingPad, "pad-1", 1)
 
@@ -90,11 +94,12 @@ def test_issue_call_finish_rate_end_to_end(
 def test_unanswered_prompt_is_recorded_unrated_never_satisfied(
     scheduler: SchedulerService,
     devices: Callable[..., Any],
+    staff: Callable[[int], VirtualCounter],
     clock: FakeClock,
     hall: HallConfig,
 ) -> None:
     kiosk = devices(VirtualKiosk, "kiosk-1")
-    counter = devices(VirtualCounter, "counter-2", 2)
+    counter = staff(2)
     pad = devices(VirtualRatingPad, "pad-2", 2)
     assert kiosk.issue("tax").status == "ok"
     assert counter.call_next().status == "ok"
@@ -115,7 +120,9 @@ def test_unanswered_prompt_is_recorded_unrated_never_satisfied(
 
 
 def test_retried_request_acts_once_and_returns_the_first_answer(
-    scheduler: SchedulerService, devices: Callable[..., Any]
+    scheduler: SchedulerService,
+    devices: Callable[..., Any],
+    staff: Callable[[int], VirtualCounter],
 ) -> None:
     kiosk = devices(VirtualKiosk, "kiosk-1")
     first = kiosk.issue("social", request_id="retry-1")
@@ -123,14 +130,16 @@ def test_retried_request_acts_once_and_returns_the_first_answer(
     assert first.status == "ok"
     assert second == first
     assert scheduler.store.ticket_counts() == {"waiting": 1}
-    counter = devices(VirtualCounter, "counter-1", 1)
+    counter = staff(1)
     call = counter.call_next(request_id="call-1")
     assert counter.call_next(request_id="call-1") == call
     assert scheduler.store.ticket_counts() == {"called": 1}
 
 
 def test_concurrent_kiosks_and_windows_never_share_a_number_or_a_ticket(
-    scheduler: SchedulerService, devices: Callable[..., Any]
+    scheduler: SchedulerService,
+    devices: Callable[..., Any],
+    staff: Callable[[int], VirtualCounter],
 ) -> None:
     kiosks = [devices(VirtualKiosk, f"kiosk-{n}") for n in (1, 2)]
     per_kiosk = 60
@@ -154,7 +163,7 @@ def test_concurrent_kiosks_and_windows_never_share_a_number_or_a_ticket(
     assert sorted(labels) == [f"A{n:03d}" for n in range(1, 2 * per_kiosk + 1)]
 
     # Windows 1, 2 and 4 all handle "social": they race for the same queue.
-    counters = [devices(VirtualCounter, f"counter-{w}", w) for w in (1, 2, 4)]
+    counters = [staff(w) for w in (1, 2, 4)]
     called: list[str] = []
     start = threading.Barrier(len(counters))
 
@@ -236,7 +245,32 @@ def test_malformed_requests_get_clear_errors_and_change_nothing(
             b'{"request_id": "r8", "service_code": "social"}',
             ErrorCode.UNKNOWN_DEVICE,
         ),
-        ("counter-1", "call_next", b'{"request_id": "r9"}', ErrorCode.NOTHING_WAITING),
+        ("counter-1", "call_next", b'{"request_id": "r9"}', ErrorCode.WINDOW_CLOSED),
+        (
+            "counter-1",
+            "pause",
+            b'{"request_id": "r9b", "reason": "break"}',
+            ErrorCode.WINDOW_CLOSED,
+        ),
+        (
+            "counter-1",
+            "login",
+            b'{"request_id": "r9c", "clerk_code": "99"}',
+            ErrorCode.UNKNOWN_CLERK,
+        ),
+        (
+            "kiosk-1",
+            "issue_ticket",
+            b'{"request_id": "r9d", "id_hash": "' + b"a" * 64 + b'"}',
+            ErrorCode.NO_APPOINTMENT,
+        ),
+        (
+            "pad-1",
+            "review_rating",
+            b'{"request_id": "r9e", "transaction_id": "t", "reviewer": "a", "approver": "b",'
+            b' "reason": "x"}',
+            ErrorCode.NOT_ALLOWED,
+        ),
         ("counter-1", "finish", b'{"request_id": "r10"}', ErrorCode.NO_CURRENT_TICKET),
     ]
     for device_id, command, payload, code in cases:
@@ -268,12 +302,16 @@ def test_messages_on_unknown_topics_are_ignored(
 
 
 def test_call_is_announced_and_hall_board_state_is_retained(
-    scheduler: SchedulerService, devices: Callable[..., Any], bus: BusSettings, hall: HallConfig
+    scheduler: SchedulerService,
+    devices: Callable[..., Any],
+    staff: Callable[[int], VirtualCounter],
+    bus: BusSettings,
+    hall: HallConfig,
 ) -> None:
     topics = HallTopics(hall.id)
     observer, calls = _listen(bus, topics.hall_event(HallEventKind.CALL), "obs-call")
     kiosk = devices(VirtualKiosk, "kiosk-1")
-    counter = devices(VirtualCounter, "counter-3", 3)
+    counter = staff(3)
     kiosk.issue("tax")
     assert counter.call_next().status == "ok"
     assert counter.recall().status == "ok"
