@@ -164,7 +164,7 @@ class RatingSource(StrEnum):
 # A keyed hash (HMAC-SHA256, hex) of an ID number; the number itself never travels.
 IdHash = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
 ServiceCode = Annotated[str, Field(min_length=1, max_length=16)]
-TicketLabel = Annotated[str, Field(pattern=r"^[A-Z][0-9]{3,4}$")]
+TicketLabel = Annotated[str, Field(pattern=r"^[A-Z]{1,2}[0-9]{3,5}$")]
 
 # --- requests ------------------------------------------------------------------
 

@@ -145,10 +145,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    """Measure latency and throughput against a real mosquitto; print JSON."""
+    """Measure latency, throughput (SQLite and PostgreSQL) and call decisions; print JSON."""
     from simulator.bench import main_bench
 
-    return main_bench(seconds=args.seconds)
+    return main_bench(seconds=args.seconds, postgres=not args.no_postgres)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -208,6 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--seconds", type=float, default=5.0, help="length of the sustained-throughput phase"
     )
+    bench.add_argument("--no-postgres", action="store_true", help="measure on SQLite only")
     bench.set_defaults(func=cmd_bench)
     return parser
 

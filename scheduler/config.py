@@ -49,7 +49,7 @@ class ServiceConfig(_Strict):
     """A service (业务) citizens take tickets for."""
 
     code: str = Field(pattern=r"^[A-Za-z0-9_-]{1,16}$")
-    prefix: str = Field(pattern=r"^[A-Z]$")
+    prefix: str = Field(pattern=r"^[A-Z]{1,2}$")  # halls with many services use two letters
     names: dict[str, str]
     documents: dict[str, list[str]] = Field(default_factory=dict)  # 一次性告知, per language
     green_channel: bool = False  # 绿色通道: every ticket of it goes ahead of normal ones

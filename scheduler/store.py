@@ -147,7 +147,7 @@ def _ticket_row(hall: str, ticket: Ticket) -> dict[str, Any]:
 def _ticket_from(row: Any) -> Ticket:
     return Ticket(
         id=row.id,
-        prefix=row.label[0],
+        prefix=row.label.rstrip("0123456789"),
         priority=PriorityClass(row.priority),
         state=TicketState(row.state),
         **{name: getattr(row, name) for name in _TICKET_FIELDS},

@@ -14,14 +14,17 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 from hallbus.client import BusClient, Requester
 from hallbus.messages import ONLINE, CallNext, Finish, IssueTicket, Login, WindowState, decode
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, HallTopics
 from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port, mosquitto_available
+from paidui.postgres import create_database, drop_database, find_postgres
 from scheduler.config import DEMO_HALL_FILE, load_hall
 from scheduler.store import Store
+from simulator.bench_policy import run_policy_bench
 from simulator.mailbox import Mailbox
 from simulator.processes import SchedulerProcess, write_hall_file
 
@@ -62,10 +65,27 @@ def _device(bus: BusSettings, topics: HallTopics, device_id: str) -> tuple[BusCl
     return client, requester
 
 
-def run_bench(seconds: float = 5.0) -> dict[str, float | int]:
-    """Run every measurement; returns the figures."""
+def run_bench(seconds: float = 5.0, *, postgres: bool = True) -> dict[str, Any]:
+    """Run every measurement; returns the figures (SQLite, then PostgreSQL where it runs)."""
     if not mosquitto_available():
         raise SystemExit("paidui bench needs mosquitto (apt-get install mosquitto)")
+    results: dict[str, Any] = {"sqlite": _bus_bench(seconds, None)}
+    if postgres:
+        admin, why_not = find_postgres()
+        if admin is None:
+            results["postgresql"] = {"skipped": why_not}
+        else:
+            name = f"paidui_bench_{uuid.uuid4().hex[:8]}"
+            url = create_database(admin, name)
+            try:
+                results["postgresql"] = _bus_bench(seconds, url)
+            finally:
+                drop_database(admin, name)
+    results["call_next_decision"] = run_policy_bench()
+    return results
+
+
+def _bus_bench(seconds: float, db_url: str | None) -> dict[str, float | int]:
     # Windows open as their clerks log in; the throughput phase issues tickets with
     # nobody logged in, so the bench hall does not insist on an open window.
     hall = load_hall(DEMO_HALL_FILE).model_copy(
@@ -86,7 +106,8 @@ def run_bench(seconds: float = 5.0) -> dict[str, float | int]:
         watcher = BusClient(bus, "bench-watch", topics.availability("bench-watch"))
         watcher.subscribe(topics.scheduler_availability(), lambda _t, p: online.put(p), inline=True)
         watcher.start()
-        scheduler = SchedulerProcess(hall_file, Store.sqlite_url(folder / "bench.db"), bus)
+        url = db_url or Store.sqlite_url(folder / "bench.db")
+        scheduler = SchedulerProcess(hall_file, url, bus)
         scheduler.start()
         try:
             if not online.wait_for(lambda p: p == ONLINE.encode(), WAIT):
@@ -218,7 +239,7 @@ def _sustained(bus: BusSettings, topics: HallTopics, seconds: float) -> float:
     return answered / (time.perf_counter() - started)
 
 
-def main_bench(seconds: float = 5.0) -> int:
+def main_bench(seconds: float = 5.0, *, postgres: bool = True) -> int:
     """Entry point of ``paidui bench``."""
-    print(json.dumps(run_bench(seconds)), flush=True)
+    print(json.dumps(run_bench(seconds, postgres=postgres)), flush=True)
     return 0
