@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 from hallbus.client import Requester
 from hallbus.daemon import DeviceDaemon
 from hallbus.messages import (
     BadRatingReason,
+    BookAppointment,
     CallNext,
     CallTicket,
     DeviceKind,
@@ -28,6 +30,7 @@ from hallbus.messages import (
     Recall,
     Reply,
     Resume,
+    ReviewRating,
     ServiceState,
     StartService,
     Transfer,
@@ -198,6 +201,41 @@ class VirtualRatingPad(DeviceDaemon):
             reason = BadRatingReason.OTHER
         request = Rate(request_id=_rid(), transaction_id=transaction_id, level=level, reason=reason)
         return self.request(Command.RATE, request)
+
+
+class VirtualPortal(DeviceDaemon):
+    """The web side as the scheduler sees it: the ticket's rating page, booking, reviews."""
+
+    kind = DeviceKind.PORTAL
+
+    def rate(
+        self, transaction_id: str, level: RatingLevel, reason: BadRatingReason | None = None
+    ) -> Reply:
+        """A citizen rates on the page their ticket's QR code opened."""
+        request = Rate(request_id=_rid(), transaction_id=transaction_id, level=level, reason=reason)
+        return self.request(Command.RATE, request)
+
+    def book(self, service_code: str, slot_start: datetime, id_hash: str, contact: str) -> Reply:
+        """Book an appointment slot."""
+        request = BookAppointment(
+            request_id=_rid(),
+            service_code=service_code,
+            slot_start=slot_start,
+            id_hash=id_hash,
+            contact=contact,
+        )
+        return self.request(Command.BOOK_APPOINTMENT, request)
+
+    def review(self, transaction_id: str, reviewer: str, approver: str, reason: str) -> Reply:
+        """Two managers set a rating aside as not adopted."""
+        request = ReviewRating(
+            request_id=_rid(),
+            transaction_id=transaction_id,
+            reviewer=reviewer,
+            approver=approver,
+            reason=reason,
+        )
+        return self.request(Command.REVIEW_RATING, request)
 
 
 class VirtualWindowBoard(_WindowFollower):
