@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -482,6 +482,7 @@ class Unavailable(Message):
 
     code: ErrorCode  # service_closed, quota_reached or no_window_open
     message: str
+    opens_at: time | None = None  # hall-local time it opens again today, if it does
 
 
 class ServiceState(Message):

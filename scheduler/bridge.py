@@ -634,7 +634,11 @@ class SchedulerService:
             estimated_wait_s=self.queue.estimated_wait_s(code),
             open_windows=self.queue.staffed_windows(code),
             unavailable=(
-                Unavailable(code=unavailable.code, message=unavailable.message)
+                Unavailable(
+                    code=unavailable.code,
+                    message=unavailable.message,
+                    opens_at=unavailable.opens_at,
+                )
                 if unavailable
                 else None
             ),
