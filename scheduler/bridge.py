@@ -254,18 +254,7 @@ class SchedulerService:
     def _restore(self) -> None:
         now = self.clock.now()
         state = self.store.load(now, self.hall.recent_calls)
-        self.queue = HallQueue(self.hall)
-        self.queue.restore(
-            tickets=state.tickets,
-            awaiting=state.awaiting,
-            counters=state.counters,
-            walk_ins=state.walk_ins,
-            recent_calls=state.recent_calls,
-            window_events=state.window_events,
-            appointments=state.appointments,
-            service_times=state.service_times,
-            ledger_head=state.ledger_head,
-        )
+        self.queue = state.queue_for(self.hall)
         self._answers.clear()
         for answer in state.processed:
             self._answers[(answer.requester, answer.request_id)] = (answer.reply.encode(), now)

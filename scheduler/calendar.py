@@ -53,11 +53,3 @@ class WorkCalendar:
             if self.is_workday(day):
                 remaining -= 1
         return day
-
-    def workdays_between(self, start: date, end: date) -> int:
-        """Working days after ``start`` up to and including ``end``; negative if before."""
-        if end < start:
-            return -self.workdays_between(end, start)
-        return sum(
-            self.is_workday(start + timedelta(days=n)) for n in range(1, (end - start).days + 1)
-        )

@@ -104,7 +104,6 @@ class Transaction:
     ended_by: str = "finish"  # or "transfer"
     pad_closed: bool = False
     outcome: RatingOutcome | None = None
-    entry: LedgerEntry | None = None
 
 
 @dataclass
@@ -116,7 +115,6 @@ class Window:
     status: WindowStatus = WindowStatus.CLOSED
     clerk: ClerkConfig | None = None
     pause_reason: PauseReason | None = None
-    since: datetime | None = None
     current: Ticket | None = None
 
 
@@ -349,10 +347,6 @@ class HallQueue:
     def window_numbers(self) -> list[int]:
         """Every window number."""
         return list(self._windows)
-
-    def windows_for_service(self, service_code: str) -> list[int]:
-        """Windows that handle a service."""
-        return self._service_windows.get(service_code, [])
 
     def staffed_windows(self, service_code: str) -> int:
         """Open windows (a clerk in, not paused) that handle a service."""
@@ -815,7 +809,6 @@ class HallQueue:
         window = self._windows.get(event.window)
         if window is None:
             return  # a window since removed from the configuration
-        window.since = event.at
         window.pause_reason = None
         if event.event == "logout":
             window.clerk = None
@@ -953,7 +946,6 @@ class HallQueue:
             )
         )
         transaction.outcome = outcome
-        transaction.entry = entry
         self._remember_entry(entry)
         self.changes.ledger.append((entry, transaction))
         if isinstance(outcome, RatingLevel) and outcome.is_bad:

@@ -18,9 +18,9 @@ class Closed:
 
 
 def periods_on(service: ServiceConfig, day: date, calendar: WorkCalendar) -> list[OpeningPeriod]:
-    """The service's opening periods on ``day``, earliest first."""
+    """The service's opening periods on ``day``, earliest first (none if it keeps no hours)."""
     if service.hours is None:
-        return [OpeningPeriod(days=list(WEEKDAYS), open=time.min, close=time.max)]
+        return []
     tags = {WEEKDAYS[day.weekday()], "workday" if calendar.is_workday(day) else "restday"}
     return sorted((p for p in service.hours if tags & set(p.days)), key=lambda p: p.open)
 

@@ -92,10 +92,6 @@ class WaitingRoom:
             self._targeted[key.target_window] -= 1
         return key
 
-    def lane_of(self, ticket_id: str) -> LaneKey:
-        """The lane a waiting ticket stands in."""
-        return self._where[ticket_id][0]
-
     def place_of(self, ticket_id: str) -> Place:
         """Where a waiting ticket stands in its lane."""
         return self._where[ticket_id][1]

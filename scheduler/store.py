@@ -26,10 +26,12 @@ from sqlalchemy import (
 from hallbus.messages import PauseReason, PriorityClass, TicketState
 from scheduler.calendar import WorkCalendar
 from scheduler.cases import BadRatingCase, CaseState, Complexity, advance
+from scheduler.config import HallConfig
 from scheduler.domain import (
     ACTIVE_STATES,
     Appointment,
     Changes,
+    HallQueue,
     RecentCallEntry,
     Ticket,
     Transaction,
@@ -98,6 +100,22 @@ class LoadedState:
     service_times: list[tuple[str, float]]
     ledger_head: tuple[int, str]
     processed: list[ProcessedRequest]
+
+    def queue_for(self, hall: HallConfig) -> HallQueue:
+        """A hall queue holding this state."""
+        queue = HallQueue(hall)
+        queue.restore(
+            tickets=self.tickets,
+            awaiting=self.awaiting,
+            counters=self.counters,
+            walk_ins=self.walk_ins,
+            recent_calls=self.recent_calls,
+            window_events=self.window_events,
+            appointments=self.appointments,
+            service_times=self.service_times,
+            ledger_head=self.ledger_head,
+        )
+        return queue
 
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:

@@ -10,15 +10,18 @@ from typing import TypeVar
 
 import pytest
 
+from hallbus.client import BusClient
 from hallbus.clock import FakeClock
 from hallbus.daemon import DeviceDaemon
 from hallbus.settings import BusSettings
+from hallbus.topics import HallTopics
 from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port, mosquitto_available
 from paidui.postgres import create_database, drop_database, find_postgres
 from scheduler.bridge import SchedulerService
 from scheduler.config import DEMO_HALL_FILE, HallConfig, load_hall
 from scheduler.store import Store
 from simulator.devices import VirtualCounter
+from simulator.mailbox import Mailbox
 
 D = TypeVar("D", bound=DeviceDaemon)
 WAIT = 10.0  # seconds any single expected message may take before a test fails
@@ -132,3 +135,14 @@ def staff(
         return counter
 
     return start
+
+
+def listen(
+    bus: BusSettings, topic: str, name: str, hall_id: str = "test-observers"
+) -> tuple[BusClient, Mailbox[bytes]]:
+    """A started client collecting every payload on ``topic``; stop it when done."""
+    box: Mailbox[bytes] = Mailbox()
+    client = BusClient(bus, name, HallTopics(hall_id).availability(name))
+    client.subscribe(topic, lambda _t, payload: box.put(payload), inline=True)
+    client.start()
+    return client, box

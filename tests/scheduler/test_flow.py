@@ -25,18 +25,7 @@ from hallbus.topics import HallEventKind, HallTopics
 from scheduler.bridge import SchedulerService
 from scheduler.config import HallConfig
 from simulator.devices import VirtualCounter, VirtualKiosk, VirtualRatingPad, VirtualWindowBoard
-from simulator.mailbox import Mailbox
-from tests.conftest import WAIT
-
-
-def _listen(
-    bus: BusSettings, topic: str, name: str, hall_id: str = "test-observers"
-) -> tuple[BusClient, Mailbox[bytes]]:
-    box: Mailbox[bytes] = Mailbox()
-    client = BusClient(bus, name, HallTopics(hall_id).availability(name))
-    client.subscribe(topic, lambda _t, payload: box.put(payload), inline=True)
-    client.start()
-    return client, box
+from tests.conftest import WAIT, listen
 
 
 def test_issue_call_finish_rate_end_to_end(
@@ -47,7 +36,7 @@ def test_issue_call_finish_rate_end_to_end(
     hall: HallConfig,
 ) -> None:
     topics = HallTopics(hall.id)
-    observer, ratings = _listen(bus, topics.hall_event(HallEventKind.RATING), "obs-rating")
+    observer, ratings = listen(bus, topics.hall_event(HallEventKind.RATING), "obs-rating")
     kiosk = devices(VirtualKiosk, "kiosk-1")
     counter = staff(1)
     board = devices(VirtualWindowBoard, "board-1", 1)
@@ -194,7 +183,7 @@ def _raw_request(
     bus: BusSettings, hall: HallConfig, device_id: str, command: str, payload: bytes
 ) -> Reply:
     topics = HallTopics(hall.id)
-    client, box = _listen(bus, topics.reply(device_id), device_id, hall.id)
+    client, box = listen(bus, topics.reply(device_id), device_id, hall.id)
     try:
         client.publish(topics.request(device_id, command), payload)
         raw = box.wait_for(lambda _p: True, WAIT)
@@ -309,7 +298,7 @@ def test_call_is_announced_and_hall_board_state_is_retained(
     hall: HallConfig,
 ) -> None:
     topics = HallTopics(hall.id)
-    observer, calls = _listen(bus, topics.hall_event(HallEventKind.CALL), "obs-call")
+    observer, calls = listen(bus, topics.hall_event(HallEventKind.CALL), "obs-call")
     kiosk = devices(VirtualKiosk, "kiosk-1")
     counter = staff(3)
     kiosk.issue("tax")
@@ -324,7 +313,7 @@ def test_call_is_announced_and_hall_board_state_is_retained(
     observer.stop()
 
     # A hall board that starts now gets the picture at once from retained state.
-    late, hall_state = _listen(bus, topics.hall_state(), "obs-hall")
+    late, hall_state = listen(bus, topics.hall_state(), "obs-hall")
     raw = hall_state.wait_for(lambda _p: True, WAIT)
     assert raw is not None
     state = json.loads(raw)

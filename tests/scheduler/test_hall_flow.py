@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from hallbus.client import BusClient
 from hallbus.clock import FakeClock
 from hallbus.messages import (
     BadRatingReason,
@@ -38,7 +37,7 @@ from simulator.devices import (
     VirtualWindowBoard,
 )
 from simulator.mailbox import Mailbox
-from tests.conftest import WAIT
+from tests.conftest import WAIT, listen
 
 CARD = "d" * 64
 
@@ -49,17 +48,9 @@ def hall(hall: HallConfig) -> HallConfig:
     return hall.model_copy(update={"require_open_window": True, "later_rating_s": 600.0})
 
 
-def _watch(bus: BusSettings, name: str, topic: str) -> tuple[BusClient, Mailbox[bytes]]:
-    box: Mailbox[bytes] = Mailbox()
-    client = BusClient(bus, name, HallTopics("observers").availability(name))
-    client.subscribe(topic, lambda _t, payload: box.put(payload), inline=True)
-    client.start()
-    return client, box
-
-
 @pytest.fixture
 def services(bus: BusSettings, hall: HallConfig) -> Iterator[Mailbox[bytes]]:
-    client, box = _watch(bus, f"menu-{hall.id}", HallTopics(hall.id).service_states())
+    client, box = listen(bus, HallTopics(hall.id).service_states(), f"menu-{hall.id}")
     yield box
     client.stop()
 
@@ -146,8 +137,8 @@ def test_pad_and_page_race_for_one_rating_and_a_review_sets_it_aside(
     bus: BusSettings,
     hall: HallConfig,
 ) -> None:
-    watcher, events = _watch(
-        bus, f"ratings-{hall.id}", HallTopics(hall.id).hall_event(HallEventKind.RATING)
+    watcher, events = listen(
+        bus, HallTopics(hall.id).hall_event(HallEventKind.RATING), f"ratings-{hall.id}"
     )
     kiosk = devices(VirtualKiosk, "kiosk-1")
     counter = staff(1)

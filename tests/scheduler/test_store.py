@@ -64,23 +64,6 @@ def _serve_and_rate(store: Store, queue: HallQueue, levels: list[RatingLevel]) -
     return ids
 
 
-def _restored(store: Store, hall: HallConfig, now: datetime) -> HallQueue:
-    loaded = store.load(now, hall.recent_calls)
-    queue = HallQueue(hall)
-    queue.restore(
-        tickets=loaded.tickets,
-        awaiting=loaded.awaiting,
-        counters=loaded.counters,
-        walk_ins=loaded.walk_ins,
-        recent_calls=loaded.recent_calls,
-        window_events=loaded.window_events,
-        appointments=loaded.appointments,
-        service_times=loaded.service_times,
-        ledger_head=loaded.ledger_head,
-    )
-    return queue
-
-
 def test_everything_the_queue_holds_survives_a_restart(
     store: Store, any_db_url: str, hall: HallConfig
 ) -> None:
@@ -100,7 +83,7 @@ def test_everything_the_queue_holds_survives_a_restart(
 
     reopened = Store(any_db_url, hall.id)
     reopened.open()
-    restored = _restored(reopened, hall, NOW + timedelta(minutes=5))
+    restored = reopened.load(NOW + timedelta(minutes=5), hall.recent_calls).queue_for(hall)
     assert restored.window(3).status == WindowStatus.PAUSED
     assert restored.window(3).pause_reason == PauseReason.MEETING
     assert restored.window(2).status == WindowStatus.CLOSED
