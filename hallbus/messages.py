@@ -115,6 +115,31 @@ class BadRatingReason(StrEnum):
     OTHER = "other"
 
 
+class PrinterFault(StrEnum):
+    """What a ticket printer reports (ESC/POS ``DLE EOT``) or what talking to it showed."""
+
+    PAPER_NEAR_END = "paper_near_end"  # still prints; the hall should change the roll soon
+    PAPER_OUT = "paper_out"
+    COVER_OPEN = "cover_open"
+    OFFLINE = "offline"
+    CUTTER_ERROR = "cutter_error"
+    MECHANICAL_ERROR = "mechanical_error"  # unrecoverable or auto-recoverable error
+    NO_RESPONSE = "no_response"  # connected, but no or garbled status replies
+    DISCONNECTED = "disconnected"  # the port, USB device or socket is gone
+
+    @property
+    def blocks_printing(self) -> bool:
+        """Every fault but paper near end stops a ticket from printing."""
+        return self is not PrinterFault.PAPER_NEAR_END
+
+
+class PrintState(StrEnum):
+    """Whether the citizen got a paper ticket; ``failed`` tickets were shown on screen."""
+
+    PRINTED = "printed"
+    FAILED = "failed"
+
+
 class TicketState(StrEnum):
     """Life of a ticket: waiting -> called -> serving -> done, or no_show / cancelled."""
 
@@ -314,6 +339,18 @@ class ReviewRating(Request):
         return self
 
 
+class ReportPrint(Request):
+    """Kiosk: whether the ticket it was issued came out of the printer.
+
+    A ticket is only printed after the scheduler issued it; a failed print is reported,
+    so the hall sees who holds a number without paper.
+    """
+
+    ticket_id: TicketId
+    state: PrintState
+    faults: list[PrinterFault] = Field(default_factory=list, max_length=16)
+
+
 REQUEST_MODELS: dict[Command, type[Request]] = {
     Command.ISSUE_TICKET: IssueTicket,
     Command.CANCEL: Cancel,
@@ -332,6 +369,7 @@ REQUEST_MODELS: dict[Command, type[Request]] = {
     Command.RATE: Rate,
     Command.BOOK_APPOINTMENT: BookAppointment,
     Command.REVIEW_RATING: ReviewRating,
+    Command.REPORT_PRINT: ReportPrint,
 }
 
 
@@ -386,6 +424,7 @@ class TicketView(Message):
     target_window: int | None = None  # transferred to this window only
     recalls: int = 0
     transfers: int = 0
+    print_state: PrintState | None = None  # None until the kiosk reports
 
 
 class TicketIssued(TicketView):
@@ -443,6 +482,14 @@ class LedgerEntryView(Message):
     hash: str
     kind: Literal["rating", "not_adopted"]
     transaction_id: str
+
+
+class PrintRecorded(Message):
+    """Reply to report_print: what the scheduler now holds (the first report stands)."""
+
+    ticket_id: str
+    state: PrintState
+    faults: list[PrinterFault] = Field(default_factory=list)
 
 
 class TransferDone(Message):
@@ -563,6 +610,19 @@ class RatingRecorded(Message):
     reason: BadRatingReason | None = None
     source: RatingSource
     recorded_at: datetime
+
+
+class CardRead(Message):
+    """Event of an ID reader: a card was read. Only what a kiosk or counter needs travels.
+
+    The ID number is reduced to a keyed hash on the reader's host; the name is masked
+    (张*明) for the screen's greeting; the age gives elderly priority.
+    """
+
+    id_hash: IdHash
+    masked_name: str = Field(max_length=32)
+    age: int = Field(ge=0, le=150)
+    read_at: datetime
 
 
 class DeviceStatus(Message):

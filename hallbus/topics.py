@@ -48,6 +48,7 @@ class Command(StrEnum):
     RATE = "rate"
     BOOK_APPOINTMENT = "book_appointment"
     REVIEW_RATING = "review_rating"
+    REPORT_PRINT = "report_print"
 
 
 class DeviceCommandKind(StrEnum):
@@ -55,6 +56,12 @@ class DeviceCommandKind(StrEnum):
 
     RATING_PROMPT = "rating_prompt"
     RATING_CLOSED = "rating_closed"
+
+
+class DeviceEventKind(StrEnum):
+    """Events a device raises under its own ``event/`` level."""
+
+    CARD_READ = "card_read"  # an ID reader read a card; its paired kiosk or counter listens
 
 
 class HallEventKind(StrEnum):
@@ -106,7 +113,7 @@ class HallTopics:
         """Retained health and faults of one device."""
         return f"{self._device(device_id)}/status"
 
-    def device_event(self, device_id: str, kind: str) -> str:
+    def device_event(self, device_id: str, kind: DeviceEventKind | str) -> str:
         """An event raised by one device (key press, card read)."""
         return f"{self._device(device_id)}/event/{kind}"
 

@@ -30,6 +30,7 @@ from hallbus.messages import (
     LedgerEntryView,
     Message,
     PayloadError,
+    PrintRecorded,
     RatingClosed,
     RatingPrompt,
     RatingRecorded,
@@ -58,7 +59,7 @@ log = logging.getLogger(__name__)
 
 # Which requests each kind of device may make; the topic proves who is asking.
 ALLOWED_COMMANDS: dict[DeviceKind, frozenset[Command]] = {
-    DeviceKind.KIOSK: frozenset({Command.ISSUE_TICKET, Command.CANCEL}),
+    DeviceKind.KIOSK: frozenset({Command.ISSUE_TICKET, Command.CANCEL, Command.REPORT_PRINT}),
     DeviceKind.COUNTER: frozenset(
         {
             Command.LOGIN,
@@ -104,6 +105,7 @@ def ticket_view(ticket: Ticket) -> TicketView:
         target_window=ticket.target_window,
         recalls=ticket.recalls,
         transfers=ticket.transfers,
+        print_state=ticket.print_state,
     )
 
 
@@ -411,6 +413,11 @@ class SchedulerService:
                     appointment_id=appointment.id,
                     service_code=appointment.service_code,
                     slot_start=appointment.slot_start,
+                )
+            case bus.ReportPrint():
+                report = queue.report_print(request.ticket_id, request.state, request.faults)
+                return PrintRecorded(
+                    ticket_id=report.ticket_id, state=report.state, faults=list(report.faults)
                 )
             case bus.ReviewRating():
                 entry = self._review(request, now)

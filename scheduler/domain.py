@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -18,6 +18,8 @@ from hallbus.messages import (
     BadRatingReason,
     ErrorCode,
     PauseReason,
+    PrinterFault,
+    PrintState,
     PriorityClass,
     RatingLevel,
     RatingOutcome,
@@ -70,6 +72,8 @@ class Ticket:
     transfers: int = 0
     predicted_wait_s: int | None = None
     appointment_id: str | None = None
+    print_state: PrintState | None = None
+    print_faults: tuple[PrinterFault, ...] = ()
 
     def __post_init__(self) -> None:
         if self.queued_at is None:
@@ -183,6 +187,15 @@ class Availability:
     opens_at: time | None = None
 
 
+@dataclass(frozen=True)
+class PrintReport:
+    """A kiosk's word on whether a ticket printed, for a ticket no longer held in memory."""
+
+    ticket_id: str
+    state: PrintState
+    faults: tuple[PrinterFault, ...]
+
+
 @dataclass
 class Changes:
     """What one operation touched: to persist, and to tell the devices."""
@@ -198,6 +211,7 @@ class Changes:
     appointments: dict[str, Appointment] = field(default_factory=dict)
     transfers: list[TransferRecord] = field(default_factory=list)
     window_events: list[WindowEvent] = field(default_factory=list)
+    print_reports: list[PrintReport] = field(default_factory=list)
     windows: set[int] = field(default_factory=set)
     services: set[str] = field(default_factory=set)
 
@@ -218,6 +232,7 @@ class Changes:
             or self.appointments
             or self.window_events
             or self.pad_closed
+            or self.print_reports
         )
 
 
@@ -543,6 +558,22 @@ class HallQueue:
         self.changes.touch(ticket)
         self._touch_windows_of(ticket)
         return ticket
+
+    def report_print(
+        self, ticket_id: str, state: PrintState, faults: Sequence[PrinterFault]
+    ) -> PrintReport:
+        """Record whether the kiosk printed a ticket; the first report stands."""
+        report = PrintReport(ticket_id, state, tuple(faults))
+        ticket = self._tickets.get(ticket_id)
+        if ticket is None:
+            # Already called and served (a fast hall): the store updates the row by id.
+            self.changes.print_reports.append(report)
+            return report
+        if ticket.print_state is None:
+            ticket.print_state = state
+            ticket.print_faults = report.faults
+            self.changes.touch(ticket)
+        return PrintReport(ticket_id, ticket.print_state, ticket.print_faults)
 
     def call_next(self, number: int, now: datetime) -> Ticket:
         """Call the ticket the calling policy picks for this window."""

@@ -23,7 +23,7 @@ from sqlalchemy import (
     update,
 )
 
-from hallbus.messages import PauseReason, PriorityClass, TicketState
+from hallbus.messages import PauseReason, PrinterFault, PrintState, PriorityClass, TicketState
 from scheduler.calendar import WorkCalendar
 from scheduler.cases import BadRatingCase, CaseState, Complexity, advance
 from scheduler.config import HallConfig
@@ -158,6 +158,8 @@ def _ticket_row(hall: str, ticket: Ticket) -> dict[str, Any]:
         label=ticket.label,
         priority=ticket.priority.value,
         state=ticket.state.value,
+        print_state=ticket.print_state.value if ticket.print_state else None,
+        print_faults=",".join(ticket.print_faults) or None,
     )
     return row
 
@@ -168,6 +170,8 @@ def _ticket_from(row: Any) -> Ticket:
         prefix=row.label.rstrip("0123456789"),
         priority=PriorityClass(row.priority),
         state=TicketState(row.state),
+        print_state=PrintState(row.print_state) if row.print_state else None,
+        print_faults=tuple(PrinterFault(f) for f in (row.print_faults or "").split(",") if f),
         **{name: getattr(row, name) for name in _TICKET_FIELDS},
     )
 
@@ -449,6 +453,15 @@ class Store:
                 ]
                 if changed:
                     conn.execute(_UPDATE_TICKET, changed)
+                for report in changes.print_reports:
+                    conn.execute(
+                        update(tickets)
+                        .where(tickets.c.id == report.ticket_id, tickets.c.print_state.is_(None))
+                        .values(
+                            print_state=report.state.value,
+                            print_faults=",".join(report.faults) or None,
+                        )
+                    )
                 if changes.transactions:
                     conn.execute(
                         insert(transactions),

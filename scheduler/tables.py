@@ -73,6 +73,8 @@ tickets = Table(
     Column("transfers", Integer, nullable=False, default=0),
     Column("predicted_wait_s", Integer),
     Column("appointment_id", String(64)),
+    Column("print_state", String(16)),  # printed / failed, as the kiosk reported
+    Column("print_faults", String(200)),  # comma-separated printer faults of a failed print
     # The guard behind atomic numbering: a number is issued once per service and day.
     UniqueConstraint("hall", "service_date", "issued_service", "number", name="uq_ticket_number"),
 )

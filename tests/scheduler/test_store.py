@@ -14,7 +14,14 @@ from alembic.config import Config
 from sqlalchemy import create_engine, delete, insert, text, update
 from sqlalchemy.exc import IntegrityError
 
-from hallbus.messages import BadRatingReason, PauseReason, RatingLevel, WindowStatus
+from hallbus.messages import (
+    BadRatingReason,
+    PauseReason,
+    PrinterFault,
+    PrintState,
+    RatingLevel,
+    WindowStatus,
+)
 from paidui.cli import main as paidui
 from paidui.postgres import create_database, drop_database, find_postgres
 from scheduler.cases import CaseError, CaseState, Complexity
@@ -306,3 +313,34 @@ def test_a_spine_database_migrates_with_its_ratings(empty_db_url: str, hall: Hal
         assert store.ticket_counts() == {"done": 1}
     finally:
         store.close()
+
+
+def test_print_reports_are_kept_for_waiting_and_finished_tickets(
+    store: Store, hall: HallConfig
+) -> None:
+    queue = _queue(hall)
+    waiting = queue.issue_ticket("tax", NOW, "kiosk-1").ticket
+    served = queue.issue_ticket("social", NOW, "kiosk-1").ticket
+    store.commit(queue.take_changes(), NOW)
+    queue.call_next(1, NOW)
+    queue.finish(1, NOW)
+    store.commit(queue.take_changes(), NOW)
+
+    first = queue.report_print(waiting.id, PrintState.FAILED, [PrinterFault.PAPER_OUT])
+    again = queue.report_print(waiting.id, PrintState.PRINTED, [])
+    assert first.state is again.state is PrintState.FAILED  # the first report stands
+    queue.report_print(served.id, PrintState.PRINTED, [])  # no longer in memory
+    store.commit(queue.take_changes(), NOW)
+
+    with store.engine.connect() as conn:
+        rows = dict(
+            conn.execute(
+                text("SELECT id, print_state || ':' || COALESCE(print_faults, '') FROM tickets")
+            ).all()
+        )
+    assert rows[waiting.id] == "failed:paper_out"
+    assert rows[served.id] == "printed:"
+    reloaded = store.load(NOW, 5).queue_for(hall)
+    assert reloaded.report_print(waiting.id, PrintState.PRINTED, []).faults == (
+        PrinterFault.PAPER_OUT,
+    )

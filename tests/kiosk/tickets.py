@@ -1,0 +1,41 @@
+"""The ticket the layout tests print, and where tests put their PNG artifacts."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from kiosk.ticket_layout import TicketText
+
+SAMPLE = TicketText(
+    hall_name="示范政务服务中心",
+    label="A001",
+    service_name="社保业务",
+    waiting_lines=("您前面还有 3 人", "预计等候约 5 分钟"),
+    time_line="取号时间 2026-11-22 09:31",
+    documents_title="请备齐材料：",
+    documents=("身份证原件", "社保卡"),
+    qr_url="http://127.0.0.1:8000/t/0123456789abcdef",
+    qr_caption="扫码查看进度、评价服务",
+)
+
+# Every line the citizen must be able to read, in printing order.
+SAMPLE_LINES = [
+    "示范政务服务中心",
+    "A001",
+    "社保业务",
+    "您前面还有 3 人",
+    "预计等候约 5 分钟",
+    "取号时间 2026-11-22 09:31",
+    "请备齐材料：",
+    "- 身份证原件",
+    "- 社保卡",
+    "扫码查看进度、评价服务",
+]
+
+
+def artifacts_dir() -> Path:
+    """Where tests save screenshots and decoded tickets (``PAIDUI_ARTIFACTS`` or build/)."""
+    root = Path(os.environ.get("PAIDUI_ARTIFACTS", Path(__file__).parents[2] / "build/artifacts"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
