@@ -38,7 +38,15 @@ class DeviceDaemon:
         """Send a request to the scheduler and wait for its answer."""
         return self.requests.request(command, request, timeout=timeout)
 
-    def publish_status(self, *, healthy: bool, faults: list[str] | None = None) -> None:
+    def publish_status(
+        self,
+        *,
+        healthy: bool,
+        faults: list[str] | None = None,
+        detail: dict[str, str] | None = None,
+    ) -> None:
         """Publish this device's retained status."""
-        status = DeviceStatus(kind=self.kind, healthy=healthy, faults=faults or [])
+        status = DeviceStatus(
+            kind=self.kind, healthy=healthy, faults=faults or [], detail=detail or {}
+        )
         self.bus.publish(self.topics.device_status(self.device_id), status, retain=True)

@@ -300,6 +300,7 @@ class PrintOutcome:
     state: PrintState
     faults: tuple[PrinterFault, ...]
     attempts: int
+    written_at: float | None = None  # time.monotonic() when the last byte was handed over
 
 
 class TicketPrinter:
@@ -362,10 +363,11 @@ class TicketPrinter:
                 self.close()
                 faults = [PrinterFault.DISCONNECTED]
                 continue
+            written_at = time.monotonic()
             # Paper can run out or the cover open while the ticket prints.
             faults = self.status()
             state = PrintState.FAILED if any(f.blocks_printing for f in faults) else None
-            return PrintOutcome(state or PrintState.PRINTED, tuple(faults), attempt)
+            return PrintOutcome(state or PrintState.PRINTED, tuple(faults), attempt, written_at)
         return PrintOutcome(PrintState.FAILED, tuple(faults), attempts)
 
     def _ensure_open(self) -> bool:

@@ -127,6 +127,7 @@ class PrinterEmulator:
         self.offline = False
         self.reply_mode: ReplyMode = "normal"
         self.vanish_after_bytes: int | None = None  # TCP: drop the connection mid-ticket
+        self.paper_out_after_bytes: int | None = None  # the roll ends mid-ticket
         self.bytes_received = 0
         self._decoder = EscPosDecoder(encoding=profile.cjk.encoding if profile.cjk else "ascii")
         self._current: PrintedTicket | None = None
@@ -143,6 +144,9 @@ class PrinterEmulator:
         answers = bytearray()
         with self._lock:
             self.bytes_received += len(data)
+            ends = self.paper_out_after_bytes
+            if ends is not None and self.bytes_received >= ends:
+                self.paper_out, self.paper_out_after_bytes = True, None
             for element in self._decoder.feed(data):
                 if isinstance(element, StatusRequest):
                     self.status_queries.put(element.query)

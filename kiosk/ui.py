@@ -1,0 +1,482 @@
+"""The kiosk's touch screen in pygame: draws a ``KioskView`` and turns touches into actions.
+
+Works with a touchscreen (finger events) and a mouse; runs headless with
+``SDL_VIDEODRIVER=dummy`` for tests and screenshots. Layout is proportional to the
+screen, mirrored for right-to-left languages, and doubled in size in large print.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import pygame
+
+from hallbus.messages import ErrorCode, PrintState, ServiceState
+from kiosk.flow import (
+    Action,
+    AskCard,
+    Back,
+    ChooseService,
+    Confirm,
+    KioskView,
+    NoticeKind,
+    Screen,
+    SetLanguage,
+    ToggleLargePrint,
+    opens_at_text,
+)
+from kiosk.fonts import FontNotFound, font_for
+from kiosk.i18n import LANGUAGE_NAMES, Texts
+
+log = logging.getLogger(__name__)
+
+BACKGROUND = (244, 246, 250)
+HEADER = (0, 82, 155)  # 政务蓝
+INK = (30, 34, 40)
+MUTED = (120, 126, 136)
+TILE = (255, 255, 255)
+TILE_OFF = (220, 223, 228)
+ACCENT = (0, 120, 80)
+ALERT = (190, 30, 30)
+WHITE = (255, 255, 255)
+
+
+class KioskController(Protocol):
+    """What the screen needs from the daemon."""
+
+    @property
+    def hall_names(self) -> dict[str, str]:
+        """The hall's name per language."""
+        ...
+
+    def view(self) -> KioskView:
+        """What to draw now."""
+        ...
+
+    def touch(self, action: Action) -> None:
+        """A touch became this action."""
+        ...
+
+    def tick(self) -> None:
+        """Time passes (idle screens go back to the menu)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A touchable area and what touching it does."""
+
+    rect: pygame.Rect
+    action: Action
+
+
+@functools.cache
+def _font_path(language: str) -> str | None:
+    # Chinese faces carry Latin letters too, so Chinese and English share one font.
+    try:
+        return str(font_for("zh" if language in ("zh", "en") else language))
+    except FontNotFound as err:
+        log.warning("no font for %s, using pygame's default: %s", language, err)
+        return None
+
+
+@functools.cache
+def _font(path: str | None, size: int) -> pygame.font.Font:
+    return pygame.font.Font(path, size)
+
+
+class KioskScreen:
+    """Draws frames and maps touches to actions."""
+
+    def __init__(self, size: tuple[int, int], languages: tuple[str, ...]) -> None:
+        self.size = size
+        self.languages = languages
+        self.buttons: list[Button] = []
+
+    # --- drawing --------------------------------------------------------------------
+    def draw(self, surface: pygame.Surface, view: KioskView, hall_names: dict[str, str]) -> None:
+        """Draw ``view``; remembers where the buttons are."""
+        self.buttons = []
+        texts = Texts(view.language)
+        self._texts, self._view, self._surface = texts, view, surface
+        width, height = self.size
+        self._unit = height / 100 * (1.4 if view.large_print else 1.0)
+        surface.fill(BACKGROUND)
+        header = pygame.Rect(0, 0, width, int(height * 0.09))
+        pygame.draw.rect(surface, HEADER, header)
+        name_width = width * 0.46
+        name_x = width * 0.02 if not texts.rtl else width - name_width - width * 0.02
+        name_rect = pygame.Rect(name_x, header.y, name_width, header.height)
+        self._text(texts.pick(hall_names, ""), 3.2, WHITE, name_rect, "start")
+        self._header_buttons(header, view)
+        body = pygame.Rect(0, header.bottom, width, height - header.bottom)
+        match view.screen:
+            case Screen.MENU:
+                self._menu(body, view)
+            case Screen.DOCUMENTS:
+                self._documents(body, view)
+            case Screen.CARD:
+                self._message(body, texts("Please place your ID card on the reader"), INK)
+                self._button(texts("Back"), Back(), self._bottom(body, 0.5, "start"), MUTED)
+            case Screen.ISSUING:
+                self._message(body, texts("Issuing your ticket…"), INK)
+            case Screen.TICKET:
+                self._ticket(body, view)
+            case Screen.NOTICE:
+                self._notice(body, view)
+            case Screen.OUT_OF_SERVICE:
+                self._out_of_service(body, view)
+
+    def _header_buttons(self, header: pygame.Rect, view: KioskView) -> None:
+        if view.screen in (Screen.ISSUING, Screen.OUT_OF_SERVICE):
+            return
+        texts = self._texts
+        width = header.width * 0.14
+        step = width + header.width * 0.015
+        # The controls sit at the line's end: the right, or the left in right-to-left text.
+        x = header.right - width - header.width * 0.02 if not texts.rtl else header.width * 0.02
+        step = -step if not texts.rtl else step
+        large = texts("Normal print") if view.large_print else texts("Large print")
+        rect = pygame.Rect(x, header.top + header.height * 0.2, width, header.height * 0.6)
+        self._button(large, ToggleLargePrint(), rect, ACCENT, size=2.0)
+        for language in reversed(self.languages):
+            if language == view.language:
+                continue
+            rect = rect.move(step, 0)
+            self._button(
+                LANGUAGE_NAMES.get(language, language),
+                SetLanguage(language),
+                rect,
+                ACCENT,
+                size=2.0,
+                language=language,
+            )
+
+    def _menu(self, body: pygame.Rect, view: KioskView) -> None:
+        texts = self._texts
+        title = pygame.Rect(body.x, body.y + body.height * 0.01, body.width, body.height * 0.08)
+        self._text(texts("Please choose a service"), 3.4, INK, title, "center")
+        if view.notice is not None and view.notice.code is ErrorCode.NO_APPOINTMENT:
+            banner = title.move(0, title.height * 0.75)
+            self._text(
+                texts("No appointment today: please choose a service"), 2.2, ALERT, banner, "center"
+            )
+        columns = 1 if view.large_print else 2
+        margin = body.width * 0.04
+        tile_w = (body.width - margin * (columns + 1)) / columns
+        tile_h = body.height * (0.16 if view.large_print else 0.13)
+        top = title.bottom + body.height * 0.04
+        for index, state in enumerate(view.menu):
+            row, col = divmod(index, columns)
+            if self._texts.rtl:
+                col = columns - 1 - col
+            rect = pygame.Rect(
+                margin + col * (tile_w + margin), top + row * (tile_h + margin / 2), tile_w, tile_h
+            )
+            self._tile(rect, state)
+        if view.card_reader:
+            self._button(texts("Use ID card"), AskCard(), self._bottom(body, 0.9, "center"), HEADER)
+
+    def _tile(self, rect: pygame.Rect, state: ServiceState) -> None:
+        texts = self._texts
+        open_now = state.unavailable is None
+        pygame.draw.rect(self._surface, TILE if open_now else TILE_OFF, rect, border_radius=18)
+        if state.green_channel and open_now:
+            pygame.draw.rect(self._surface, ACCENT, rect, width=4, border_radius=18)
+        name_rect = pygame.Rect(rect.x, rect.y + rect.height * 0.1, rect.width, rect.height * 0.5)
+        inner = name_rect.inflate(-rect.width * 0.08, 0)
+        self._text(
+            texts.pick(state.names, state.service_code),
+            3.0,
+            INK if open_now else MUTED,
+            inner,
+            "start",
+        )
+        detail_rect = inner.move(0, rect.height * 0.45)
+        if open_now:
+            detail = "  ·  ".join(
+                [
+                    texts("{count} waiting", count=state.waiting),
+                    texts("about {duration}", duration=texts.duration(state.estimated_wait_s)),
+                ]
+            )
+            self._text(detail, 2.0, MUTED, detail_rect, "start")
+            self.buttons.append(Button(rect, ChooseService(state.service_code)))
+        else:
+            self._text(self._reason(state), 2.0, ALERT, detail_rect, "start")
+
+    def _reason(self, state: ServiceState) -> str:
+        texts = self._texts
+        unavailable = state.unavailable
+        assert unavailable is not None
+        opens = opens_at_text(unavailable.opens_at)
+        if unavailable.code is ErrorCode.QUOTA_REACHED:
+            return texts("Today's tickets are all taken")
+        if unavailable.code is ErrorCode.NO_WINDOW_OPEN:
+            return texts("No window is open for it")
+        if opens:
+            return texts("Tickets from {time}", time=opens)
+        return texts("Outside opening hours")
+
+    def _documents(self, body: pygame.Rect, view: KioskView) -> None:
+        texts = self._texts
+        state = view.selected
+        if state is None:
+            return
+        y = body.y + body.height * 0.04
+        if view.card is not None:
+            greeting = pygame.Rect(body.x, y, body.width, body.height * 0.05)
+            self._text(
+                texts("Hello, {name}", name=view.card.masked_name), 2.4, ACCENT, greeting, "center"
+            )
+            y = greeting.bottom
+        name = pygame.Rect(body.x, y, body.width, body.height * 0.09)
+        self._text(texts.pick(state.names, state.service_code), 4.0, INK, name, "center")
+        title = pygame.Rect(
+            body.width * 0.08,
+            name.bottom + body.height * 0.03,
+            body.width * 0.84,
+            body.height * 0.06,
+        )
+        self._text(texts("Documents to bring"), 2.6, HEADER, title, "start")
+        documents = texts.pick(state.documents, [])
+        line = title
+        for document in documents:
+            line = line.move(0, line.height)
+            self._text(f"•  {document}", 2.6, INK, line, "start")
+        self._button(texts("Back"), Back(), self._bottom(body, 0.28, "start"), MUTED)
+        self._button(texts("Take ticket"), Confirm(), self._bottom(body, 0.5, "end"), ACCENT)
+
+    def _ticket(self, body: pygame.Rect, view: KioskView) -> None:
+        texts = self._texts
+        issued = view.issued
+        if issued is None:
+            return
+        ticket = issued.ticket
+        rows = [
+            (texts("Your number"), 3.0, MUTED),
+            (ticket.label, 14.0, HEADER),
+            (
+                texts.pick(
+                    next((s.names for s in view.menu if s.service_code == ticket.service_code), {}),
+                    ticket.service_code,
+                ),
+                3.4,
+                INK,
+            ),
+            (texts("{count} people ahead of you", count=ticket.people_ahead), 2.6, INK),
+            (
+                texts(
+                    "Estimated wait {duration}", duration=texts.duration(ticket.estimated_wait_s)
+                ),
+                2.6,
+                INK,
+            ),
+        ]
+        if ticket.appointment_slot is not None:
+            slot = texts.clock(ticket.appointment_slot)
+            rows.append((texts("Checked in for your {time} appointment", time=slot), 2.4, ACCENT))
+        if issued.print_state is PrintState.PRINTED:
+            rows.append((texts("Please take your ticket"), 3.0, ACCENT))
+        elif issued.print_state is PrintState.FAILED:
+            rows.append(
+                (texts("The ticket could not be printed. Please remember your number."), 2.6, ALERT)
+            )
+        y = body.y + body.height * 0.05
+        for text, size, color in rows:
+            rect = pygame.Rect(body.x, y, body.width, self._unit * size * 1.5)
+            self._text(text, size, color, rect, "center")
+            y = rect.bottom
+        self._button(texts("OK"), Confirm(), self._bottom(body, 0.4, "center"), ACCENT)
+
+    def _notice(self, body: pygame.Rect, view: KioskView) -> None:
+        texts = self._texts
+        notice = view.notice
+        title = pygame.Rect(body.x, body.y + body.height * 0.15, body.width, body.height * 0.1)
+        self._text(texts("Sorry"), 4.0, ALERT, title, "center")
+        if notice is not None:
+            message = self._notice_text(notice.kind) or notice.message
+            self._wrapped(message, 2.8, INK, title.move(0, title.height * 1.2))
+        self._button(texts("OK"), Confirm(), self._bottom(body, 0.4, "center"), ACCENT)
+
+    def _notice_text(self, kind: NoticeKind) -> str | None:
+        texts = self._texts
+        return {
+            NoticeKind.SCHEDULER_DOWN: texts(
+                "The queue system cannot be reached. No ticket can be issued now."
+            ),
+            NoticeKind.PAPER_OUT: texts(
+                "The ticket printer is out of paper. Please ask the staff."
+            ),
+            NoticeKind.PRINTER_FAULT: texts(
+                "The ticket printer is not ready. Please ask the staff."
+            ),
+            NoticeKind.NO_ANSWER: texts("No answer from the queue system. No ticket was issued."),
+        }.get(kind)
+
+    def _out_of_service(self, body: pygame.Rect, view: KioskView) -> None:
+        pygame.draw.rect(self._surface, ALERT, body)
+        title = pygame.Rect(body.x, body.y + body.height * 0.25, body.width, body.height * 0.12)
+        self._text(self._texts("Tickets are not available"), 6.0, WHITE, title, "center")
+        if view.notice is not None:
+            message = self._notice_text(view.notice.kind) or view.notice.message
+            self._wrapped(message, 3.0, WHITE, title.move(0, title.height * 1.3))
+
+    def _message(self, body: pygame.Rect, text: str, color: tuple[int, int, int]) -> None:
+        rect = pygame.Rect(body.x, body.y + body.height * 0.3, body.width, body.height * 0.1)
+        self._wrapped(text, 4.0, color, rect)
+
+    # --- primitives -------------------------------------------------------------------
+    def _bottom(self, body: pygame.Rect, width_share: float, side: str) -> pygame.Rect:
+        width = body.width * width_share
+        height = body.height * 0.08
+        margin = body.width * 0.06
+        x = {
+            "start": margin,
+            "end": body.width - margin - width,
+            "center": (body.width - width) / 2,
+        }[self._side(side)]
+        return pygame.Rect(x, body.bottom - height - body.height * 0.05, width, height)
+
+    def _side(self, side: str) -> str:
+        if self._texts.rtl and side in ("start", "end"):
+            return "end" if side == "start" else "start"
+        return side
+
+    def _button(
+        self,
+        label: str,
+        action: Action,
+        rect: pygame.Rect,
+        color: tuple[int, int, int],
+        *,
+        size: float = 3.0,
+        language: str | None = None,
+    ) -> None:
+        pygame.draw.rect(self._surface, color, rect, border_radius=16)
+        self._text(label, size, WHITE, rect, "center", language=language)
+        self.buttons.append(Button(rect, action))
+
+    def _text(
+        self,
+        text: str,
+        size: float,
+        color: tuple[int, int, int],
+        rect: pygame.Rect,
+        align: str,
+        *,
+        language: str | None = None,
+    ) -> None:
+        texts = Texts(language) if language else self._texts
+        font = _font(_font_path(texts.language), max(int(self._unit * size), 8))
+        image = font.render(texts.for_display(text), True, color)
+        if image.get_width() > rect.width > 0:  # shrink to fit rather than overflow
+            scale = rect.width / image.get_width()
+            image = pygame.transform.smoothscale(
+                image, (int(image.get_width() * scale), int(image.get_height() * scale))
+            )
+        side = self._side(align) if language is None else align
+        x = {"start": rect.x, "end": rect.right - image.get_width()}.get(
+            side, rect.centerx - image.get_width() // 2
+        )
+        self._surface.blit(image, (x, rect.centery - image.get_height() // 2))
+
+    def _wrapped(
+        self, text: str, size: float, color: tuple[int, int, int], rect: pygame.Rect
+    ) -> None:
+        font = _font(_font_path(self._texts.language), max(int(self._unit * size), 8))
+        lines: list[str] = []
+        current = ""
+        for char in text:
+            if font.size(current + char)[0] > rect.width * 0.9 and current:
+                lines.append(current)
+                current = char
+            else:
+                current += char
+        lines.append(current)
+        line = pygame.Rect(rect.x, rect.y, rect.width, font.get_linesize() * 1.2)
+        for part in lines:
+            self._text(part.strip(), size, color, line, "center")
+            line = line.move(0, line.height)
+
+    # --- touches ----------------------------------------------------------------------
+    def action_at(self, position: tuple[int, int]) -> Action | None:
+        """The action of the button under ``position``, if any."""
+        for button in reversed(self.buttons):
+            if button.rect.collidepoint(position):
+                return button.action
+        return None
+
+
+class KioskApp:
+    """The pygame loop: events in, frames out. ``step`` runs one frame, for tests."""
+
+    def __init__(
+        self,
+        controller: KioskController,
+        *,
+        size: tuple[int, int] = (1080, 1920),
+        fullscreen: bool = False,
+        languages: tuple[str, ...] = ("zh", "en"),
+    ) -> None:
+        self.controller = controller
+        self.size = size
+        self.fullscreen = fullscreen
+        self.screen = KioskScreen(size, languages)
+        self._surface: pygame.Surface | None = None
+
+    def start(self) -> None:
+        """Open the window (or the dummy video driver's surface)."""
+        pygame.display.init()
+        pygame.font.init()
+        flags = pygame.FULLSCREEN if self.fullscreen else 0
+        self._surface = pygame.display.set_mode(self.size, flags)
+        pygame.display.set_caption("paidui kiosk")
+        pygame.mouse.set_visible(os.environ.get("SDL_VIDEODRIVER") != "dummy")
+        self.step()
+
+    def stop(self) -> None:
+        """Close the window."""
+        pygame.display.quit()
+
+    def step(self) -> bool:
+        """Handle pending input, then draw one frame; False when the window was closed."""
+        assert self._surface is not None
+        running = True
+        for event in pygame.event.get():
+            if event.type == pygame.QUIT:
+                running = False
+            elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
+                self._touch(event.pos)
+            elif event.type == pygame.FINGERDOWN:
+                # Finger positions are fractions of the screen.
+                self._touch((int(event.x * self.size[0]), int(event.y * self.size[1])))
+        self.controller.tick()
+        self.screen.draw(self._surface, self.controller.view(), self.controller.hall_names)
+        pygame.display.flip()
+        return running
+
+    def _touch(self, position: tuple[int, int]) -> None:
+        action = self.screen.action_at(position)
+        if action is not None:
+            self.controller.touch(action)
+
+    def run(self, fps: int = 20) -> None:
+        """Run until the window is closed."""
+        clock = pygame.time.Clock()
+        while self.step():
+            clock.tick(fps)
+
+    def button(self, action: Action) -> pygame.Rect | None:
+        """Where the button for ``action`` is on the current frame."""
+        return next((b.rect for b in self.screen.buttons if b.action == action), None)
+
+    def save(self, path: Path) -> None:
+        """Write the current frame as a PNG."""
+        assert self._surface is not None
+        pygame.image.save(self._surface, str(path))
