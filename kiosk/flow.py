@@ -142,6 +142,10 @@ class KioskFlow:
     printer_faults: tuple[PrinterFault, ...] = ()
     last_touch: datetime | None = None
 
+    def __post_init__(self) -> None:
+        # Until the scheduler is heard from, no ticket can be promised.
+        self.screen, self.notice = Screen.OUT_OF_SERVICE, self.blocked_by()
+
     # --- what the daemon tells it -------------------------------------------------
     def set_service(self, state: ServiceState) -> None:
         """A service's retained state arrived (name, waiting, wait, open or not)."""

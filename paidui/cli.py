@@ -144,6 +144,95 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_kiosk(args: argparse.Namespace) -> int:
+    """Run one kiosk: its printer, its touch screen (or none with --headless), until stopped."""
+    from kiosk.daemon import KioskDaemon, KioskSettings
+    from kiosk.fonts import FontNotFound, font_for
+    from kiosk.printer import PrinterAddress, TicketPrinter, open_link
+    from kiosk.profile import load_printer_profile
+    from kiosk.ticket_layout import RasterFont
+    from scheduler.config import load_hall
+
+    hall = load_hall(args.hall)
+    profile = load_printer_profile(args.profile)
+    printer = TicketPrinter(open_link(PrinterAddress.parse(args.printer), profile), profile)
+    raster_font = None
+    if profile.cjk is None:
+        try:
+            raster_font = RasterFont(font_for("zh"))
+        except FontNotFound as err:
+            log.error("printer %s needs a Chinese font for raster tickets: %s", profile.id, err)
+            return 2
+    languages = tuple(args.languages.split(","))
+    settings = KioskSettings(
+        hall_names=hall.names,
+        timezone=hall.timezone,
+        languages=languages,
+        id_reader=args.id_reader,
+        public_url=args.public_url,
+    )
+    daemon = KioskDaemon(
+        _bus_settings(args), hall.id, args.device_id, printer, settings, raster_font=raster_font
+    )
+    daemon.start(timeout=None)
+    try:
+        if args.headless:
+            _wait_for_signal()
+        else:
+            from kiosk.ui import KioskApp
+
+            width, height = (int(v) for v in args.size.split("x"))
+            app = KioskApp(
+                daemon, size=(width, height), fullscreen=args.fullscreen, languages=languages
+            )
+            app.start()
+            app.run()
+            app.stop()
+    finally:
+        daemon.stop()
+    return 0
+
+
+def cmd_printer_emulator(args: argparse.Namespace) -> int:
+    """Run a ticket printer emulator on a pty or TCP port; save what it prints as PNG."""
+    from kiosk.fonts import FontNotFound, font_for
+    from kiosk.profile import load_printer_profile
+    from simulator.printer_emulator import PrinterEmulator
+
+    profile = load_printer_profile(args.profile)
+    emulator = PrinterEmulator(profile)
+    address = (
+        f"serial:{emulator.serve_pty()}"
+        if args.pty
+        else f"tcp:127.0.0.1:{emulator.serve_tcp(args.port)}"
+    )
+    print(json.dumps({"printer": address, "profile": profile.id}), flush=True)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        font = font_for("zh")
+    except FontNotFound:
+        font = None
+    saved = 0
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.is_set():
+        if emulator.tickets.wait_count(saved + 1, 0.5):
+            ticket = emulator.tickets.items()[saved]
+            saved += 1
+            path = out / f"ticket-{saved:04d}.png"
+            ticket.render(profile.dots_per_line, font).save(path)
+            print(
+                json.dumps(
+                    {"ticket": saved, "lines": ticket.lines, "png": str(path)}, ensure_ascii=False
+                ),
+                flush=True,
+            )
+    emulator.stop()
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """Measure latency, throughput (SQLite and PostgreSQL) and call decisions; print JSON."""
     from simulator.bench import main_bench
@@ -203,6 +292,31 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--to", dest="last", type=date.fromisoformat, default=date.today())
     stats.add_argument("--by", choices=["service", "window", "clerk"], default="service")
     stats.set_defaults(func=cmd_stats)
+
+    kiosk = sub.add_parser("kiosk", help="run a ticket kiosk (touch screen and printer)")
+    kiosk.add_argument("--hall", type=Path, default=DEMO_HALL_FILE, help="hall YAML")
+    kiosk.add_argument("--device-id", default="kiosk-1")
+    kiosk.add_argument("--profile", default="xprinter-xp-80c", help="firmware_profiles/printers")
+    kiosk.add_argument(
+        "--printer",
+        required=True,
+        help="serial:/dev/ttyUSB0[?baudrate=N], tcp:HOST[:9100], usb:VVVV:PPPP or lp:/dev/usb/lp0",
+    )
+    kiosk.add_argument("--id-reader", default=None, help="device id of the paired ID reader")
+    kiosk.add_argument("--languages", default="zh,en", help="comma-separated, first is default")
+    kiosk.add_argument("--public-url", default="http://127.0.0.1:8000", help="ticket QR base")
+    kiosk.add_argument("--size", default="1080x1920", help="screen size WxH")
+    kiosk.add_argument("--fullscreen", action="store_true")
+    kiosk.add_argument("--headless", action="store_true", help="no screen (printer and bus only)")
+    _add_bus_options(kiosk)
+    kiosk.set_defaults(func=cmd_kiosk)
+
+    emulator = sub.add_parser("printer-emulator", help="an ESC/POS printer on a pty or TCP port")
+    emulator.add_argument("--profile", default="xprinter-xp-80c")
+    emulator.add_argument("--pty", action="store_true", help="serial (pty) instead of TCP")
+    emulator.add_argument("--port", type=int, default=9100)
+    emulator.add_argument("--out", default="var/printed", help="folder for ticket PNGs")
+    emulator.set_defaults(func=cmd_printer_emulator)
 
     bench = sub.add_parser("bench", help="measure latency and throughput, print JSON")
     bench.add_argument(

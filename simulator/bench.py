@@ -24,6 +24,7 @@ from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port, mosquit
 from paidui.postgres import create_database, drop_database, find_postgres
 from scheduler.config import DEMO_HALL_FILE, load_hall
 from scheduler.store import Store
+from simulator.bench_kiosk import run_kiosk_bench
 from simulator.bench_policy import run_policy_bench
 from simulator.mailbox import Mailbox
 from simulator.processes import SchedulerProcess, write_hall_file
@@ -82,7 +83,20 @@ def run_bench(seconds: float = 5.0, *, postgres: bool = True) -> dict[str, Any]:
             finally:
                 drop_database(admin, name)
     results["call_next_decision"] = run_policy_bench()
+    results["kiosk"] = _kiosk_bench()
     return results
+
+
+def _kiosk_bench() -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as scratch:
+        broker = MosquittoBroker(
+            BROKER_CONFIG_DIR / "demo.conf", free_port(), Path(scratch) / "broker"
+        )
+        broker.start()
+        try:
+            return run_kiosk_bench(BusSettings(port=broker.port))
+        finally:
+            broker.stop()
 
 
 def _bus_bench(seconds: float, db_url: str | None) -> dict[str, float | int]:

@@ -16,6 +16,9 @@ from rich.table import Table
 
 from hallbus.messages import RATING_LABELS_ZH, UNRATED, RatingLevel
 from hallbus.settings import BusSettings
+from kiosk.daemon import KioskDaemon, KioskSettings
+from kiosk.printer import PrinterAddress, TicketPrinter, open_link
+from kiosk.profile import load_printer_profile
 from paidui.broker import (
     BROKER_CONFIG_DIR,
     EmbeddedBroker,
@@ -24,9 +27,13 @@ from paidui.broker import (
     mosquitto_available,
 )
 from scheduler.bridge import SchedulerService
-from scheduler.config import DEMO_HALL_FILE, load_hall
+from scheduler.config import DEMO_HALL_FILE, HallConfig, load_hall
 from scheduler.store import Store
 from simulator.hall import Pace, VirtualHall
+from simulator.printer_emulator import PrinterEmulator
+
+# The demo's first kiosk is the real kiosk daemon, printing on this emulated model.
+DEMO_PRINTER = "xprinter-xp-80c"
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +82,9 @@ def _view(service: SchedulerService, hall: VirtualHall) -> Group:
     return Group(windows, services, tally)
 
 
-def summarize(service: SchedulerService, hall: VirtualHall) -> dict[str, int]:
+def summarize(
+    service: SchedulerService, hall: VirtualHall, printer: PrinterEmulator | None = None
+) -> dict[str, int]:
     """The one-line result: what was issued, served, rated, and what got lost."""
     stored = service.store.ticket_ids()
     states = service.store.ticket_counts()
@@ -90,6 +99,8 @@ def summarize(service: SchedulerService, hall: VirtualHall) -> dict[str, int]:
         "unrated": ratings.get(UNRATED, 0),
         # A ticket a kiosk was told about that the scheduler does not have.
         "lost": len(acknowledged - stored),
+        # Paper tickets the emulated printer of the touch kiosk decoded.
+        "printed": len(printer.tickets.items()) if printer else 0,
     }
 
 
@@ -110,9 +121,14 @@ def run_demo(options: DemoOptions) -> dict[str, int]:
         broker.start()
         store = Store(Store.sqlite_url(data_dir / "paidui.db"), hall_config.id)
         service = SchedulerService(hall_config, store, settings)
-        hall = VirtualHall(hall_config, settings, pace=Pace(), seed=options.seed)
+        printer = PrinterEmulator(load_printer_profile(DEMO_PRINTER))
+        kiosk = _touch_kiosk(hall_config, settings, printer)
+        hall = VirtualHall(
+            hall_config, settings, pace=Pace(), seed=options.seed, touch_kiosks=[kiosk]
+        )
         try:
             service.start()
+            kiosk.start()
             hall.start()
             done = threading.Event()
             if options.seconds is not None:
@@ -128,10 +144,25 @@ def run_demo(options: DemoOptions) -> dict[str, int]:
             pass
         finally:
             hall.stop()
-            summary = summarize(service, hall)
+            kiosk.stop()
+            summary = summarize(service, hall, printer)
+            printer.stop()
             service.stop()
             broker.stop()
     return summary
+
+
+def _touch_kiosk(hall: HallConfig, settings: BusSettings, printer: PrinterEmulator) -> KioskDaemon:
+    kiosk_id = next(d.id for d in hall.devices if d.kind == "kiosk")
+    profile = printer.profile
+    link = open_link(PrinterAddress.parse(f"tcp:127.0.0.1:{printer.serve_tcp()}"), profile)
+    return KioskDaemon(
+        settings,
+        hall.id,
+        kiosk_id,
+        TicketPrinter(link, profile),
+        KioskSettings(hall_names=hall.names, timezone=hall.timezone),
+    )
 
 
 def main_demo(options: DemoOptions) -> int:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from hallbus.messages import ErrorCode, RatingLevel, RatingPrompt
 from hallbus.settings import BusSettings
+from kiosk.daemon import KioskDaemon
+from kiosk.flow import ChooseService, Confirm, KioskView, Screen
 from scheduler.config import HallConfig
 from simulator.devices import VirtualCounter, VirtualKiosk, VirtualRatingPad, VirtualWindowBoard
 
@@ -62,7 +64,13 @@ class VirtualHall:
     """Every virtual device of a hall configuration, with citizens and clerks driving them."""
 
     def __init__(
-        self, hall: HallConfig, settings: BusSettings, *, pace: Pace | None = None, seed: int = 1
+        self,
+        hall: HallConfig,
+        settings: BusSettings,
+        *,
+        pace: Pace | None = None,
+        seed: int = 1,
+        touch_kiosks: list[KioskDaemon] | None = None,
     ) -> None:
         self.hall = hall
         self.settings = settings
@@ -71,6 +79,8 @@ class VirtualHall:
         self.counts = HallCounts()
         self.stopping = threading.Event()
         self.kiosks: list[VirtualKiosk] = []
+        # Real kiosk daemons (with a printer) that citizens use by touching their screen.
+        self.touch_kiosks = touch_kiosks or []
         self.counters: list[VirtualCounter] = []
         self.pads: list[VirtualRatingPad] = []
         self.boards: list[VirtualWindowBoard] = []
@@ -79,6 +89,8 @@ class VirtualHall:
     def start(self) -> None:
         """Connect every device and start the citizens and clerks."""
         for device in self.hall.devices:
+            if device.kind == "kiosk" and device.id in {k.device_id for k in self.touch_kiosks}:
+                continue
             if device.kind == "kiosk":
                 self.kiosks.append(VirtualKiosk(self.settings, self.hall.id, device.id))
             elif device.kind == "counter" and device.window is not None:
@@ -132,7 +144,11 @@ class VirtualHall:
     def _citizens(self) -> None:
         services = [s.code for s in self.hall.services]
         while self._pause(self.pace.arrival_mean_s):
-            kiosk = self.random.choice(self.kiosks)
+            choices: list[VirtualKiosk | KioskDaemon] = [*self.kiosks, *self.touch_kiosks]
+            kiosk = self.random.choice(choices)
+            if isinstance(kiosk, KioskDaemon):
+                self._touch_kiosk(kiosk, self.random.choice(services))
+                continue
             # About one citizen in six shows an ID card that makes them elderly.
             age = self.random.choice([35, 42, 28, 51, 67, 74])
             reply = kiosk.issue(self.random.choice(services), age=age)
@@ -141,6 +157,29 @@ class VirtualHall:
                     self.counts.issued_ids.add(reply.data["ticket_id"])
             elif reply.error is not None:
                 self.counts.error(reply.error.code)
+
+    def _touch_kiosk(self, kiosk: KioskDaemon, service_code: str) -> None:
+        """A citizen at a real kiosk: touches the service, reads the documents, takes a ticket."""
+
+        def settled(view: KioskView) -> bool:
+            return (
+                view.screen is Screen.NOTICE
+                or (view.issued is not None and view.issued.print_state is not None)
+                or view.screen is Screen.OUT_OF_SERVICE
+            )
+
+        if kiosk.wait_for(lambda v: v.screen is Screen.MENU, 5) is None:
+            self.counts.error("kiosk_busy")
+            return
+        kiosk.touch(ChooseService(service_code))
+        kiosk.touch(Confirm())
+        view = kiosk.wait_for(settled, 10)
+        if view is not None and view.issued is not None:
+            with self.counts.lock:
+                self.counts.issued_ids.add(view.issued.ticket.ticket_id)
+        elif view is not None and view.notice is not None:
+            self.counts.error(view.notice.code or view.notice.kind)
+        kiosk.touch(Confirm())  # back to the menu for the next citizen
 
     def _clerk(self, counter: VirtualCounter) -> None:
         while not self.stopping.is_set():

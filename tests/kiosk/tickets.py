@@ -5,27 +5,18 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from kiosk.ticket_layout import TicketText
+from simulator.bench_kiosk import SAMPLE_TICKET
 
-SAMPLE = TicketText(
-    hall_name="示范政务服务中心",
-    label="A001",
-    service_name="社保业务",
-    waiting_lines=("您前面还有 3 人", "预计等候约 5 分钟"),
-    time_line="取号时间 2026-11-22 09:31",
-    documents_title="请备齐材料：",
-    documents=("身份证原件", "社保卡"),
-    qr_url="http://127.0.0.1:8000/t/0123456789abcdef",
-    qr_caption="扫码查看进度、评价服务",
-)
+# The benchmark's ticket: the snapshots pin its bytes.
+SAMPLE = SAMPLE_TICKET
 
 # Every line the citizen must be able to read, in printing order.
 SAMPLE_LINES = [
     "示范政务服务中心",
     "A001",
     "社保业务",
-    "您前面还有 3 人",
-    "预计等候约 5 分钟",
+    "您前面还有 12 人",
+    "预计等候约 25 分钟",
     "取号时间 2026-11-22 09:31",
     "请备齐材料：",
     "- 身份证原件",

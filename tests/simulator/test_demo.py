@@ -19,3 +19,5 @@ def test_demo_hall_serves_rates_and_loses_nothing(embedded: bool, tmp_path: Path
     assert summary["served"] > 0
     assert summary["rated"] > 0
     assert summary["served"] + summary["no_show"] <= summary["tickets_issued"]
+    # The real kiosk daemon printed on the emulated printer.
+    assert summary["printed"] > 0
