@@ -12,6 +12,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -33,7 +34,7 @@ from hallbus.messages import (
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, DeviceEventKind
 from kiosk.flow import Action, IssueRequest, KioskFlow, KioskView
-from kiosk.i18n import Texts
+from kiosk.i18n import texts_for
 from kiosk.printer import PrintOutcome, TicketPrinter
 from kiosk.ticket_layout import RasterFont, TicketText, layout_ticket, ticket_time
 
@@ -63,7 +64,6 @@ class TicketTiming:
 
     touch_to_reply_s: float
     touch_to_last_byte_s: float | None
-    ticket_bytes: int
 
 
 class KioskDaemon(DeviceDaemon):
@@ -155,14 +155,14 @@ class KioskDaemon(DeviceDaemon):
                 self.flow.set_scheduler_online(online, now)
             self.flow.tick(now)
 
-    def wait_for(self, predicate: object, timeout: float) -> KioskView | None:
+    def wait_for(self, predicate: Callable[[KioskView], bool], timeout: float) -> KioskView | None:
         """Wait until ``predicate(view)`` holds (ticking meanwhile); the view, or None."""
         deadline = time.monotonic() + timeout
         with self.changed:
             while True:
                 self.tick()
                 view = self.view()
-                if predicate(view):  # type: ignore[operator]
+                if predicate(view):
                     return view
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
@@ -274,7 +274,7 @@ class KioskDaemon(DeviceDaemon):
             self._ticket_text(ticket, language), self.printer.profile, self.raster_font
         )
         outcome = self.printer.print_ticket(data)
-        self._record(touched, replied, outcome, len(data))
+        self._record(touched, replied, outcome)
         with self._lock:
             self.flow.printed(outcome.state, self.clock.now())
         self._set_faults(outcome.faults)
@@ -287,9 +287,9 @@ class KioskDaemon(DeviceDaemon):
             )
         )
 
-    def _record(self, touched: float, replied: float, outcome: PrintOutcome, size: int) -> None:
+    def _record(self, touched: float, replied: float, outcome: PrintOutcome) -> None:
         last_byte = outcome.written_at - touched if outcome.written_at else None
-        self.timings.append(TicketTiming(replied - touched, last_byte, size))
+        self.timings.append(TicketTiming(replied - touched, last_byte))
 
     def _report(self, report: ReportPrint) -> None:
         reply = self.requests.request(
@@ -314,7 +314,7 @@ class KioskDaemon(DeviceDaemon):
     def _ticket_text(self, ticket: TicketIssued, language: str) -> TicketText:
         if language not in PRINTABLE_LANGUAGES:
             language = self.kiosk.languages[0]
-        texts = Texts(language)
+        texts = texts_for(language)
         with self._lock:
             state = self.flow.menu.get(ticket.service_code)
         names = state.names if state else {}

@@ -123,6 +123,13 @@ class KioskView:
     notice: Notice | None
     card_reader: bool
 
+    @property
+    def settled(self) -> bool:
+        """Whether the last request came to an end: printed or not, refused, or blocked."""
+        if self.screen in (Screen.NOTICE, Screen.OUT_OF_SERVICE):
+            return True
+        return self.issued is not None and self.issued.print_state is not None
+
 
 @dataclass
 class KioskFlow:

@@ -36,6 +36,12 @@ def _catalog(language: str) -> Catalog | None:
         return read_po(handle, locale=_BABEL.get(language, language))
 
 
+@functools.cache
+def texts_for(language: str) -> Texts:
+    """The (shared, immutable) texts of one language."""
+    return Texts(language)
+
+
 class Texts:
     """Everything the kiosk says, in one language."""
 

@@ -31,7 +31,7 @@ from kiosk.flow import (
     opens_at_text,
 )
 from kiosk.fonts import FontNotFound, font_for
-from kiosk.i18n import LANGUAGE_NAMES, Texts
+from kiosk.i18n import LANGUAGE_NAMES, texts_for
 
 log = logging.getLogger(__name__)
 
@@ -102,8 +102,8 @@ class KioskScreen:
     def draw(self, surface: pygame.Surface, view: KioskView, hall_names: dict[str, str]) -> None:
         """Draw ``view``; remembers where the buttons are."""
         self.buttons = []
-        texts = Texts(view.language)
-        self._texts, self._view, self._surface = texts, view, surface
+        texts = texts_for(view.language)
+        self._texts, self._surface = texts, surface
         width, height = self.size
         self._unit = height / 100 * (1.4 if view.large_print else 1.0)
         surface.fill(BACKGROUND)
@@ -372,7 +372,7 @@ class KioskScreen:
         *,
         language: str | None = None,
     ) -> None:
-        texts = Texts(language) if language else self._texts
+        texts = texts_for(language) if language else self._texts
         font = _font(_font_path(texts.language), max(int(self._unit * size), 8))
         image = font.render(texts.for_display(text), True, color)
         if image.get_width() > rect.width > 0:  # shrink to fit rather than overflow

@@ -13,7 +13,7 @@ from hallbus.clock import SystemClock
 from hallbus.messages import PrintState
 from hallbus.settings import BusSettings
 from kiosk.daemon import KioskDaemon, KioskSettings
-from kiosk.flow import ChooseService, Confirm, KioskView, Screen
+from kiosk.flow import ChooseService, Confirm, Screen
 from kiosk.fonts import font_for
 from kiosk.printer import PrinterAddress, TicketPrinter, open_link
 from kiosk.profile import load_printer_profile
@@ -57,12 +57,6 @@ def ticket_sizes() -> dict[str, Any]:
     return sizes
 
 
-def _settled(view: KioskView) -> bool:
-    return view.screen is Screen.NOTICE or (
-        view.issued is not None and view.issued.print_state is not None
-    )
-
-
 def touch_to_last_byte(bus: BusSettings, tickets: int, scheme: str) -> dict[str, float]:
     """Tickets taken by touch on a real kiosk daemon printing to the emulator."""
     hall = load_hall(DEMO_HALL_FILE).model_copy(
@@ -93,7 +87,7 @@ def touch_to_last_byte(bus: BusSettings, tickets: int, scheme: str) -> dict[str,
             for _ in range(tickets):
                 kiosk.touch(ChooseService("social"))
                 kiosk.touch(Confirm())
-                view = kiosk.wait_for(_settled, 15)
+                view = kiosk.wait_for(lambda v: v.settled, 15)
                 if view is None or view.issued is None:
                     raise RuntimeError(f"ticket not issued: {kiosk.view()}")
                 if view.issued.print_state is not PrintState.PRINTED:

@@ -7,7 +7,7 @@ chunk waits for the next one. Unknown or malformed commands become ``Unknown`` e
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 ESC, GS, FS, DLE = 0x1B, 0x1D, 0x1C, 0x10
 MAX_IMAGE_BYTES = 2 * 1024 * 1024  # larger raster headers are noise, not a ticket
@@ -172,15 +172,15 @@ class EscPosDecoder:
         self._need(3)
         n = b[2]
         if op == 0x61:  # ESC a n
-            self._style = _replace(
+            self._style = replace(
                 self._style, align={0: "left", 1: "center", 2: "right"}.get(n % 48, "left")
             )
             return 3
         if op == 0x45:  # ESC E n
-            self._style = _replace(self._style, bold=bool(n & 1))
+            self._style = replace(self._style, bold=bool(n & 1))
             return 3
         if op == 0x21:  # ESC ! n: bit 4 double height, bit 5 double width, bit 3 bold
-            self._style = _replace(
+            self._style = replace(
                 self._style,
                 bold=bool(n & 0x08),
                 height=2 if n & 0x10 else 1,
@@ -203,7 +203,7 @@ class EscPosDecoder:
         if op == 0x21:  # GS ! n: width in the high nibble, height in the low
             self._need(3)
             n = b[2]
-            self._style = _replace(self._style, width=(n >> 4) % 8 + 1, height=(n & 0x0F) % 8 + 1)
+            self._style = replace(self._style, width=(n >> 4) % 8 + 1, height=(n & 0x0F) % 8 + 1)
             return 3
         if op == 0x42:  # GS B n: reverse
             self._need(3)
@@ -266,14 +266,3 @@ class EscPosDecoder:
         encoding = self.encoding if self._cjk else "ascii"
         out.append(TextLine(bytes(self._text).decode(encoding, errors="replace"), self._style))
         self._text.clear()
-
-
-def _replace(style: Style, **changes: object) -> Style:
-    values = {
-        "align": style.align,
-        "bold": style.bold,
-        "width": style.width,
-        "height": style.height,
-    }
-    values.update(changes)
-    return Style(**values)  # type: ignore[arg-type]

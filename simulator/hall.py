@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from hallbus.messages import ErrorCode, RatingLevel, RatingPrompt
 from hallbus.settings import BusSettings
 from kiosk.daemon import KioskDaemon
-from kiosk.flow import ChooseService, Confirm, KioskView, Screen
+from kiosk.flow import ChooseService, Confirm, Screen
 from scheduler.config import HallConfig
 from simulator.devices import VirtualCounter, VirtualKiosk, VirtualRatingPad, VirtualWindowBoard
 
@@ -161,19 +161,12 @@ class VirtualHall:
     def _touch_kiosk(self, kiosk: KioskDaemon, service_code: str) -> None:
         """A citizen at a real kiosk: touches the service, reads the documents, takes a ticket."""
 
-        def settled(view: KioskView) -> bool:
-            return (
-                view.screen is Screen.NOTICE
-                or (view.issued is not None and view.issued.print_state is not None)
-                or view.screen is Screen.OUT_OF_SERVICE
-            )
-
         if kiosk.wait_for(lambda v: v.screen is Screen.MENU, 5) is None:
             self.counts.error("kiosk_busy")
             return
         kiosk.touch(ChooseService(service_code))
         kiosk.touch(Confirm())
-        view = kiosk.wait_for(settled, 10)
+        view = kiosk.wait_for(lambda v: v.settled, 10)
         if view is not None and view.issued is not None:
             with self.counts.lock:
                 self.counts.issued_ids.add(view.issued.ticket.ticket_id)

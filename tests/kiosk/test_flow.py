@@ -30,28 +30,21 @@ NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 CARD = CardRead(id_hash="a" * 64, masked_name="王*", age=70, read_at=NOW)
 
 
+def service(code: str, unavailable: Unavailable | None = None) -> ServiceState:
+    return ServiceState(
+        service_code=code,
+        names={"zh": code},
+        waiting=2,
+        estimated_wait_s=300,
+        open_windows=0 if unavailable else 1,
+        unavailable=unavailable,
+    )
+
+
 def ready_flow() -> KioskFlow:
     flow = KioskFlow(languages=("zh", "en"), card_reader=True)
-    flow.set_service(
-        ServiceState(
-            service_code="social",
-            names={"zh": "社保"},
-            waiting=2,
-            estimated_wait_s=300,
-            open_windows=1,
-        )
-    )
-    closed = Unavailable(code=ErrorCode.SERVICE_CLOSED, message="closed")
-    flow.set_service(
-        ServiceState(
-            service_code="tax",
-            names={"zh": "税务"},
-            waiting=0,
-            estimated_wait_s=0,
-            open_windows=0,
-            unavailable=closed,
-        )
-    )
+    flow.set_service(service("social"))
+    flow.set_service(service("tax", Unavailable(code=ErrorCode.SERVICE_CLOSED, message="closed")))
     flow.set_scheduler_online(True, NOW)
     return flow
 
@@ -132,15 +125,7 @@ def test_scheduler_loss_blocks_and_return_restores() -> None:
 
 def test_a_kiosk_that_has_not_heard_the_scheduler_takes_no_ticket() -> None:
     flow = KioskFlow()
-    flow.set_service(
-        ServiceState(
-            service_code="social",
-            names={"zh": "社保"},
-            waiting=0,
-            estimated_wait_s=0,
-            open_windows=1,
-        )
-    )
+    flow.set_service(service("social"))
     assert flow.screen is Screen.OUT_OF_SERVICE
     assert flow.touch(ChooseService("social"), NOW) is None
     flow.set_scheduler_online(True, NOW)
