@@ -612,17 +612,39 @@ class RatingRecorded(Message):
     recorded_at: datetime
 
 
+class CardKind(StrEnum):
+    """Which card was tapped; all are read by the same SAM readers."""
+
+    RESIDENT = "resident"  # 居民身份证
+    HMT_RESIDENCE_PERMIT = "hmt_residence_permit"  # 港澳台居民居住证
+    FOREIGN_PERMANENT = "foreign_permanent"  # 外国人永久居留身份证
+    NUMBER_ONLY = "number_only"  # a keyboard-wedge reader typed just the number
+
+
+class Gender(StrEnum):
+    """GB/T 2261.1 sex codes as words."""
+
+    UNKNOWN = "unknown"
+    MALE = "male"
+    FEMALE = "female"
+    UNSPECIFIED = "unspecified"
+
+
 class CardRead(Message):
     """Event of an ID reader: a card was read. Only what a kiosk or counter needs travels.
 
     The ID number is reduced to a keyed hash on the reader's host; the name is masked
-    (张*明) for the screen's greeting; the age gives elderly priority.
+    (张*明) for the screen's greeting; the age gives elderly priority, and ``elderly``
+    says whether the reader's hall counts it as elderly. No photo, no address.
     """
 
     id_hash: IdHash
     masked_name: str = Field(max_length=32)
     age: int = Field(ge=0, le=150)
     read_at: datetime
+    card_kind: CardKind = CardKind.RESIDENT
+    gender: Gender = Gender.UNKNOWN
+    elderly: bool = False
 
 
 class DeviceStatus(Message):
