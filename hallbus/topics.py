@@ -161,6 +161,10 @@ class HallTopics:
         return f"{self.base}/event/{kind.value}"
 
     # --- filters and parsing for the scheduler --------------------------------
+    def everything(self) -> str:
+        """Every topic of the hall (monitoring and privacy audits)."""
+        return f"{self.base}/#"
+
     def all_requests(self) -> str:
         """Filter for every device request in the hall."""
         return f"{self.base}/device/+/req/+"

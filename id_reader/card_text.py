@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from hallbus.messages import CardKind, Gender
+from id_reader.sam_protocol import TEXT_SIZE
 
-TEXT_BLOCK_SIZE = 256
-PHOTO_BLOCK_SIZE = 1024
+TEXT_BLOCK_SIZE = TEXT_SIZE
 LONG_TERM = "长期"  # a validity without end date
 _TYPE_OFFSET = 248
 
@@ -109,6 +109,24 @@ def gender_of(number: str) -> Gender:
 
 
 @dataclass(frozen=True, slots=True)
+class Holder:
+    """Who tapped: all a card event is made from. Its ``repr`` hides everything personal."""
+
+    kind: CardKind
+    id_number: str = field(repr=False)
+    name: str = field(repr=False)
+    gender: Gender
+    birth_date: date = field(repr=False)
+
+
+def holder_from_number(number: str) -> Holder:
+    """What a bare ID number tells (a keyboard-wedge reader types nothing else)."""
+    if not valid_id_number(number):
+        raise CardDataError("the typed number fails the GB 11643 format or check digit")
+    return Holder(CardKind.NUMBER_ONLY, number, "", gender_of(number), birth_date_of(number))
+
+
+@dataclass(frozen=True, slots=True)
 class CardText:
     """What a card says. Its ``repr`` hides the number, name and address."""
 
@@ -126,6 +144,13 @@ class CardText:
     nationality: str | None = None  # foreign cards: ISO 3166 alpha-3
     pass_number: str = field(default="", repr=False)  # residence permits
     issue_count: int | None = None  # residence permits
+
+    @property
+    def holder(self) -> Holder:
+        """The holder as a card event needs them (a Chinese name where the card has one)."""
+        return Holder(
+            self.kind, self.id_number, self.name or self.name_en, self.gender, self.birth_date
+        )
 
 
 def _fields(block: bytes, layout: tuple[tuple[str, int], ...]) -> dict[str, str]:

@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from hallbus.identity import IdHasher
 from hallbus.messages import CardRead
-from id_reader.card_text import CardText
+from id_reader.card_text import Holder
 
 MASK = "*"
 
@@ -33,15 +33,18 @@ def age_on(birth: date, today: date) -> int:
     return max(today.year - birth.year - (0 if had_birthday else 1), 0)
 
 
-def card_event(card: CardText, hasher: IdHasher, now: datetime, elderly_age: int) -> CardRead:
-    """The event for a tapped card: a keyed hash of the number, never the number."""
-    age = min(age_on(card.birth_date, now.date()), 150)
+def card_event(holder: Holder, hasher: IdHasher, now: datetime, elderly_age: int) -> CardRead:
+    """The event for a tap: a keyed hash of the number, never the number.
+
+    ``now`` is local time in the hall, so the age turns on the right day.
+    """
+    age = min(age_on(holder.birth_date, now.date()), 150)
     return CardRead(
-        id_hash=hasher.hash(card.id_number),
-        masked_name=mask_name(card.name or card.name_en),
+        id_hash=hasher.hash(holder.id_number),
+        masked_name=mask_name(holder.name),
         age=age,
         read_at=now,
-        card_kind=card.kind,
-        gender=card.gender,
+        card_kind=holder.kind,
+        gender=holder.gender,
         elderly=age >= elderly_age,
     )

@@ -19,6 +19,8 @@ HEADER_SIZE = len(PREAMBLE) + 2  # preamble and length: what a USB reader sends 
 # The longest real reply (text, photo and fingerprints: 3 + 6 + 256 + 1024 + 1024 + 1 bytes)
 # fits well below this; a larger length field is noise, not a frame to wait for.
 MAX_LENGTH = 0x1000
+TEXT_SIZE = 256  # the card's text block
+PHOTO_SIZE = 1024  # the card's photo, encrypted: only vendor libraries decode it
 _MIN_LENGTH = {"request": 3, "response": 4}  # CMD PARA CHK / SW1 SW2 SW3 CHK
 
 
@@ -261,15 +263,18 @@ class SamDecoder:
         return out
 
     def expire(self) -> list[Frame | FrameFault]:
-        """The rest of a frame is not coming: drop what is held and decode what follows it."""
-        if not self._buffer:
-            return []
-        start = bytes(self._buffer).find(PREAMBLE, 1) if self._buffer[:5] == PREAMBLE else -1
-        cut = start if start > 0 else len(self._buffer)
-        raw = bytes(self._buffer[:cut])
-        del self._buffer[:cut]
-        fault = FrameFault(FaultKind.TRUNCATED, raw, f"{len(raw)} bytes never completed a frame")
-        return [fault, *self.feed(b"")]
+        """The rest is not coming: drop every incomplete frame held, decode whole ones after."""
+        out: list[Frame | FrameFault] = []
+        while self._buffer:
+            held = bytes(self._buffer)
+            start = held.find(PREAMBLE, 1) if held.startswith(PREAMBLE) else -1
+            cut = start if start > 0 else len(held)
+            del self._buffer[:cut]
+            out.append(
+                FrameFault(FaultKind.TRUNCATED, held[:cut], f"{cut} bytes never completed a frame")
+            )
+            out += self.feed(b"")
+        return out
 
     def _at_preamble(self, out: list[Frame | FrameFault]) -> bool:
         """Drop garbage before the next preamble; False if no whole preamble is here yet."""

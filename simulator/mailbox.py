@@ -32,13 +32,18 @@ class Mailbox(Generic[T]):
         with self._cond:
             return self._cond.wait_for(lambda: len(self._items) >= count, timeout)
 
-    def wait_for(self, predicate: Callable[[T], bool], timeout: float) -> T | None:
-        """The first item (already received or arriving) matching ``predicate``, or None."""
+    def wait_for(
+        self, predicate: Callable[[T], bool], timeout: float, *, after: int = 0
+    ) -> T | None:
+        """The first item matching ``predicate``, already received or arriving, or None.
+
+        ``after`` skips the items received before that count (only newer ones match).
+        """
         with self._cond:
             found: list[T] = []
 
             def matched() -> bool:
-                found[:] = [i for i in self._items if predicate(i)][:1]
+                found[:] = [i for i in self._items[after:] if predicate(i)][:1]
                 return bool(found)
 
             self._cond.wait_for(matched, timeout)
