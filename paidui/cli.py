@@ -12,6 +12,7 @@ import threading
 from datetime import date
 from pathlib import Path
 
+from hallbus.identity import IdHasher
 from hallbus.logs import configure_logging
 from hallbus.settings import BusSettings
 
@@ -233,6 +234,92 @@ def cmd_printer_emulator(args: argparse.Namespace) -> int:
     return 0
 
 
+def _id_hasher(key_file: str | None) -> IdHasher | None:
+    from hallbus.identity import IdHasher, IdKeyError
+
+    path = key_file or os.environ.get("PAIDUI_ID_KEY_FILE")
+    if not path:
+        log.error("no ID key: give --key-file or PAIDUI_ID_KEY_FILE (make one: paidui id-key)")
+        return None
+    try:
+        return IdHasher.from_file(Path(path))
+    except IdKeyError as err:
+        log.error("%s", err)
+        return None
+
+
+def cmd_id_reader(args: argparse.Namespace) -> int:
+    """Run one ID card reader: poll it, publish taps and its health, until stopped."""
+    from hallbus.profiles import ProfileError
+    from id_reader.daemon import IdReaderDaemon, IdReaderSettings
+    from id_reader.drivers import card_source_for
+    from id_reader.profile import load_reader_profile
+    from scheduler.config import load_hall
+
+    hasher = _id_hasher(args.key_file)
+    if hasher is None:
+        return 2
+    hall = load_hall(args.hall)
+    try:
+        source = card_source_for(load_reader_profile(args.profile), args.port)
+    except (ProfileError, ValueError) as err:
+        log.error("%s", err)
+        return 2
+    settings = IdReaderSettings(timezone=hall.timezone, elderly_age=hall.elderly_age)
+    daemon = IdReaderDaemon(_bus_settings(args), hall.id, args.device_id, source, hasher, settings)
+    daemon.start(timeout=None)
+    try:
+        _wait_for_signal()
+    finally:
+        daemon.stop()
+    return 0
+
+
+def cmd_id_reader_emulator(args: argparse.Namespace) -> int:
+    """An emulated SAM reader on a pty; cards are placed and lifted by lines on stdin."""
+    from simulator.id_cards import SAMPLE_CARDS
+    from simulator.id_reader_emulator import IdReaderEmulator
+
+    cards = {card.kind.value: card for card in reversed(SAMPLE_CARDS)}
+    cards["elderly"], cards["young"] = SAMPLE_CARDS[0], SAMPLE_CARDS[1]
+    emulator = IdReaderEmulator()
+    path = emulator.serve_pty(Path(args.link))
+    print(json.dumps({"port": path, "cards": sorted(cards)}), flush=True)
+    try:
+        for line in sys.stdin:
+            word = line.strip()
+            if word in cards:
+                emulator.place(cards[word])
+            elif word == "remove":
+                emulator.remove()
+            elif word in ("unplug", "plug"):
+                getattr(emulator, word)()
+            elif word:
+                print(f"say one of: {', '.join(sorted(cards))}, remove, unplug, plug", flush=True)
+    finally:
+        emulator.stop()
+    return 0
+
+
+def cmd_id_key(args: argparse.Namespace) -> int:
+    """Print a new random ID key (keep it out of the repository)."""
+    from hallbus.identity import new_id_key
+
+    print(new_id_key())
+    return 0
+
+
+def cmd_id_hash(args: argparse.Namespace) -> int:
+    """Hash ID numbers read from stdin, one per line (for clerks' card logins in the hall file)."""
+    hasher = _id_hasher(args.key_file)
+    if hasher is None:
+        return 2
+    for line in sys.stdin:
+        if line.strip():
+            print(hasher.hash(line))
+    return 0
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """Measure latency, throughput (SQLite and PostgreSQL) and call decisions; print JSON."""
     from simulator.bench import main_bench
@@ -317,6 +404,27 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--port", type=int, default=9100)
     emulator.add_argument("--out", default="var/printed", help="folder for ticket PNGs")
     emulator.set_defaults(func=cmd_printer_emulator)
+
+    reader = sub.add_parser("id-reader", help="run an ID card reader")
+    reader.add_argument("--hall", type=Path, default=DEMO_HALL_FILE, help="hall YAML")
+    reader.add_argument("--device-id", default="idr-1")
+    reader.add_argument("--profile", default="sam-v-serial", help="firmware_profiles/id_readers")
+    reader.add_argument(
+        "--port", default=None, help="serial port, or a keyboard wedge's /dev/input/event*"
+    )
+    reader.add_argument("--key-file", default=None, help="the hall's ID key (paidui id-key)")
+    _add_bus_options(reader)
+    reader.set_defaults(func=cmd_id_reader)
+
+    reader_emulator = sub.add_parser("id-reader-emulator", help="an ID card reader on a pty")
+    reader_emulator.add_argument("--link", default="var/ttyIDR0", help="path of the port link")
+    reader_emulator.set_defaults(func=cmd_id_reader_emulator)
+
+    id_key = sub.add_parser("id-key", help="print a new random key for ID number hashes")
+    id_key.set_defaults(func=cmd_id_key)
+    id_hash = sub.add_parser("id-hash", help="hash ID numbers from stdin with the hall's key")
+    id_hash.add_argument("--key-file", default=None)
+    id_hash.set_defaults(func=cmd_id_hash)
 
     bench = sub.add_parser("bench", help="measure latency and throughput, print JSON")
     bench.add_argument(

@@ -111,6 +111,9 @@ class DeviceConfig(_Strict):
     id: str
     kind: DeviceKind
     window: int | None = None
+    # A kiosk's or counter's ID reader: it listens to that reader's card events (and the
+    # broker's ACL lets it read them).
+    id_reader: str | None = None
 
     @field_validator("id")
     @classmethod
@@ -175,6 +178,12 @@ class HallConfig(_Strict):
         for device in self.devices:
             if device.kind in WINDOW_DEVICES and device.window not in numbers:
                 raise ValueError(f"device {device.id} ({device.kind}) needs an existing window")
+            if device.id_reader is not None:
+                reader = next((d for d in self.devices if d.id == device.id_reader), None)
+                if reader is None or reader.kind != DeviceKind.ID_READER:
+                    raise ValueError(
+                        f"{device.id} pairs with unknown ID reader {device.id_reader!r}"
+                    )
         return self
 
     @property

@@ -14,8 +14,13 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from hallbus.identity import IdHasher, new_id_key
 from hallbus.messages import RATING_LABELS_ZH, UNRATED, RatingLevel
 from hallbus.settings import BusSettings
+from id_reader.daemon import IdReaderDaemon, IdReaderSettings
+from id_reader.links import SerialReaderLink
+from id_reader.profile import SamSerialProfile, load_reader_profile
+from id_reader.sam_reader import SamCardSource
 from kiosk.daemon import KioskDaemon, KioskSettings
 from kiosk.printer import PrinterAddress, TicketPrinter, open_link
 from kiosk.profile import load_printer_profile
@@ -30,10 +35,13 @@ from scheduler.bridge import SchedulerService
 from scheduler.config import DEMO_HALL_FILE, HallConfig, load_hall
 from scheduler.store import Store
 from simulator.hall import Pace, VirtualHall
+from simulator.id_reader_emulator import IdReaderEmulator
 from simulator.printer_emulator import PrinterEmulator
 
-# The demo's first kiosk is the real kiosk daemon, printing on this emulated model.
+# The demo's first kiosk is the real kiosk daemon, printing on this emulated model and
+# reading cards from its paired reader, the real reader daemon on an emulated SAM reader.
 DEMO_PRINTER = "xprinter-xp-80c"
+DEMO_READER = "sam-v-serial"
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +109,8 @@ def summarize(
         "lost": len(acknowledged - stored),
         # Paper tickets the emulated printer of the touch kiosk decoded.
         "printed": len(printer.tickets.items()) if printer else 0,
+        # Tickets the real kiosk issued to a citizen who tapped an ID card.
+        "card_tickets": hall.counts.card_tickets,
     }
 
 
@@ -123,11 +133,19 @@ def run_demo(options: DemoOptions) -> dict[str, int]:
         service = SchedulerService(hall_config, store, settings)
         printer = PrinterEmulator(load_printer_profile(DEMO_PRINTER))
         kiosk = _touch_kiosk(hall_config, settings, printer)
+        card_reader = IdReaderEmulator()
+        reader = _id_reader(hall_config, settings, card_reader, data_dir)
         hall = VirtualHall(
-            hall_config, settings, pace=Pace(), seed=options.seed, touch_kiosks=[kiosk]
+            hall_config,
+            settings,
+            pace=Pace(),
+            seed=options.seed,
+            touch_kiosks=[kiosk],
+            card_reader=card_reader,
         )
         try:
             service.start()
+            reader.start()
             kiosk.start()
             hall.start()
             done = threading.Event()
@@ -145,6 +163,8 @@ def run_demo(options: DemoOptions) -> dict[str, int]:
         finally:
             hall.stop()
             kiosk.stop()
+            reader.stop()
+            card_reader.stop()
             summary = summarize(service, hall, printer)
             printer.stop()
             service.stop()
@@ -153,16 +173,33 @@ def run_demo(options: DemoOptions) -> dict[str, int]:
 
 
 def _touch_kiosk(hall: HallConfig, settings: BusSettings, printer: PrinterEmulator) -> KioskDaemon:
-    kiosk_id = next(d.id for d in hall.devices if d.kind == "kiosk")
+    kiosk = next(d for d in hall.devices if d.kind == "kiosk")
     profile = printer.profile
     link = open_link(PrinterAddress.parse(f"tcp:127.0.0.1:{printer.serve_tcp()}"), profile)
     return KioskDaemon(
         settings,
         hall.id,
-        kiosk_id,
+        kiosk.id,
         TicketPrinter(link, profile),
-        KioskSettings(hall_names=hall.names, timezone=hall.timezone),
+        KioskSettings(hall_names=hall.names, timezone=hall.timezone, id_reader=kiosk.id_reader),
     )
+
+
+def _id_reader(
+    hall: HallConfig, settings: BusSettings, emulator: IdReaderEmulator, data_dir: Path
+) -> IdReaderDaemon:
+    """The real reader daemon on the emulated reader's pty, hashing with a key made now."""
+    kiosk = next(d for d in hall.devices if d.kind == "kiosk")
+    if kiosk.id_reader is None:
+        raise ValueError(f"the demo hall's {kiosk.id} needs a paired id_reader")
+    port = emulator.serve_pty(data_dir / "ttyIDR0")
+    profile = load_reader_profile(DEMO_READER)
+    assert isinstance(profile, SamSerialProfile)
+    source = SamCardSource(SerialReaderLink(port, profile.serial), profile.timing)
+    # The demo's key lives only as long as the demo: no secret is kept anywhere.
+    hasher = IdHasher.from_hex(new_id_key())
+    reader_settings = IdReaderSettings(timezone=hall.timezone, elderly_age=hall.elderly_age)
+    return IdReaderDaemon(settings, hall.id, kiosk.id_reader, source, hasher, reader_settings)
 
 
 def main_demo(options: DemoOptions) -> int:

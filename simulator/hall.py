@@ -18,6 +18,8 @@ from kiosk.daemon import KioskDaemon
 from kiosk.flow import ChooseService, Confirm, Screen
 from scheduler.config import HallConfig
 from simulator.devices import VirtualCounter, VirtualKiosk, VirtualRatingPad, VirtualWindowBoard
+from simulator.id_cards import SAMPLE_CARDS
+from simulator.id_reader_emulator import IdReaderEmulator
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ class Pace:
     no_show_share: float = 0.08
     rating_share: float = 0.8
     rating_delay_s: float = 0.4
+    card_every: int = 3  # every third citizen at the touch kiosk (the first too) taps a card
 
 
 @dataclass
@@ -51,6 +54,7 @@ class HallCounts:
     served: int = 0
     no_show: int = 0
     rated: int = 0
+    card_tickets: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -71,6 +75,7 @@ class VirtualHall:
         pace: Pace | None = None,
         seed: int = 1,
         touch_kiosks: list[KioskDaemon] | None = None,
+        card_reader: IdReaderEmulator | None = None,
     ) -> None:
         self.hall = hall
         self.settings = settings
@@ -81,6 +86,9 @@ class VirtualHall:
         self.kiosks: list[VirtualKiosk] = []
         # Real kiosk daemons (with a printer) that citizens use by touching their screen.
         self.touch_kiosks = touch_kiosks or []
+        # The emulated ID reader paired with the first touch kiosk, where citizens tap cards.
+        self.card_reader = card_reader
+        self._touch_citizens = 0
         self.counters: list[VirtualCounter] = []
         self.pads: list[VirtualRatingPad] = []
         self.boards: list[VirtualWindowBoard] = []
@@ -165,14 +173,35 @@ class VirtualHall:
             self.counts.error("kiosk_busy")
             return
         kiosk.touch(ChooseService(service_code))
+        tapped = self._tap_card(kiosk)
         kiosk.touch(Confirm())
         view = kiosk.wait_for(lambda v: v.settled, 10)
         if view is not None and view.issued is not None:
             with self.counts.lock:
                 self.counts.issued_ids.add(view.issued.ticket.ticket_id)
+                self.counts.card_tickets += int(tapped)
         elif view is not None and view.notice is not None:
             self.counts.error(view.notice.code or view.notice.kind)
         kiosk.touch(Confirm())  # back to the menu for the next citizen
+
+    def _tap_card(self, kiosk: KioskDaemon) -> bool:
+        """Some citizens tap their ID card on the documents screen: the ticket gets its age."""
+        reader = self.card_reader
+        if reader is None or kiosk is not self.touch_kiosks[0]:
+            return False
+        self._touch_citizens += 1
+        if (self._touch_citizens - 1) % self.pace.card_every:
+            return False
+        reader.place(self.random.choice(SAMPLE_CARDS))
+        view = kiosk.wait_for(lambda v: v.card is not None, 5)
+        reader.remove()
+        # Let the reader see the card gone before anyone taps again, or the same card
+        # tapped twice in a row would be taken for one tap.
+        reader.requests.wait_count(len(reader.requests.items()) + 3, 5)
+        if view is None:
+            self.counts.error("card_not_read")
+            return False
+        return True
 
     def _clerk(self, counter: VirtualCounter) -> None:
         while not self.stopping.is_set():

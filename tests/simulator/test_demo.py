@@ -21,3 +21,6 @@ def test_demo_hall_serves_rates_and_loses_nothing(embedded: bool, tmp_path: Path
     assert summary["served"] + summary["no_show"] <= summary["tickets_issued"]
     # The real kiosk daemon printed on the emulated printer.
     assert summary["printed"] > 0
+    # Citizens tapped cards on the emulated reader; the reader daemon's events reached the
+    # kiosk, which took tickets with them.
+    assert summary["card_tickets"] > 0
