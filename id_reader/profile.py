@@ -25,7 +25,7 @@ class SamTiming(_Strict):
 
     reply_timeout_s: float = Field(default=0.5, gt=0)  # status, find and select
     read_timeout_s: float = Field(default=2.0, gt=0)  # reading text and photo off the card
-    poll_interval_s: float = Field(default=0.2, gt=0)
+    poll_interval_s: float = Field(default=0.1, gt=0)
     # A card counts as gone after this many "no card" answers in a row; a card that only
     # slid on the reader between two polls is not a second tap.
     absent_polls: int = Field(default=2, ge=1)

@@ -13,6 +13,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port, mosquit
 from paidui.postgres import create_database, drop_database, find_postgres
 from scheduler.config import DEMO_HALL_FILE, load_hall
 from scheduler.store import Store
+from simulator.bench_id_reader import run_id_reader_bench
 from simulator.bench_kiosk import run_kiosk_bench
 from simulator.bench_policy import run_policy_bench
 from simulator.mailbox import Mailbox
@@ -83,18 +85,19 @@ def run_bench(seconds: float = 5.0, *, postgres: bool = True) -> dict[str, Any]:
             finally:
                 drop_database(admin, name)
     results["call_next_decision"] = run_policy_bench()
-    results["kiosk"] = _kiosk_bench()
+    results["kiosk"] = _on_a_broker(run_kiosk_bench)
+    results["id_reader"] = _on_a_broker(run_id_reader_bench)
     return results
 
 
-def _kiosk_bench() -> dict[str, Any]:
+def _on_a_broker(bench: Callable[[BusSettings], dict[str, Any]]) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as scratch:
         broker = MosquittoBroker(
             BROKER_CONFIG_DIR / "demo.conf", free_port(), Path(scratch) / "broker"
         )
         broker.start()
         try:
-            return run_kiosk_bench(BusSettings(port=broker.port))
+            return bench(BusSettings(port=broker.port))
         finally:
             broker.stop()
 
