@@ -169,7 +169,7 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
         hall_names=hall.names,
         timezone=hall.timezone,
         languages=languages,
-        id_reader=args.id_reader,
+        id_reader=args.id_reader or getattr(hall.device(args.device_id), "id_reader", None),
         public_url=args.public_url,
     )
     daemon = KioskDaemon(
@@ -389,7 +389,9 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="serial:/dev/ttyUSB0[?baudrate=N], tcp:HOST[:9100], usb:VVVV:PPPP or lp:/dev/usb/lp0",
     )
-    kiosk.add_argument("--id-reader", default=None, help="device id of the paired ID reader")
+    kiosk.add_argument(
+        "--id-reader", default=None, help="the paired ID reader (default: from the hall file)"
+    )
     kiosk.add_argument("--languages", default="zh,en", help="comma-separated, first is default")
     kiosk.add_argument("--public-url", default="http://127.0.0.1:8000", help="ticket QR base")
     kiosk.add_argument("--size", default="1080x1920", help="screen size WxH")
