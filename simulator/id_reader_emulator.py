@@ -66,7 +66,6 @@ class IdReaderEmulator:
         self.find_after_read = find_after_read
         self.faults = Faults()
         self.requests: Mailbox[Request] = Mailbox()
-        self.bytes_sent = 0
         self._random = random.Random(seed)
         self._card: CardText | None = None
         self._phase = _Phase.IDLE
@@ -162,11 +161,6 @@ class IdReaderEmulator:
         blocks = CardBlocks(encode_card_text(self._card), photo)
         return encode_response(Status.OK, join_read_data(blocks, with_fingerprint=with_fingerprint))
 
-    def send_noise(self, data: bytes) -> None:
-        """Put bytes on the line now, unasked (a glitch, another device on the cable)."""
-        if self._pty is not None:
-            os.write(self._pty[0], data)
-
     # --- serial, through a pty behind a stable path --------------------------------------
     def serve_pty(self, link: Path) -> str:
         """Listen on a new pty reached through ``link`` (a symlink); returns ``link``."""
@@ -219,7 +213,6 @@ class IdReaderEmulator:
             if answer and not stop.wait(self.faults.reply_delay_s):
                 with contextlib.suppress(OSError):
                     os.write(master, answer)
-                    self.bytes_sent += len(answer)
 
     # --- lifecycle --------------------------------------------------------------------
     def _spawn(self, target: Callable[..., None], *args: object) -> None:
