@@ -277,11 +277,15 @@ def cmd_id_reader(args: argparse.Namespace) -> int:
 
 def cmd_id_reader_emulator(args: argparse.Namespace) -> int:
     """An emulated SAM reader on a pty; cards are placed and lifted by lines on stdin."""
-    from simulator.id_cards import SAMPLE_CARDS
+    from simulator.id_cards import ELDERLY_RESIDENT, FOREIGN_PERMANENT, HMT_PERMIT, YOUNG_RESIDENT
     from simulator.id_reader_emulator import IdReaderEmulator
 
-    cards = {card.kind.value: card for card in reversed(SAMPLE_CARDS)}
-    cards["elderly"], cards["young"] = SAMPLE_CARDS[0], SAMPLE_CARDS[1]
+    cards = {
+        "elderly": ELDERLY_RESIDENT,
+        "young": YOUNG_RESIDENT,
+        "permit": HMT_PERMIT,
+        "foreign": FOREIGN_PERMANENT,
+    }
     emulator = IdReaderEmulator()
     path = emulator.serve_pty(Path(args.link))
     print(json.dumps({"port": path, "cards": sorted(cards)}), flush=True)

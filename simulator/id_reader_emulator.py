@@ -15,7 +15,6 @@ import random
 import select
 import threading
 import tty
-from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -72,7 +71,7 @@ class IdReaderEmulator:
         self._decoder = SamDecoder("request")
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._threads: list[threading.Thread] = []
+        self._thread: threading.Thread | None = None
         self._pty: tuple[int, int] | None = None
         self._link: Path | None = None
         self._pty_thread_stop: threading.Event | None = None
@@ -182,15 +181,16 @@ class IdReaderEmulator:
         self._decoder = SamDecoder("request")
         stop = threading.Event()
         self._pty_thread_stop = stop
-        self._spawn(self._pty_loop, master, stop)
+        self._thread = threading.Thread(target=self._pty_loop, args=(master, stop), daemon=True)
+        self._thread.start()
 
     def unplug(self) -> None:
         """Pull the cable: the port disappears and the host's reads fail."""
         if self._pty_thread_stop is not None:
             self._pty_thread_stop.set()
-        for thread in self._threads:
-            thread.join(timeout=2)
-        self._threads = []
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+            self._thread = None
         if self._link is not None:
             with contextlib.suppress(FileNotFoundError):
                 self._link.unlink()
@@ -215,11 +215,6 @@ class IdReaderEmulator:
                     os.write(master, answer)
 
     # --- lifecycle --------------------------------------------------------------------
-    def _spawn(self, target: Callable[..., None], *args: object) -> None:
-        thread = threading.Thread(target=target, args=args, daemon=True)
-        thread.start()
-        self._threads.append(thread)
-
     def stop(self) -> None:
         """Stop answering and close the port."""
         self._stop.set()
