@@ -169,10 +169,11 @@ class IdReaderDaemon(DeviceDaemon):
                 self._publish_status()
                 self._stop.wait(self.source.reconnect_s)
                 continue
-            except Exception:  # a driver bug must not end the daemon
+            except Exception:  # a driver bug must not end the daemon, nor spin it
                 log.exception("reader poll failed", extra={"reader": self.device_id})
                 self.source.close()
                 opened = False
+                self._stop.wait(self.source.reconnect_s)
                 continue
             self._handle(result)
             self._publish_status()
