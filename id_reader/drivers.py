@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from hallbus.input_keys import EvdevKeySource
 from id_reader.links import SerialReaderLink, UsbReaderLink
 from id_reader.profile import ReaderProfile, SamSerialProfile, SamUsbProfile
 from id_reader.sam_reader import SamCardSource
 from id_reader.sources import CardSource
-from id_reader.wedge_source import EvdevKeySource, WedgeCardSource
+from id_reader.wedge_source import WedgeCardSource
 
 
 def card_source_for(

@@ -10,18 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from hallbus.input_keys import KeyEvent
 from id_reader.profile import WedgeKeys
 
+__all__ = ["KeyEvent", "TypedNumber", "WedgeDecoder", "WedgeNoise"]
+
 SHIFT_KEYS = frozenset({"KEY_LEFTSHIFT", "KEY_RIGHTSHIFT"})
-
-
-@dataclass(frozen=True, slots=True)
-class KeyEvent:
-    """A key going down (``down``) or up, at ``at`` seconds on any monotonic clock."""
-
-    key: str  # evdev name, e.g. KEY_7
-    down: bool
-    at: float
 
 
 @dataclass(frozen=True, slots=True)

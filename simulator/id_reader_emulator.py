@@ -9,12 +9,8 @@ udev ``by-id`` link does).
 
 from __future__ import annotations
 
-import contextlib
-import os
 import random
-import select
 import threading
-import tty
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -34,6 +30,7 @@ from id_reader.sam_protocol import (
     join_read_data,
 )
 from simulator.mailbox import Mailbox
+from simulator.pty_port import PtyPort
 
 FindAfterRead = Literal["fails", "succeeds"]
 
@@ -70,11 +67,7 @@ class IdReaderEmulator:
         self._phase = _Phase.IDLE
         self._decoder = SamDecoder("request")
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._pty: tuple[int, int] | None = None
-        self._link: Path | None = None
-        self._pty_thread_stop: threading.Event | None = None
+        self._port: PtyPort | None = None
 
     # --- the card ---------------------------------------------------------------------
     def place(self, card: CardText) -> None:
@@ -163,59 +156,24 @@ class IdReaderEmulator:
     # --- serial, through a pty behind a stable path --------------------------------------
     def serve_pty(self, link: Path) -> str:
         """Listen on a new pty reached through ``link`` (a symlink); returns ``link``."""
-        self._link = link
+        self._port = PtyPort(link, self.receive, delay_s=lambda: self.faults.reply_delay_s)
         self.plug()
         return str(link)
 
     def plug(self) -> None:
         """Plug the reader in: a new port appears under the same path."""
-        if self._link is None:
+        if self._port is None:
             raise RuntimeError("serve_pty first")
-        master, slave = os.openpty()
-        tty.setraw(master)
-        tty.setraw(slave)
-        self._pty = (master, slave)  # the slave stays open here so reads never hit EIO
-        with contextlib.suppress(FileNotFoundError):
-            self._link.unlink()
-        self._link.symlink_to(os.ttyname(slave))
-        self._decoder = SamDecoder("request")
-        stop = threading.Event()
-        self._pty_thread_stop = stop
-        self._thread = threading.Thread(target=self._pty_loop, args=(master, stop), daemon=True)
-        self._thread.start()
+        with self._lock:
+            self._decoder = SamDecoder("request")
+        self._port.plug()
 
     def unplug(self) -> None:
         """Pull the cable: the port disappears and the host's reads fail."""
-        if self._pty_thread_stop is not None:
-            self._pty_thread_stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2)
-            self._thread = None
-        if self._link is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self._link.unlink()
-        if self._pty is not None:
-            for fd in self._pty:
-                with contextlib.suppress(OSError):
-                    os.close(fd)
-            self._pty = None
-
-    def _pty_loop(self, master: int, stop: threading.Event) -> None:
-        while not stop.is_set() and not self._stop.is_set():
-            try:
-                ready, _, _ = select.select([master], [], [], 0.05)
-                if not ready:
-                    continue
-                data = os.read(master, 65536)
-            except OSError:
-                return
-            answer = self.receive(data)
-            if answer and not stop.wait(self.faults.reply_delay_s):
-                with contextlib.suppress(OSError):
-                    os.write(master, answer)
+        if self._port is not None:
+            self._port.unplug()
 
     # --- lifecycle --------------------------------------------------------------------
     def stop(self) -> None:
         """Stop answering and close the port."""
-        self._stop.set()
         self.unplug()

@@ -7,22 +7,22 @@ driver implements. Only opening a device by name runs the real evdev code.
 
 from __future__ import annotations
 
-import queue
 from collections.abc import Callable
 
 import pytest
 
 from hallbus.daemon import DeviceDaemon
+from hallbus.input_keys import EvdevKeySource, InputGone
 from hallbus.messages import CardKind, Gender
 from hallbus.settings import BusSettings
 from id_reader.daemon import IdReaderDaemon, IdReaderSettings
-from id_reader.links import ReaderGone
 from id_reader.profile import WedgeKeys, WedgeProfile, load_reader_profile
 from id_reader.sources import NoCard, Tapped, Unreadable
 from id_reader.wedge import KeyEvent, TypedNumber, WedgeDecoder, WedgeNoise
-from id_reader.wedge_source import EvdevKeySource, WedgeCardSource
+from id_reader.wedge_source import WedgeCardSource
 from scheduler.config import HallConfig
 from simulator.id_cards import ELDERLY_RESIDENT, id_number
+from simulator.key_source import SyntheticKeySource
 from tests.conftest import WAIT
 from tests.id_reader.readers import HASHER, healthy, watch
 
@@ -85,34 +85,8 @@ def test_typed_number_repr_hides_it() -> None:
     assert ELDERLY_RESIDENT.id_number not in repr(TypedNumber(ELDERLY_RESIDENT.id_number))
 
 
-class SyntheticKeys:
-    """Key events a test types, served through the ``KeyEventSource`` interface."""
-
-    def __init__(self) -> None:
-        self.pending: queue.Queue[list[KeyEvent]] = queue.Queue()
-        self.opened = 0
-        self.present = True
-
-    def open(self) -> None:
-        if not self.present:
-            raise ReaderGone("no input device named like 'ID Card Reader'")
-        self.opened += 1
-
-    def close(self) -> None:
-        pass
-
-    def read(self, timeout: float) -> list[KeyEvent]:
-        try:
-            return self.pending.get(timeout=timeout)
-        except queue.Empty:
-            return []
-
-    def describe(self) -> str:
-        return "synthetic"
-
-
 def test_wedge_source_turns_numbers_into_holders_and_rejects_bad_ones() -> None:
-    keys = SyntheticKeys()
+    keys = SyntheticKeySource("ID Card Reader")
     source = WedgeCardSource(profile(), keys)
     source.open()
     keys.pending.put(typing(ELDERLY_RESIDENT.id_number))
@@ -130,7 +104,7 @@ def test_wedge_source_turns_numbers_into_holders_and_rejects_bad_ones() -> None:
 def test_wedge_reader_daemon_publishes_one_event_per_tap(
     devices: Callable[..., DeviceDaemon], bus: BusSettings, hall: HallConfig
 ) -> None:
-    keys = SyntheticKeys()
+    keys = SyntheticKeySource("ID Card Reader")
     observed = watch(bus, hall.id, "idr-wedge")
     devices(
         IdReaderDaemon, "idr-wedge", WedgeCardSource(profile(), keys), HASHER, IdReaderSettings()
@@ -150,5 +124,5 @@ def test_wedge_reader_daemon_publishes_one_event_per_tap(
 
 def test_evdev_finds_no_reader_here_and_says_so() -> None:
     pytest.importorskip("evdev")
-    with pytest.raises(ReaderGone, match="ID Card Reader"):
+    with pytest.raises(InputGone, match="ID Card Reader"):
         EvdevKeySource("ID Card Reader").open()
