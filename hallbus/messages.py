@@ -647,6 +647,20 @@ class CardRead(Message):
     elderly: bool = False
 
 
+class KeyHandled(Message):
+    """Event of a counter or rating pad: a key was pressed and what came of it.
+
+    ``outcome`` is ``ok``, the error code the scheduler answered, or why the key was
+    ignored (``stray``: no rating asked; ``repeated``: already rated; ``bounced``...).
+    """
+
+    key: str = Field(max_length=32)  # a clerk key (call_next, ...) or a pad button (button_3)
+    accepted: bool
+    outcome: str = Field(max_length=32)
+    text: str = Field(max_length=64)  # what the device's screen said
+    at: datetime
+
+
 class DeviceStatus(Message):
     """Retained per device: health and faults, for the dashboard."""
 

@@ -62,6 +62,7 @@ class DeviceEventKind(StrEnum):
     """Events a device raises under its own ``event/`` level."""
 
     CARD_READ = "card_read"  # an ID reader read a card; its paired kiosk or counter listens
+    KEY = "key"  # a keypad or pad key and what came of it (the dashboard shows clerks' keys)
 
 
 class HallEventKind(StrEnum):

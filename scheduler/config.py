@@ -114,6 +114,8 @@ class DeviceConfig(_Strict):
     # A kiosk's or counter's ID reader: it listens to that reader's card events (and the
     # broker's ACL lets it read them).
     id_reader: str | None = None
+    # A keypad's or rater's address on its RS-485 line (one counter daemon per line).
+    bus_address: int | None = Field(default=None, ge=0, le=255)
 
     @field_validator("id")
     @classmethod

@@ -1,0 +1,348 @@
+"""One RS-485 line of keypads and raters: echoes, resends, polls and health, per address.
+
+The line is half-duplex and shared, so one thread owns it. Frames from a device are
+echoed at once as their acknowledgement; a device that does not see our echo sends the
+frame again, which the sequence byte (or, without one, the time) tells apart from a new
+press. Frames for a device (screen text, a rater's prompt) wait for its echo and are
+resent a few times; only the newest content per device and function is kept, so a slow
+line never sends stale screens. Idle devices are polled so one that stops answering is
+reported, and an unplugged adapter is reopened until it comes back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import serial
+
+from counter_terminal.bus_protocol import (
+    BusDecoder,
+    BusFault,
+    BusFrame,
+    encode_frame,
+)
+from counter_terminal.profile import BusFamily
+
+log = logging.getLogger(__name__)
+
+READ_SLICE_S = 0.01  # how long one read waits, so echoes and resends stay on time
+QUIET_S = 0.05  # a partial frame older than this will not complete
+
+
+class LineGone(OSError):
+    """The line's serial adapter is missing or was unplugged."""
+
+
+class LineLink(Protocol):
+    """Moves bytes on one serial line."""
+
+    def open(self) -> None:
+        """Open the port; ``LineGone`` if it is not there."""
+
+    def close(self) -> None:
+        """Release the port (safe twice)."""
+
+    def write(self, data: bytes) -> None:
+        """Send bytes."""
+
+    def read(self, timeout: float) -> bytes:
+        """What arrived within ``timeout``."""
+
+    def describe(self) -> str:
+        """Which port."""
+
+
+class SerialLineLink:
+    """An RS-485 adapter (CH340, CP210x, FTDI...) through pyserial."""
+
+    def __init__(self, port: str, family: BusFamily) -> None:
+        self.port = port
+        self.family = family
+        self._serial: serial.Serial | None = None
+
+    def open(self) -> None:
+        """Open with the bus family's line settings."""
+        line = self.family.line
+        try:
+            self._serial = serial.Serial(
+                self.port,
+                baudrate=line.baudrate,
+                bytesize=line.bytesize,
+                parity=line.parity,
+                stopbits=line.stopbits,
+                timeout=0,
+                write_timeout=1.0,
+            )
+        except (serial.SerialException, OSError) as err:
+            raise LineGone(f"cannot open {self.port}: {err}") from err
+
+    def close(self) -> None:
+        """Close the port."""
+        port, self._serial = self._serial, None
+        if port is not None:
+            with contextlib.suppress(serial.SerialException, OSError):
+                port.close()
+
+    def write(self, data: bytes) -> None:
+        """Send a frame."""
+        if self._serial is None:
+            raise LineGone(f"{self.port} is not open")
+        try:
+            self._serial.write(data)
+        except (serial.SerialException, OSError) as err:
+            raise LineGone(f"{self.port} failed: {err}") from err
+
+    def read(self, timeout: float) -> bytes:
+        """Bytes within ``timeout``."""
+        if self._serial is None:
+            raise LineGone(f"{self.port} is not open")
+        try:
+            self._serial.timeout = timeout
+            first: bytes = self._serial.read(1)
+            if not first:
+                return b""
+            rest: bytes = self._serial.read(self._serial.in_waiting)
+            return first + rest
+        except (serial.SerialException, OSError) as err:
+            raise LineGone(f"{self.port} failed: {err}") from err
+
+    def describe(self) -> str:
+        """The port path."""
+        return self.port
+
+
+class LineProblem:
+    """What a device's status says about its line."""
+
+    UNPLUGGED = "line_unplugged"
+    NOT_ANSWERING = "not_answering"
+
+
+FrameHandler = Callable[[BusFrame], None]
+HealthHandler = Callable[[int, str | None], None]  # address, problem or None when healthy
+
+
+@dataclass
+class _Outgoing:
+    frame: BusFrame
+    sends: int = 0
+    sent_at: float = 0.0
+
+
+class BusLine:
+    """The host end of one line: hands each device's frames to its handler."""
+
+    def __init__(
+        self,
+        link: LineLink,
+        family: BusFamily,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.link = link
+        self.family = family
+        self.clock = clock
+        self.noise = 0  # faults seen on the line since start
+        self._handlers: dict[int, FrameHandler] = {}
+        self._health: dict[int, HealthHandler] = {}
+        self._slots: dict[tuple[int, int], BusFrame] = {}  # content waiting to be sent
+        self._current: dict[tuple[int, int], BusFrame] = {}  # what each device should show
+        self._pending: _Outgoing | None = None
+        self._missed: dict[int, int] = {}
+        self._problem: dict[int, str | None] = {}
+        self._last_heard: dict[int, float] = {}  # heard from or polled
+        self._last_key: dict[int, tuple[bytes, float]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._decoder = BusDecoder(family.framing)
+        self._open = False
+
+    # --- wiring ------------------------------------------------------------------------
+    def attach(self, address: int, on_frame: FrameHandler, on_health: HealthHandler) -> None:
+        """Route a device's key frames and health changes; before ``start``."""
+        if address in self._handlers:
+            raise ValueError(f"two devices at address {address} on {self.link.describe()}")
+        self._handlers[address] = on_frame
+        self._health[address] = on_health
+        self._missed[address] = 0
+        self._problem[address] = None
+
+    def send(self, address: int, function: int, data: bytes) -> None:
+        """Queue a frame for a device; newer content for the same function replaces it."""
+        frame = BusFrame(address, function, data)
+        with self._lock:
+            self._slots[(address, function)] = self._current[(address, function)] = frame
+
+    # --- lifecycle ---------------------------------------------------------------------
+    def start(self) -> None:
+        """Run the line in its own thread."""
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, name=f"bus-{self.link.describe()}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop and close the port."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        self.link.close()
+
+    # --- the loop ----------------------------------------------------------------------
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if not self._open and not self._reopen():
+                self._stop.wait(self.family.timing.reconnect_s)
+                continue
+            try:
+                self._step()
+            except LineGone as err:
+                log.warning(
+                    "bus line lost", extra={"port": self.link.describe(), "error": str(err)}
+                )
+                self.link.close()
+                self._open = False
+                self._report_all(LineProblem.UNPLUGGED)
+            except Exception:
+                # Whatever a device sends, the line keeps running for the others.
+                log.exception("bus line step failed", extra={"port": self.link.describe()})
+
+    def _reopen(self) -> bool:
+        try:
+            self.link.open()
+        except LineGone as err:
+            self._report_all(LineProblem.UNPLUGGED)
+            log.debug("bus line not there", extra={"error": str(err)})
+            return False
+        self._open = True
+        self._decoder = BusDecoder(self.family.framing)
+        self._pending = None
+        for address in self._handlers:
+            self._missed[address] = 0
+            self._last_heard[address] = -1e9  # poll everyone at once after a (re)connect
+            self._set_problem(address, None)
+        log.info("bus line open", extra={"port": self.link.describe()})
+        return True
+
+    def _step(self) -> None:
+        data = self.link.read(READ_SLICE_S)
+        now = self.clock()
+        if data:
+            for item in self._decoder.feed(data):
+                if isinstance(item, BusFault):
+                    self._fault(item)
+                else:
+                    self._frame(item, now)
+        else:
+            for fault in self._decoder.expire():
+                self._fault(fault)
+        self._drive(now)
+
+    def _fault(self, fault: BusFault) -> None:
+        self.noise += 1
+        log.info(
+            "noise on the bus line",
+            extra={"port": self.link.describe(), "fault": fault.kind.value, "detail": fault.detail},
+        )
+
+    def _frame(self, frame: BusFrame, now: float) -> None:
+        address = frame.address
+        if address not in self._handlers:
+            log.info("frame from an unknown address", extra={"address": address})
+            return
+        self._heard(address, now)
+        pending = self._pending
+        if pending is not None and frame == pending.frame:
+            self._pending = None  # our frame's echo
+            return
+        if frame.function != self.family.functions.key:
+            log.debug("unexpected frame", extra={"address": address, "function": frame.function})
+            return
+        # Acknowledge first: the device is waiting for this echo to stop resending.
+        self.link.write(encode_frame(frame, self.family.framing))
+        if self._is_resend(frame, now):
+            log.info("resent key frame dropped", extra={"address": address})
+            return
+        self._handlers[address](frame)
+
+    def _is_resend(self, frame: BusFrame, now: float) -> bool:
+        last = self._last_key.get(frame.address)
+        self._last_key[frame.address] = (frame.data, now)
+        if last is None or last[0] != frame.data:
+            return False
+        if self.family.sequence_byte:
+            return True  # same sequence byte and key: the same press
+        return now - last[1] < self.family.timing.repeat_window_s
+
+    def _heard(self, address: int, now: float) -> None:
+        self._last_heard[address] = now
+        self._missed[address] = 0
+        self._set_problem(address, None)
+
+    def _drive(self, now: float) -> None:
+        timing = self.family.timing
+        pending = self._pending
+        if pending is not None:
+            if now - pending.sent_at < timing.echo_timeout_s:
+                return
+            if pending.sends <= timing.retries:
+                self._write(pending, now)
+                return
+            self._pending = None
+            self._missed_echo(pending.frame.address)
+        frame = self._next_frame(now)
+        if frame is not None:
+            self._pending = _Outgoing(frame)
+            self._write(self._pending, now)
+
+    def _next_frame(self, now: float) -> BusFrame | None:
+        with self._lock:
+            for key, frame in self._slots.items():
+                if (
+                    self._problem.get(key[0]) is None
+                    or frame.function == self.family.functions.poll
+                ):
+                    del self._slots[key]
+                    return frame
+            # A silent device's screen waits; its polls go on so its return is noticed.
+        for address in self._handlers:
+            if now - self._last_heard.get(address, -1e9) >= self.family.timing.poll_interval_s:
+                self._last_heard[address] = now  # one poll per interval, answered or not
+                return BusFrame(address, self.family.functions.poll)
+        return None
+
+    def _write(self, outgoing: _Outgoing, now: float) -> None:
+        outgoing.sends += 1
+        outgoing.sent_at = now
+        self.link.write(encode_frame(outgoing.frame, self.family.framing))
+
+    def _missed_echo(self, address: int) -> None:
+        self._missed[address] += 1
+        if self._missed[address] >= self.family.timing.missed_echoes:
+            self._set_problem(address, LineProblem.NOT_ANSWERING)
+
+    def _set_problem(self, address: int, problem: str | None) -> None:
+        before = self._problem.get(address)
+        if before == problem:
+            return
+        self._problem[address] = problem
+        if problem is None:
+            # Back from silence or a replug: it may have restarted blank, so send it all.
+            with self._lock:
+                for key, frame in self._current.items():
+                    if key[0] == address:
+                        self._slots[key] = frame
+        self._health[address](address, problem)
+
+    def _report_all(self, problem: str) -> None:
+        for address in self._handlers:
+            self._set_problem(address, problem)

@@ -1,0 +1,436 @@
+"""The counter's two bus devices: the clerk's keypad (``counter``) and the citizen's pad.
+
+Each is a device of its own on the bus (its own id, availability and status), fed by
+whatever hardware the profile names. Keys are queued and handled one at a time on a
+worker thread, so the network thread never blocks and a key never overtakes another.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from counter_terminal.clerk import CounterContext, Feedback, carry_on, feedback, plan, screen_lines
+from counter_terminal.keys import ClerkAction, ClerkKey
+from counter_terminal.profile import RatingKeys, TextDisplay
+from counter_terminal.rating import AskReason, Ignored, Phase, RatingSession, Submit
+from hallbus.clock import Clock, SystemClock
+from hallbus.daemon import DeviceDaemon
+from hallbus.messages import (
+    CardRead,
+    ClerkView,
+    DeviceKind,
+    ErrorCode,
+    KeyHandled,
+    Login,
+    PayloadError,
+    Rate,
+    RatingClosed,
+    RatingLevel,
+    RatingPrompt,
+    Reply,
+    WindowState,
+    decode,
+)
+from hallbus.settings import BusSettings
+from hallbus.topics import Command, DeviceCommandKind, DeviceEventKind
+from scheduler.config import DeviceConfig, HallConfig
+
+log = logging.getLogger(__name__)
+
+PAD_TICK_S = 0.2  # the pad looks at its clock this often while a prompt is open
+
+ScreenSink = Callable[[list[str]], None]
+
+
+@dataclass(frozen=True)
+class CounterSettings:
+    """How patiently a key waits for the scheduler."""
+
+    reply_timeout_s: float = 2.0
+    # A key is resent with the same id this long (the scheduler may be restarting); it
+    # acts once whenever it arrives.
+    give_up_s: float = 30.0
+
+    @property
+    def attempts(self) -> int:
+        """Sends of one request before the clerk is told the system does not answer."""
+        return max(1, round(self.give_up_s / self.reply_timeout_s))
+
+
+def counter_context(hall: HallConfig, window: int) -> CounterContext:
+    """What a keypad at ``window`` needs to know of the hall."""
+    config = next(w for w in hall.windows if w.number == window)
+    return CounterContext(
+        window=window,
+        services=tuple((s.code, s.prefix) for s in hall.services),
+        window_services=frozenset(hall.tiers(config)),
+    )
+
+
+def publish_key(
+    device: DeviceDaemon, clock: Clock, key: str, *, accepted: bool, outcome: str, text: str
+) -> None:
+    """Publish what came of a key, for the dashboard and for anyone watching the counter."""
+    event = KeyHandled(
+        key=key[:32], accepted=accepted, outcome=outcome[:32], text=text[:64], at=clock.now()
+    )
+    device.bus.publish(device.topics.device_event(device.device_id, DeviceEventKind.KEY), event)
+
+
+class _InputHealth:
+    """The input hardware's problems, as the device's retained status shows them."""
+
+    def __init__(self, daemon: DeviceDaemon) -> None:
+        self.daemon = daemon
+        self.problems: set[str] = set()
+        self.detail: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def set(self, problem: str, present: bool, detail: str = "") -> None:
+        with self._lock:
+            changed = (problem in self.problems) != present
+            if present:
+                self.problems.add(problem)
+                self.detail[problem] = detail
+            else:
+                self.problems.discard(problem)
+                self.detail.pop(problem, None)
+            faults, details = sorted(self.problems), dict(self.detail)
+        if changed and self.daemon.bus.connected.is_set():
+            self.daemon.publish_status(healthy=not faults, faults=faults, detail=details)
+
+    def publish(self) -> None:
+        with self._lock:
+            faults, details = sorted(self.problems), dict(self.detail)
+        self.daemon.publish_status(healthy=not faults, faults=faults, detail=details)
+
+
+class KeypadDevice(DeviceDaemon):
+    """The clerk's caller keypad at one window."""
+
+    kind = DeviceKind.COUNTER
+
+    def __init__(
+        self,
+        settings: BusSettings,
+        hall: HallConfig,
+        device: DeviceConfig,
+        *,
+        screen: ScreenSink | None = None,
+        display: TextDisplay | None = None,
+        counter: CounterSettings | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(settings, hall.id, device.id)
+        assert device.window is not None
+        self.window = device.window
+        self.context = counter_context(hall, device.window)
+        self.id_reader = device.id_reader
+        self.screen = screen
+        self.display = display
+        self.counter = counter or CounterSettings()
+        self.clock = clock or SystemClock()
+        self.health = _InputHealth(self)
+        self.state: WindowState | None = None
+        self.last: Feedback | None = None
+        self._shown: list[str] | None = None
+        self._keys: queue.Queue[ClerkAction | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
+
+    def setup(self) -> None:
+        """Follow the window's retained state, and the paired reader's cards for logins."""
+        self.bus.subscribe(self.topics.window_state(self.window), self._on_window)
+        if self.id_reader is not None:
+            self.bus.subscribe(
+                self.topics.device_event(self.id_reader, DeviceEventKind.CARD_READ), self._on_card
+            )
+
+    def start(self, timeout: float | None = 10.0) -> None:
+        """Connect, then handle keys."""
+        super().start(timeout)
+        self.health.publish()
+        self._worker = threading.Thread(target=self._work, name=f"keys-{self.device_id}")
+        self._worker.daemon = True
+        self._worker.start()
+        self._refresh()
+
+    def stop(self) -> None:
+        """Finish the key in hand and disconnect."""
+        self._keys.put(None)
+        if self._worker is not None:
+            self._worker.join(timeout=self.counter.reply_timeout_s * 2)
+        super().stop()
+
+    def press(self, action: ClerkAction) -> None:
+        """A key from the hardware (any thread)."""
+        self._keys.put(action)
+
+    def noise(self, reason: str) -> None:
+        """Key presses that made nothing (a bounce, an unmapped key): logged and published."""
+        log.info("key ignored", extra={"device": self.device_id, "reason": reason})
+        self._event("noise", accepted=False, outcome="ignored", text=reason)
+
+    # --- handlers ----------------------------------------------------------------------
+    def _on_window(self, topic: str, payload: bytes) -> None:
+        try:
+            self.state = decode(WindowState, payload)
+        except PayloadError as err:
+            log.warning("bad window state", extra={"topic": topic, "error": str(err)})
+            return
+        self._refresh()
+
+    def _on_card(self, topic: str, payload: bytes) -> None:
+        try:
+            card = decode(CardRead, payload)
+        except PayloadError as err:
+            log.warning("bad card event", extra={"topic": topic, "error": str(err)})
+            return
+        # A clerk taps their own card to log in (the hall file holds their keyed hash).
+        reply = self.requests.request(
+            Command.LOGIN,
+            Login(request_id=uuid.uuid4().hex, id_hash=card.id_hash),
+            timeout=self.counter.reply_timeout_s,
+            attempts=self.counter.attempts,
+        )
+        self._tell(ClerkAction(ClerkKey.LOGIN), feedback(ClerkAction(ClerkKey.LOGIN), reply))
+
+    def _work(self) -> None:
+        while (action := self._keys.get()) is not None:
+            try:
+                self._handle(action)
+            except Exception:
+                log.exception("key failed", extra={"device": self.device_id})
+
+    def _handle(self, action: ClerkAction) -> None:
+        steps = plan(action, self.state, self.context, uuid.uuid4().hex)
+        if isinstance(steps, Feedback):
+            self._tell(action, steps)
+            return
+        reply: Reply | None = None
+        for step in steps:
+            reply = self.requests.request(
+                step.command,
+                step.request,
+                timeout=self.counter.reply_timeout_s,
+                attempts=self.counter.attempts,
+            )
+            if not carry_on(step, reply):
+                break
+        assert reply is not None
+        self._tell(action, feedback(action, reply))
+
+    def _tell(self, action: ClerkAction, said: Feedback) -> None:
+        self.last = said
+        log.info(
+            "key handled",
+            extra={"device": self.device_id, "key": action.key.value, "outcome": said.code},
+        )
+        self._event(action.key.value, accepted=said.ok, outcome=said.code, text=said.text)
+        self._refresh()
+
+    def _event(self, key: str, *, accepted: bool, outcome: str, text: str) -> None:
+        publish_key(self, self.clock, key, accepted=accepted, outcome=outcome, text=text)
+
+    def _refresh(self) -> None:
+        if self.screen is None or self.display is None:
+            return
+        lines = screen_lines(self.state, self.last, self.display.lines, self.display.width)
+        if lines != self._shown:
+            self._shown = lines
+            self.screen(lines)
+
+
+@dataclass(frozen=True)
+class PadView:
+    """What a pad shows: the clerk's card, or the prompt in its phase."""
+
+    phase: Phase
+    window: int
+    clerk: ClerkView | None
+    ticket_label: str | None
+    level: RatingLevel | None
+    seconds_left: int | None
+
+
+PadListener = Callable[[PadView], None]
+
+
+class PadDevice(DeviceDaemon):
+    """The citizen's rating pad at one window."""
+
+    kind = DeviceKind.RATING_PAD
+
+    def __init__(
+        self,
+        settings: BusSettings,
+        hall: HallConfig,
+        device: DeviceConfig,
+        keys: RatingKeys,
+        *,
+        counter: CounterSettings | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        super().__init__(settings, hall.id, device.id)
+        assert device.window is not None
+        self.window = device.window
+        self.counter = counter or CounterSettings()
+        self.clock = clock or SystemClock()
+        self.session = RatingSession(keys)
+        self.health = _InputHealth(self)
+        self.clerk: ClerkView | None = None
+        self.listeners: list[PadListener] = []
+        self._lock = threading.Lock()
+        self._inbox: queue.Queue[int | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._shown: PadView | None = None
+
+    def setup(self) -> None:
+        """Listen for prompts, and follow the window for the clerk's card."""
+        self.bus.subscribe(self.topics.device_commands(self.device_id), self._on_command)
+        self.bus.subscribe(self.topics.window_state(self.window), self._on_window)
+
+    def start(self, timeout: float | None = 10.0) -> None:
+        """Connect, then take buttons."""
+        super().start(timeout)
+        self.health.publish()
+        self._worker = threading.Thread(target=self._work, name=f"pad-{self.device_id}")
+        self._worker.daemon = True
+        self._worker.start()
+        self._notify()
+
+    def stop(self) -> None:
+        """Disconnect."""
+        self._inbox.put(None)
+        if self._worker is not None:
+            self._worker.join(timeout=self.counter.reply_timeout_s * 2)
+        super().stop()
+
+    def press(self, button: int) -> None:
+        """A button (or a touch on one) from the hardware, any thread."""
+        self._inbox.put(button)
+
+    def noise(self, reason: str) -> None:
+        """Presses that made nothing (bounce, unmapped key)."""
+        log.info("pad key ignored", extra={"device": self.device_id, "reason": reason})
+        self._event("noise", accepted=False, outcome="ignored", text=reason)
+
+    def view(self) -> PadView:
+        """What the pad shows now."""
+        with self._lock:
+            session = self.session
+            prompt = session.prompt
+            left = None
+            if prompt is not None and session.phase in (Phase.RATING, Phase.REASON):
+                until = session.next_change() or prompt.deadline
+                left = max(0, round((until - self.clock.now()).total_seconds()))
+            return PadView(
+                phase=session.phase,
+                window=self.window,
+                clerk=(prompt.clerk if prompt is not None and prompt.clerk else self.clerk),
+                ticket_label=prompt.ticket_label if prompt is not None else None,
+                level=session.level,
+                seconds_left=left,
+            )
+
+    # --- handlers ----------------------------------------------------------------------
+    def _on_window(self, topic: str, payload: bytes) -> None:
+        try:
+            state = decode(WindowState, payload)
+        except PayloadError as err:
+            log.warning("bad window state", extra={"topic": topic, "error": str(err)})
+            return
+        self.clerk = state.clerk
+        self._notify()
+
+    def _on_command(self, topic: str, payload: bytes) -> None:
+        kind = topic.rsplit("/", 1)[-1]
+        now = self.clock.now()
+        try:
+            if kind == DeviceCommandKind.RATING_PROMPT:
+                prompt = decode(RatingPrompt, payload)
+                with self._lock:
+                    opened = self.session.open(prompt, now)
+                log.info(
+                    "rating prompt" if opened else "rating prompt again, ignored",
+                    extra={"device": self.device_id, "ticket": prompt.ticket_label},
+                )
+            elif kind == DeviceCommandKind.RATING_CLOSED:
+                closed = decode(RatingClosed, payload)
+                with self._lock:
+                    self.session.close(closed.transaction_id, now)
+            else:
+                log.warning("unknown pad command", extra={"topic": topic})
+                return
+        except PayloadError as err:
+            log.warning("bad pad command", extra={"topic": topic, "error": str(err)})
+            return
+        self._inbox.put(0)  # wake the worker: the view changed
+        self._notify()
+
+    def _work(self) -> None:
+        while True:
+            try:
+                button = self._inbox.get(timeout=PAD_TICK_S)
+            except queue.Empty:
+                button = 0
+            if button is None:
+                return
+            try:
+                self._step(button)
+            except Exception:
+                log.exception("pad step failed", extra={"device": self.device_id})
+
+    def _step(self, button: int) -> None:
+        now = self.clock.now()
+        with self._lock:
+            due = self.session.tick(now)
+            outcome = self.session.press(button, now) if button else None
+        if due is not None:
+            self._submit(due, "reason_timeout")
+        if isinstance(outcome, Submit):
+            self._submit(outcome, f"button_{button}")
+        elif isinstance(outcome, AskReason):
+            self._event(f"button_{button}", accepted=True, outcome="ask_reason", text="请选择原因")
+        elif isinstance(outcome, Ignored):
+            stray = "stray" if "no rating asked" in outcome.reason else "repeated"
+            log.info("pad key ignored", extra={"device": self.device_id, "reason": outcome.reason})
+            self._event(f"button_{button}", accepted=False, outcome=stray, text=outcome.reason)
+        self._notify()
+
+    def _submit(self, submit: Submit, key: str) -> None:
+        # The id derives from the transaction: however often this is sent, it rates once.
+        rate = Rate(
+            request_id=f"rate.{submit.transaction_id}"[:64],
+            transaction_id=submit.transaction_id,
+            level=submit.level,
+            reason=submit.reason,
+            comment=submit.comment,
+        )
+        reply = self.requests.request(
+            Command.RATE, rate, timeout=self.counter.reply_timeout_s, attempts=self.counter.attempts
+        )
+        if reply.status == "ok":
+            self._event(key, accepted=True, outcome="ok", text=f"rated {submit.level.value}")
+            return
+        code = reply.error.code if reply.error is not None else ErrorCode.INTERNAL
+        log.warning("rating refused", extra={"device": self.device_id, "code": code.value})
+        self._event(key, accepted=False, outcome=code.value, text="评价未记录")
+
+    def _event(self, key: str, *, accepted: bool, outcome: str, text: str) -> None:
+        publish_key(self, self.clock, key, accepted=accepted, outcome=outcome, text=text)
+
+    def _notify(self) -> None:
+        view = self.view()
+        if view == self._shown:
+            return
+        self._shown = view
+        for listener in self.listeners:
+            try:
+                listener(view)
+            except Exception:
+                log.exception("pad output failed", extra={"device": self.device_id})

@@ -1,0 +1,162 @@
+"""A rating pad's prompt, pure: who may rate what, when, and what gets sent.
+
+Only the citizen in front of the pad, while the pad is asking, can rate: a button pressed
+with no prompt open is ignored and reported, and once a transaction is rated (or its
+prompt is over) nothing more is sent for it, so a second press changes nothing. A bad
+rating asks for a reason; if none is chosen in time, ``other`` is sent with a note, so
+the bad rating itself is never lost. The clock is passed in.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from counter_terminal.profile import RatingKeys
+from hallbus.messages import BadRatingReason, RatingLevel, RatingPrompt
+
+THANKS_S = 3.0  # the thank-you screen, then back to the clerk's card
+REMEMBERED = 64  # transactions the pad remembers it has finished with
+NO_REASON_NOTE = "no reason chosen at the pad"
+REASON_MARGIN_S = 1.0  # a bad rating without a reason is sent this long before the deadline
+
+
+class Phase(StrEnum):
+    """What the pad shows."""
+
+    IDLE = "idle"  # the clerk's card
+    RATING = "rating"  # the five levels
+    REASON = "reason"  # after a bad level: why
+    THANKS = "thanks"
+
+
+@dataclass(frozen=True, slots=True)
+class Submit:
+    """Send this rating (once; its request id is derived from the transaction)."""
+
+    transaction_id: str
+    level: RatingLevel
+    reason: BadRatingReason | None = None
+    comment: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored:
+    """A button that did nothing, and why (logged and counted)."""
+
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AskReason:
+    """A bad level was pressed: the pad now asks why."""
+
+    level: RatingLevel
+
+
+Outcome = Submit | Ignored | AskReason
+
+
+class RatingSession:
+    """One pad's prompt state."""
+
+    def __init__(self, keys: RatingKeys) -> None:
+        self.keys = keys
+        self.phase = Phase.IDLE
+        self.prompt: RatingPrompt | None = None
+        self.level: RatingLevel | None = None
+        self._reason_until: datetime | None = None
+        self._thanks_until: datetime | None = None
+        self._finished: deque[str] = deque(maxlen=REMEMBERED)
+
+    def open(self, prompt: RatingPrompt, now: datetime) -> bool:
+        """The scheduler asks for a rating; False if this pad is done with it already.
+
+        A scheduler restart sends open prompts again: the one being rated stays as it is.
+        """
+        if prompt.transaction_id in self._finished or prompt.deadline <= now:
+            return False
+        if self.prompt is not None and self.prompt.transaction_id == prompt.transaction_id:
+            return False
+        self.prompt, self.level, self.phase = prompt, None, Phase.RATING
+        self._reason_until = None
+        return True
+
+    def close(self, transaction_id: str, now: datetime) -> bool:
+        """The scheduler says the prompt is over (rated, or out of time)."""
+        self._finished.append(transaction_id)
+        if self.prompt is None or self.prompt.transaction_id != transaction_id:
+            return False
+        self._end(now, thanks=self.phase is Phase.THANKS)
+        return True
+
+    def press(self, button: int, now: datetime) -> Outcome:
+        """The citizen pressed button 1..5."""
+        self.tick(now)
+        prompt = self.prompt
+        if self.phase is Phase.IDLE or prompt is None:
+            return Ignored(f"button {button} pressed with no rating asked")
+        if self.phase is Phase.THANKS:
+            return Ignored(f"button {button} pressed after {prompt.ticket_label} was rated")
+        if self.phase is Phase.RATING:
+            if not 1 <= button <= len(self.keys.levels):
+                return Ignored(f"button {button} is not a level")
+            level = self.keys.levels[button - 1]
+            if level.is_bad:
+                self.level, self.phase = level, Phase.REASON
+                # Sent before the deadline, or the scheduler would record `unrated` first.
+                latest = prompt.deadline - timedelta(seconds=REASON_MARGIN_S)
+                self._reason_until = max(
+                    now, min(now + timedelta(seconds=self.keys.reason_timeout_s), latest)
+                )
+                return AskReason(level)
+            return self._submit(Submit(prompt.transaction_id, level), now)
+        if not 1 <= button <= len(self.keys.reasons):
+            return Ignored(f"button {button} is not a reason")
+        assert self.level is not None
+        reason = self.keys.reasons[button - 1]
+        return self._submit(Submit(prompt.transaction_id, self.level, reason), now)
+
+    def tick(self, now: datetime) -> Submit | None:
+        """Let time pass: a reason not chosen in time sends ``other``; a deadline closes."""
+        prompt = self.prompt
+        if prompt is None:
+            return None
+        if self.phase is Phase.REASON and self._reason_until is not None:
+            if now >= self._reason_until:
+                assert self.level is not None
+                submit = Submit(
+                    prompt.transaction_id, self.level, BadRatingReason.OTHER, NO_REASON_NOTE
+                )
+                return self._submit(submit, now)
+        elif self.phase is Phase.RATING and now >= prompt.deadline:
+            # The scheduler records `unrated` at the deadline; the pad stops asking then.
+            self._finished.append(prompt.transaction_id)
+            self._end(now, thanks=False)
+        elif self.phase is Phase.THANKS and self._thanks_until and now >= self._thanks_until:
+            self._end(now, thanks=False)
+        return None
+
+    def next_change(self) -> datetime | None:
+        """When ``tick`` next has something to do."""
+        if self.prompt is None:
+            return None
+        if self.phase is Phase.REASON:
+            return self._reason_until
+        if self.phase is Phase.THANKS:
+            return self._thanks_until
+        return self.prompt.deadline
+
+    def _submit(self, submit: Submit, now: datetime) -> Submit:
+        self._finished.append(submit.transaction_id)
+        self.phase = Phase.THANKS
+        self._thanks_until = now + timedelta(seconds=THANKS_S)
+        return submit
+
+    def _end(self, now: datetime, *, thanks: bool) -> None:
+        if thanks:
+            return  # the thank-you screen runs out by itself
+        self.phase, self.prompt, self.level = Phase.IDLE, None, None
+        self._reason_until = self._thanks_until = None
