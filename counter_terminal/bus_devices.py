@@ -1,0 +1,72 @@
+"""What bus keypads and raters say in their frames' data, by their profiles. Pure.
+
+A key frame's data is the sequence byte (where the bus has one), the key code, then any
+digits typed before the key in ASCII. Host frames carry screen text in the device's
+encoding (lines separated by LF) or a rater's prompt state.
+"""
+
+from __future__ import annotations
+
+from counter_terminal.bus_protocol import BusFrame
+from counter_terminal.keys import NUMBERED_KEYS, ClerkAction, KeyNoise, PadButton
+from counter_terminal.profile import BusKeypadProfile, BusRaterProfile, TextDisplay
+from counter_terminal.rating import Phase
+
+
+def _key_code(frame: BusFrame, sequence_byte: bool) -> tuple[int, bytes] | KeyNoise:
+    body = frame.data[1:] if sequence_byte else frame.data
+    if not body:
+        return KeyNoise("key frame without a key code")
+    return body[0], body[1:]
+
+
+def clerk_action(frame: BusFrame, profile: BusKeypadProfile) -> ClerkAction | KeyNoise:
+    """The clerk's action a keypad's key frame carries."""
+    parsed = _key_code(frame, profile.sequence_byte)
+    if isinstance(parsed, KeyNoise):
+        return parsed
+    code, typed = parsed
+    key = profile.keys.get(code)
+    if key is None:
+        return KeyNoise(f"key code {code:#04x} is not in {profile.id}")
+    if not typed:
+        return ClerkAction(key)
+    if not typed.isdigit() or len(typed) > 8:
+        return KeyNoise(f"key code {code:#04x} came with {len(typed)} bytes that are not digits")
+    return ClerkAction(key, typed.decode("ascii") if key in NUMBERED_KEYS else None)
+
+
+def rater_button(frame: BusFrame, profile: BusRaterProfile) -> PadButton | KeyNoise:
+    """The button a rater's key frame carries."""
+    parsed = _key_code(frame, profile.sequence_byte)
+    if isinstance(parsed, KeyNoise):
+        return parsed
+    code, _ = parsed
+    button = profile.buttons.get(code)
+    if button is None:
+        return KeyNoise(f"key code {code:#04x} is not a button of {profile.id}")
+    return PadButton(button)
+
+
+def screen_data(lines: list[str], display: TextDisplay) -> bytes:
+    """Screen text as the device takes it; characters it cannot show become '?'."""
+    return "\n".join(lines).encode(display.encoding, errors="replace")
+
+
+PHASE_TEXT = {
+    Phase.IDLE: "欢迎",
+    Phase.RATING: "请对本次服务评价",
+    Phase.REASON: "请选择不满意原因",
+    Phase.THANKS: "谢谢您的评价",
+}
+
+
+def prompt_state(phase: Phase, profile: BusRaterProfile) -> int:
+    """The prompt byte that lights a rater's keys for ``phase``."""
+    states = profile.prompt_states
+    return {
+        Phase.IDLE: states.idle,
+        Phase.RATING: states.rate,
+        Phase.REASON: states.reason,
+        Phase.THANKS: states.thanks,
+    }[phase]
