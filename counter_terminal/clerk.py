@@ -87,8 +87,13 @@ def plan(
     match key:
         case ClerkKey.CALL_NEXT:
             steps = []
-            if window is not None and window.current is not None:
+            if (
+                window is not None
+                and window.current is not None
+                and window.status is WindowStatus.OPEN
+            ):
                 # 顺呼: "next" ends the ticket at the window first, which asks for its rating.
+                # A paused window's "next" is refused whole, finishing nothing.
                 steps.append(Step(Command.FINISH, Finish(request_id=rid(0))))
             return [*steps, Step(Command.CALL_NEXT, CallNext(request_id=rid(1)))]
         case ClerkKey.RECALL:

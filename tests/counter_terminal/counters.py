@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,17 +27,6 @@ from simulator.mailbox import Mailbox
 from tests.conftest import WAIT, listen
 
 FAST = CounterSettings(reply_timeout_s=1.0, give_up_s=20.0)
-
-
-def bus_profiles(
-    keypad: str = "rs485-keypad-lcd", rater: str = "rs485-rater-5key"
-) -> tuple[BusKeypadProfile, BusRaterProfile]:
-    """A keypad and a rater profile that share a bus."""
-    keypad_profile = load_counter_profile(keypad)
-    rater_profile = load_counter_profile(rater)
-    assert isinstance(keypad_profile, BusKeypadProfile)
-    assert isinstance(rater_profile, BusRaterProfile)
-    return keypad_profile, rater_profile
 
 
 @dataclass
@@ -68,11 +57,11 @@ class Observed:
         )
         return decode(DeviceStatus, found) if found is not None else None
 
-    def window(self, number: int, check: object) -> WindowState | None:
-        """The first state of window ``number`` passing ``check``."""
+    def window(self, number: int, check: Callable[[WindowState], bool]) -> WindowState | None:
+        """Window ``number``'s state once it passes ``check``: the newest or a later one."""
+        newest = max(0, len(self.windows[number].items()) - 1)
         found = self.windows[number].wait_for(
-            lambda p: bool(check(decode(WindowState, p))),  # type: ignore[operator]
-            WAIT,
+            lambda p: check(decode(WindowState, p)), WAIT, after=newest
         )
         return decode(WindowState, found) if found is not None else None
 
@@ -126,15 +115,19 @@ def bus_counter(
     windows: list[int],
     *,
     keypad: str = "rs485-keypad-lcd",
-    rater: str = "rs485-rater-5key",
+    rater: str | None = "rs485-rater-5key",
 ) -> Iterator[Counter]:
     """The keypads and raters of ``windows`` on one emulated line, run by the real daemon."""
-    keypad_profile, rater_profile = bus_profiles(keypad, rater)
+    keypad_profile = load_counter_profile(keypad)
+    rater_profile = load_counter_profile(rater) if rater else None
+    assert isinstance(keypad_profile, BusKeypadProfile)
+    assert rater_profile is None or isinstance(rater_profile, BusRaterProfile)
     family = bus_family(keypad_profile)
     line = CounterBusEmulator(family)
     for window in windows:
         line.add(window, keypad_profile)
-        line.add(10 + window, rater_profile)
+        if rater_profile is not None:
+            line.add(10 + window, rater_profile)
     port = line.serve_pty(tmp_path / "ttyRS485")
     seen = observe(bus, hall, windows)
     terminal = CounterTerminal(

@@ -44,3 +44,103 @@ def test_call_recall_finish_and_next_from_the_keypad(
         assert line.press(1, K.CALL_NEXT)  # 顺呼: finishes A001, calls A002
         assert seen.window(1, lambda w: w.current is not None and w.current.label == "A002")
         assert scheduler.store.ticket_counts().get(TicketState.DONE.value) == 1
+
+
+def _issue(kiosk: VirtualKiosk, service: str, count: int) -> list[str]:
+    labels = []
+    for _ in range(count):
+        reply = kiosk.issue(service)
+        assert reply.status == "ok" and reply.data is not None, reply
+        labels.append(reply.data["label"])
+    return labels
+
+
+def test_no_show_after_recalls_transfer_and_call_by_number(
+    scheduler: SchedulerService,
+    devices: Callable[..., DeviceDaemon],
+    bus: BusSettings,
+    hall: HallConfig,
+    clock: FakeClock,
+    tmp_path: Path,
+) -> None:
+    kiosk: VirtualKiosk = devices(VirtualKiosk, "kiosk-1")
+    _issue(kiosk, "social", 4)
+    with bus_counter(bus, hall, clock, tmp_path, [1, 2]) as counter:
+        line, seen = counter.line, counter.seen
+        assert line.press(1, K.LOGIN, "1001") and line.press(2, K.LOGIN, "1002")
+        assert seen.window(2, lambda w: w.status is WindowStatus.OPEN)
+        # A001 never comes: recalled up to max_recalls (2), the next recall is a no-show.
+        assert line.press(1, K.CALL_NEXT)
+        for recalls in (1, 2):
+            assert line.press(1, K.RECALL)
+            assert seen.window(
+                1, lambda w, n=recalls: w.current is not None and w.current.recalls == n
+            )  # type: ignore[misc]
+        assert line.press(1, K.RECALL)
+        assert seen.window(1, lambda w: w.current is None)
+        assert scheduler.store.ticket_counts().get(TicketState.NO_SHOW.value) == 1
+        # A002 is called, then sent to window 2, which calls it next (一票到底).
+        assert line.press(1, K.CALL_NEXT)
+        assert seen.window(1, lambda w: w.current is not None and w.current.label == "A002")
+        assert line.press(1, K.TRANSFER_WINDOW, "2")
+        assert seen.window(1, lambda w: w.current is None)
+        assert line.press(2, K.CALL_NEXT)
+        assert seen.window(2, lambda w: w.current is not None and w.current.label == "A002")
+        # Transfer to a service by its number in the hall file: 2 is tax (B).
+        assert line.press(2, K.TRANSFER_SERVICE, "2")
+        assert seen.window(2, lambda w: w.current is None)
+        # Window 1 calls A004 out of order by number (one service there: the prefix is known).
+        assert line.press(1, K.CALL_TICKET, "4")
+        assert seen.window(1, lambda w: w.current is not None and w.current.label == "A004")
+        # Calling out of order while A004 is still at the window is refused.
+        before = seen.key_count("counter-1")
+        assert line.press(1, K.CALL_TICKET, "3")
+        assert seen.key("counter-1", "invalid_state", after=before) is not None
+        # A number nobody holds is refused with a clear message, and nothing changes.
+        assert line.press(1, K.FINISH)
+        assert seen.window(1, lambda w: w.current is None)
+        before = seen.key_count("counter-1")
+        assert line.press(1, K.CALL_TICKET, "99")
+        refused = seen.key("counter-1", "unknown_ticket", after=before)
+        assert refused is not None and refused.text == "无此票号"
+        # A transfer without a number never reaches the scheduler.
+        assert line.press(1, K.TRANSFER_WINDOW)
+        assert seen.key("counter-1", "number_missing") is not None
+
+
+def test_pause_resume_and_an_a_b_handover(
+    scheduler: SchedulerService,
+    devices: Callable[..., DeviceDaemon],
+    bus: BusSettings,
+    hall: HallConfig,
+    clock: FakeClock,
+    tmp_path: Path,
+) -> None:
+    kiosk: VirtualKiosk = devices(VirtualKiosk, "kiosk-1")
+    _issue(kiosk, "social", 3)
+    with bus_counter(bus, hall, clock, tmp_path, [1]) as counter:
+        line, seen = counter.line, counter.seen
+        assert line.press(1, K.LOGIN, "1001")
+        assert seen.window(1, lambda w: w.clerk is not None and w.clerk.code == "1001")
+        assert line.press(1, K.PAUSE)
+        assert seen.window(1, lambda w: w.status is WindowStatus.PAUSED)
+        assert line.shown.wait_for(lambda s: s.address == 1 and "暂停服务" in s.lines[0], 10)
+        assert line.press(1, K.CALL_NEXT)
+        paused = seen.key("counter-1", "window_paused")
+        assert paused is not None and paused.text == "暂停中,请先恢复"
+        assert line.shown.wait_for(lambda s: s.address == 1 and "暂停中" in s.lines[-1], 10)
+        assert line.press(1, K.RESUME)
+        assert seen.window(1, lambda w: w.status is WindowStatus.OPEN)
+        assert line.press(1, K.CALL_NEXT)
+        assert seen.window(1, lambda w: w.current is not None and w.current.label == "A001")
+        # Clerk A hands over: finishes, logs out; clerk B logs in and the window goes on.
+        assert line.press(1, K.FINISH)
+        assert line.press(1, K.LOGOUT)
+        assert seen.window(1, lambda w: w.status is WindowStatus.CLOSED)
+        assert line.press(1, K.LOGIN, "1002")
+        assert seen.window(1, lambda w: w.clerk is not None and w.clerk.code == "1002")
+        assert line.press(1, K.CALL_NEXT)
+        assert seen.window(1, lambda w: w.current is not None and w.current.label == "A002")
+        # An unknown clerk code is refused.
+        assert line.press(1, K.LOGIN, "4242")
+        assert seen.key("counter-1", "unknown_clerk") is not None
