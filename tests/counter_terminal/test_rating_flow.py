@@ -12,7 +12,13 @@ from counter_terminal.keys import ClerkKey as K
 from counter_terminal.profile import BusRaterProfile, load_counter_profile
 from hallbus.clock import FakeClock
 from hallbus.daemon import DeviceDaemon
-from hallbus.messages import UNRATED, BadRatingReason, RatingLevel, RatingSource
+from hallbus.messages import (
+    UNRATED,
+    BadRatingReason,
+    RatingLevel,
+    RatingRecorded,
+    RatingSource,
+)
 from hallbus.settings import BusSettings
 from scheduler.bridge import SchedulerService
 from scheduler.config import HallConfig
@@ -39,7 +45,7 @@ def _serve_one(counter: Counter, window: int = 1) -> str:
     return state.current.label
 
 
-def _records(counter: Counter, count: int) -> list[object]:
+def _records(counter: Counter, count: int) -> list[RatingRecorded]:
     assert counter.seen.ratings.wait_count(count, WAIT)
     return list(counter.seen.rating_records())
 
@@ -85,10 +91,10 @@ def test_every_level_and_a_bad_rating_with_its_reason(
                 )
                 assert line.press_button(11, reasons[level][0])
             record = _records(counter, index + 1)[index]
-            assert record.ticket_label == label  # type: ignore[attr-defined]
-            assert record.outcome == level and record.source is RatingSource.PAD  # type: ignore[attr-defined]
-            assert record.reason == (reasons[level][1] if level.is_bad else None)  # type: ignore[attr-defined]
-            assert record.clerk_code == "1001"  # type: ignore[attr-defined]
+            assert record.ticket_label == label
+            assert record.outcome == level and record.source is RatingSource.PAD
+            assert record.reason == (reasons[level][1] if level.is_bad else None)
+            assert record.clerk_code == "1001"
             assert line.shown.wait_for(
                 lambda s: s.address == 11 and s.prompt == STATES.thanks, WAIT
             )
@@ -114,7 +120,7 @@ def test_stray_and_repeated_keys_change_nothing_and_a_timeout_records_unrated(
         # Rated once; pressing again, even another level, changes nothing.
         _serve_one(counter)
         assert line.press_button(11, 1)
-        assert _records(counter, 1)[0].outcome is RatingLevel.VERY_SATISFIED  # type: ignore[attr-defined]
+        assert _records(counter, 1)[0].outcome is RatingLevel.VERY_SATISFIED
         before = seen.key_count("pad-1")
         assert line.press_button(11, 5)
         assert seen.key("pad-1", "repeated", after=before) is not None
@@ -122,7 +128,7 @@ def test_stray_and_repeated_keys_change_nothing_and_a_timeout_records_unrated(
         _serve_one(counter)
         clock.advance(hall.rating_timeout_s + 1)
         records = _records(counter, 2)
-        assert records[1].outcome == UNRATED and records[1].source is RatingSource.TIMEOUT  # type: ignore[attr-defined]
+        assert records[1].outcome == UNRATED and records[1].source is RatingSource.TIMEOUT
         assert line.shown.wait_for(lambda s: s.address == 11 and s.prompt == STATES.idle, WAIT)
         # A press after the prompt closed is stray again.
         before = seen.key_count("pad-1")
