@@ -32,6 +32,7 @@ from hallbus.messages import (
     Transfer,
     WindowState,
     WindowStatus,
+    WindowView,
 )
 from hallbus.topics import Command
 
@@ -223,20 +224,24 @@ def status_line(window: WindowState | None) -> str:
         return "暂停服务"
     if window.current is None:
         return "空闲"
-    state = "办理中" if window.current.state is TicketState.SERVING else "已呼叫"
+    state = "办理" if window.current.state is TicketState.SERVING else "呼叫"
     return f"{window.current.label} {state}"
 
 
 def screen_lines(
     window: WindowState | None, last: Feedback | None, lines: int, width: int
 ) -> list[str]:
-    """What a keypad screen of ``lines`` × ``width`` cells shows now."""
-    waiting = f"等候{window.waiting}人" if window is not None else ""
-    head = status_line(window)
+    """What a keypad screen of ``lines`` × ``width`` cells shows now.
+
+    The first line is the window's state and how many wait for it (the count is never
+    cut); below it, the answer to the clerk's last key.
+    """
+    waiting = f"等{window.waiting}人" if window is not None else ""
+    head = fit(status_line(window), max(0, width - cells(waiting) - 1))
+    top = f"{head} {waiting}".strip()
     if lines == 1:
-        text = last.text if last is not None and not last.ok else f"{head} {waiting}"
-        return [fit(text, width)]
-    rows = [f"{head} {waiting}"]
+        return [fit(last.text if last is not None and not last.ok else top, width)]
+    rows = [top]
     if last is not None:
         rows.append(("" if last.ok else "! ") + last.text)
     return [fit(row, width) for row in rows[:lines]]
@@ -254,4 +259,21 @@ def carry_on(step: Step, reply: Reply) -> bool:
         step.command is Command.FINISH
         and reply.error is not None
         and reply.error.code is ErrorCode.NO_CURRENT_TICKET
+    )
+
+
+WINDOW_COMMANDS = frozenset({Command.PAUSE, Command.RESUME, Command.LOGIN, Command.LOGOUT})
+
+
+def after_reply(window: WindowState | None, step: Step, reply: Reply) -> WindowState | None:
+    """The window as the reply to our own pause, resume, login or logout says it is now.
+
+    The retained state says the same a moment later; taking it from the reply means the
+    very next key already sees a paused window as paused.
+    """
+    if window is None or reply.status != "ok" or step.command not in WINDOW_COMMANDS:
+        return window
+    view = WindowView.model_validate(reply.data or {})
+    return window.model_copy(
+        update={"status": view.status, "clerk": view.clerk, "pause_reason": view.pause_reason}
     )

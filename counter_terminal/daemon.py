@@ -14,7 +14,15 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from counter_terminal.clerk import CounterContext, Feedback, carry_on, feedback, plan, screen_lines
+from counter_terminal.clerk import (
+    CounterContext,
+    Feedback,
+    after_reply,
+    carry_on,
+    feedback,
+    plan,
+    screen_lines,
+)
 from counter_terminal.keys import ClerkAction, ClerkKey
 from counter_terminal.profile import RatingKeys, TextDisplay
 from counter_terminal.rating import AskReason, Ignored, Phase, RatingSession, Submit
@@ -219,6 +227,7 @@ class KeypadDevice(DeviceDaemon):
                 timeout=self.counter.reply_timeout_s,
                 attempts=self.counter.attempts,
             )
+            self.state = after_reply(self.state, step, reply)
             if not carry_on(step, reply):
                 break
         assert reply is not None
