@@ -1,0 +1,280 @@
+"""The touchscreen rating pad in pygame: the clerk's card while serving, then the prompt.
+
+While the clerk serves, the citizen sees who serves them: the window, the clerk's photo,
+name, number and star level (星级柜员). When the clerk finishes, the five levels pop up by
+themselves; a bad rating asks why; then thanks. Touches become the same button presses
+a five-key pad makes, so the rules in ``counter_terminal.rating`` hold for both. Runs
+headless with ``SDL_VIDEODRIVER=dummy`` for tests and screenshots.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import pygame
+
+from counter_terminal.daemon import PadView
+from counter_terminal.profile import TouchPadProfile
+from counter_terminal.rating import Phase
+from hallbus.messages import RATING_LABELS_ZH, BadRatingReason
+from kiosk.fonts import FontNotFound, font_for
+
+log = logging.getLogger(__name__)
+
+BACKGROUND = (244, 246, 250)
+HEADER = (0, 82, 155)  # 政务蓝
+INK = (30, 34, 40)
+MUTED = (120, 126, 136)
+WHITE = (255, 255, 255)
+GOLD = (240, 170, 20)
+# Best to worst: green to red, so the levels read at a glance.
+LEVEL_COLOURS = [(0, 140, 80), (70, 160, 60), (150, 160, 40), (220, 120, 30), (200, 40, 40)]
+REASON_LABELS_ZH = {
+    BadRatingReason.ATTITUDE: "服务态度",
+    BadRatingReason.EFFICIENCY: "办事效率",
+    BadRatingReason.PROCESS: "办事流程",
+    BadRatingReason.OTHER: "其他",
+}
+PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+class PadController(Protocol):
+    """What the screen needs from the pad device (``counter_terminal.daemon.PadDevice``)."""
+
+    def view(self) -> PadView:
+        """What to draw now."""
+        ...
+
+    def press(self, button: int) -> None:
+        """A touch on button ``button``."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A touchable area and the button it presses."""
+
+    rect: pygame.Rect
+    button: int
+
+
+@functools.cache
+def _font(size: int) -> pygame.font.Font:
+    try:
+        path: str | None = str(font_for("zh"))
+    except FontNotFound as err:
+        log.warning("no Chinese font, using pygame's default: %s", err)
+        path = None
+    return pygame.font.Font(path, size)
+
+
+def _star(surface: pygame.Surface, centre: tuple[float, float], radius: float, lit: bool) -> None:
+    points = []
+    for i in range(10):
+        r = radius if i % 2 == 0 else radius * 0.45
+        angle = math.pi / 2 + i * math.pi / 5
+        points.append((centre[0] + r * math.cos(angle), centre[1] - r * math.sin(angle)))
+    pygame.draw.polygon(surface, GOLD if lit else (210, 212, 218), points)
+
+
+class PadScreen:
+    """Draws a pad view and maps touches to buttons."""
+
+    def __init__(self, profile: TouchPadProfile, photos: Path | None = None) -> None:
+        self.profile = profile
+        self.size = (profile.width, profile.height)
+        self.photos = photos
+        self.targets: list[Target] = []
+
+    def draw(self, surface: pygame.Surface, view: PadView) -> None:
+        """Draw ``view``; remembers where the buttons are."""
+        self.targets = []
+        width, height = self.size
+        self._surface, self._unit = surface, height / 100
+        surface.fill(BACKGROUND)
+        header = pygame.Rect(0, 0, width, int(height * 0.12))
+        pygame.draw.rect(surface, HEADER, header)
+        self._text(f"{view.window} 号窗口", 6, WHITE, header, "center")
+        body = pygame.Rect(0, header.bottom, width, height - header.bottom)
+        match view.phase:
+            case Phase.IDLE:
+                self._clerk_card(body, view)
+            case Phase.RATING:
+                self._levels(body, view)
+            case Phase.REASON:
+                self._reasons(body, view)
+            case Phase.THANKS:
+                self._text("谢谢您的评价!", 9, INK, body, "center")
+
+    def button_at(self, position: tuple[int, int]) -> int | None:
+        """The button under a touch, if any."""
+        return next((t.button for t in self.targets if t.rect.collidepoint(position)), None)
+
+    # --- the screens -------------------------------------------------------------------
+    def _clerk_card(self, body: pygame.Rect, view: PadView) -> None:
+        clerk = view.clerk
+        if clerk is None:
+            self._text("暂无工作人员", 7, MUTED, body, "center")
+            return
+        code, name, stars = clerk.code, clerk.name, clerk.stars
+        unit = self._unit
+        photo = pygame.Rect(body.x + body.width * 0.08, body.y + unit * 10, unit * 48, unit * 60)
+        self._photo(photo, code, name)
+        left = photo.right + body.width * 0.06
+        text = pygame.Rect(left, photo.y, body.right - left - body.width * 0.05, unit * 16)
+        self._text(name, 10, INK, text, "start")
+        self._text(f"工号 {code}", 5, MUTED, text.move(0, unit * 16), "start")
+        if stars is not None:
+            self._text("星级柜员", 4.5, MUTED, text.move(0, unit * 30), "start")
+            for i in range(5):
+                centre = (left + unit * (5 + i * 10), text.y + unit * 48)
+                _star(self._surface, centre, unit * 4, i < stars)
+        self._text("欢迎您的监督与评价", 4.5, MUTED, text.move(0, unit * 58), "start")
+
+    def _photo(self, rect: pygame.Rect, code: str, name: str) -> None:
+        path = self._photo_path(code)
+        if path is not None:
+            try:
+                image = pygame.image.load(str(path))
+                self._surface.blit(pygame.transform.smoothscale(image, rect.size), rect)
+                return
+            except pygame.error as err:
+                log.warning("clerk photo unreadable", extra={"path": str(path), "error": str(err)})
+        # No photo: the surname on a plain card, as halls print on name plates.
+        pygame.draw.rect(self._surface, (214, 224, 238), rect, border_radius=12)
+        self._text(name[:1], 22, HEADER, rect, "center")
+
+    def _photo_path(self, code: str) -> Path | None:
+        if self.photos is None:
+            return None
+        return next(
+            (p for s in PHOTO_SUFFIXES if (p := self.photos / f"{code}{s}").is_file()), None
+        )
+
+    def _levels(self, body: pygame.Rect, view: PadView) -> None:
+        unit = self._unit
+        title = pygame.Rect(body.x, body.y + unit * 4, body.width, unit * 10)
+        self._text(f"请对本次服务评价  {view.ticket_label or ''}", 6, INK, title, "center")
+        labels = [RATING_LABELS_ZH[level] for level in self.profile.rating.levels]
+        self._row(body, labels, LEVEL_COLOURS)
+        self._countdown(body, view)
+
+    def _reasons(self, body: pygame.Rect, view: PadView) -> None:
+        unit = self._unit
+        title = pygame.Rect(body.x, body.y + unit * 4, body.width, unit * 10)
+        self._text("请选择不满意的原因", 6, INK, title, "center")
+        labels = [REASON_LABELS_ZH[reason] for reason in self.profile.rating.reasons]
+        self._row(body, labels, [LEVEL_COLOURS[3]] * len(labels))
+        self._countdown(body, view)
+
+    def _row(
+        self, body: pygame.Rect, labels: list[str], colours: list[tuple[int, int, int]]
+    ) -> None:
+        count = len(labels)
+        margin = body.width * 0.025
+        width = (body.width - margin * (count + 1)) / count
+        top, height = body.y + self._unit * 24, self._unit * 40
+        for index, (label, colour) in enumerate(zip(labels, colours, strict=True)):
+            rect = pygame.Rect(margin + index * (width + margin), top, width, height)
+            pygame.draw.rect(self._surface, colour, rect, border_radius=16)
+            self._text(label, 5.5, WHITE, rect, "center")
+            self.targets.append(Target(rect, index + 1))
+
+    def _countdown(self, body: pygame.Rect, view: PadView) -> None:
+        if view.seconds_left is None:
+            return
+        rect = pygame.Rect(body.x, body.bottom - self._unit * 16, body.width, self._unit * 10)
+        self._text(f"剩余 {view.seconds_left} 秒", 4.5, MUTED, rect, "center")
+
+    def _text(
+        self,
+        text: str,
+        size: float,
+        colour: tuple[int, int, int],
+        rect: pygame.Rect,
+        align: str,
+    ) -> None:
+        font = _font(max(8, int(size * self._unit)))
+        rendered = font.render(text, True, colour)
+        if rendered.get_width() > rect.width:  # shrink to fit rather than cut
+            scale = rect.width / rendered.get_width()
+            rendered = pygame.transform.smoothscale(
+                rendered, (int(rendered.get_width() * scale), int(rendered.get_height() * scale))
+            )
+        box = rendered.get_rect()
+        box.centery = rect.centery
+        if align == "center":
+            box.centerx = rect.centerx
+        else:
+            box.x = rect.x
+        self._surface.blit(rendered, box)
+
+
+class TouchPadApp:
+    """The pad's window: draws the device's view, turns touches into button presses."""
+
+    def __init__(
+        self, pad: PadController, profile: TouchPadProfile, photos: Path | None = None
+    ) -> None:
+        self.pad = pad
+        self.screen = PadScreen(profile, photos)
+        self.fullscreen = profile.fullscreen
+        self._surface: pygame.Surface | None = None
+
+    def start(self) -> None:
+        """Open the window (or the dummy driver's surface)."""
+        pygame.display.init()
+        pygame.font.init()
+        flags = pygame.FULLSCREEN if self.fullscreen else 0
+        self._surface = pygame.display.set_mode(self.screen.size, flags)
+        pygame.display.set_caption("paidui rating pad")
+        pygame.mouse.set_visible(os.environ.get("SDL_VIDEODRIVER") != "dummy")
+        self.step()
+
+    def stop(self) -> None:
+        """Close the window."""
+        pygame.display.quit()
+
+    def step(self) -> bool:
+        """Handle touches, draw one frame; False when the window was closed."""
+        assert self._surface is not None
+        running = True
+        width, height = self.screen.size
+        for event in pygame.event.get():
+            if event.type == pygame.QUIT:
+                running = False
+            elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
+                self.touch(event.pos)
+            elif event.type == pygame.FINGERDOWN:
+                # Finger positions are fractions of the screen.
+                self.touch((int(event.x * width), int(event.y * height)))
+        self.screen.draw(self._surface, self.pad.view())
+        pygame.display.flip()
+        return running
+
+    def touch(self, position: tuple[int, int]) -> None:
+        """A finger at ``position``: the button there is pressed."""
+        button = self.screen.button_at(position)
+        if button is not None:
+            self.pad.press(button)
+
+    def run(self, fps: int = 10) -> None:
+        """Run until the window is closed."""
+        clock = pygame.time.Clock()
+        while self.step():
+            clock.tick(fps)
+
+    def target(self, button: int) -> pygame.Rect | None:
+        """Where ``button`` is on the current frame."""
+        return next((t.rect for t in self.screen.targets if t.button == button), None)
+
+    def save(self, path: Path) -> None:
+        """Write the current frame as a PNG."""
+        assert self._surface is not None
+        pygame.image.save(self._surface, str(path))
