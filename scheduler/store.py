@@ -717,3 +717,26 @@ class Store:
             return set(
                 conn.execute(select(tickets.c.id).where(tickets.c.hall == self.hall)).scalars()
             )
+
+    def unrated_transactions(self) -> int:
+        """Finished transactions that have no rating record yet (a level or ``unrated``)."""
+        rated = select(rating_ledger.c.transaction_id).where(
+            rating_ledger.c.hall == self.hall, rating_ledger.c.kind == EntryKind.RATING.value
+        )
+        with self.engine.connect() as conn:
+            count = conn.execute(
+                select(func.count())
+                .select_from(transactions)
+                .where(transactions.c.hall == self.hall, transactions.c.id.not_in(rated))
+            ).scalar_one()
+        return int(count)
+
+    def transaction_count(self) -> int:
+        """Finished transactions of the hall."""
+        with self.engine.connect() as conn:
+            count = conn.execute(
+                select(func.count())
+                .select_from(transactions)
+                .where(transactions.c.hall == self.hall)
+            ).scalar_one()
+        return int(count)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,6 +64,8 @@ class CounterBusEmulator:
         self.faults = BusFaults()
         self.shown: Mailbox[Shown] = Mailbox()
         self.host_frames: Mailbox[BusFrame] = Mailbox()  # everything the host sent, in order
+        # Called (on the port's thread) with each change a device shows; must not block.
+        self.listeners: list[Callable[[Shown], None]] = []
         self._devices: dict[int, _Device] = {}
         self._decoder = BusDecoder(family.framing)
         self._lock = threading.Lock()
@@ -160,10 +163,14 @@ class CounterBusEmulator:
         if frame.function == functions.display and display is not None:
             text = frame.data.decode(display.encoding, errors="replace")
             device.lines = tuple(text.split("\n"))
-            self.shown.put(Shown(device.address, lines=device.lines, prompt=device.prompt))
         elif frame.function == functions.prompt and frame.data:
             device.prompt = frame.data[0]
-            self.shown.put(Shown(device.address, lines=device.lines, prompt=device.prompt))
+        else:
+            return
+        shown = Shown(device.address, lines=device.lines, prompt=device.prompt)
+        self.shown.put(shown)
+        for listener in self.listeners:
+            listener(shown)
 
     # --- the port -----------------------------------------------------------------------
     def serve_pty(self, link: Path) -> str:

@@ -7,6 +7,7 @@ import logging
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,8 +15,16 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
+from counter_terminal.bus_line import SerialLineLink
+from counter_terminal.profile import (
+    BusKeypadProfile,
+    BusRaterProfile,
+    bus_family,
+    load_counter_profile,
+)
+from counter_terminal.terminal import CounterTerminal
 from hallbus.identity import IdHasher, new_id_key
-from hallbus.messages import RATING_LABELS_ZH, UNRATED, RatingLevel
+from hallbus.messages import RATING_LABELS_ZH, UNRATED, DeviceKind, RatingLevel
 from hallbus.settings import BusSettings
 from id_reader.daemon import IdReaderDaemon, IdReaderSettings
 from id_reader.links import SerialReaderLink
@@ -34,6 +43,7 @@ from paidui.broker import (
 from scheduler.bridge import SchedulerService
 from scheduler.config import DEMO_HALL_FILE, HallConfig, load_hall
 from scheduler.store import Store
+from simulator.counter_bus_emulator import CounterBusEmulator
 from simulator.hall import Pace, VirtualHall
 from simulator.id_reader_emulator import IdReaderEmulator
 from simulator.printer_emulator import PrinterEmulator
@@ -42,6 +52,10 @@ from simulator.printer_emulator import PrinterEmulator
 # reading cards from its paired reader, the real reader daemon on an emulated SAM reader.
 DEMO_PRINTER = "xprinter-xp-80c"
 DEMO_READER = "sam-v-serial"
+# Every counter's keypad and rater share one emulated RS-485 line, run by the real
+# counter daemon.
+DEMO_KEYPAD = "rs485-keypad-lcd"
+DEMO_RATER = "rs485-rater-5key"
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +125,9 @@ def summarize(
         "printed": len(printer.tickets.items()) if printer else 0,
         # Tickets the real kiosk issued to a citizen who tapped an ID card.
         "card_tickets": hall.counts.card_tickets,
+        # Finished transactions, and those without a rating record (a level or `unrated`).
+        "transactions": service.store.transaction_count(),
+        "without_rating": service.store.unrated_transactions(),
     }
 
 
@@ -135,6 +152,7 @@ def run_demo(options: DemoOptions) -> dict[str, int]:
         kiosk = _touch_kiosk(hall_config, settings, printer)
         card_reader = IdReaderEmulator()
         reader = _id_reader(hall_config, settings, card_reader, data_dir)
+        counter_line, counters, rater = _counters(hall_config, settings, data_dir)
         hall = VirtualHall(
             hall_config,
             settings,
@@ -142,11 +160,14 @@ def run_demo(options: DemoOptions) -> dict[str, int]:
             seed=options.seed,
             touch_kiosks=[kiosk],
             card_reader=card_reader,
+            counter_line=counter_line,
+            rater=rater,
         )
         try:
             service.start()
             reader.start()
             kiosk.start()
+            counters.start()
             hall.start()
             done = threading.Event()
             if options.seconds is not None:
@@ -161,7 +182,13 @@ def run_demo(options: DemoOptions) -> dict[str, int]:
         except KeyboardInterrupt:
             pass
         finally:
+            # Clerks finish what they hold and every open prompt is rated or times out,
+            # so every finished transaction has its rating record before the summary.
+            hall.stop_arrivals_and_clerks()
+            _await_ratings(service, hall_config.rating_timeout_s + hall_config.later_rating_s)
             hall.stop()
+            counters.stop()
+            counter_line.stop()
             kiosk.stop()
             reader.stop()
             card_reader.stop()
@@ -183,6 +210,37 @@ def _touch_kiosk(hall: HallConfig, settings: BusSettings, printer: PrinterEmulat
         TicketPrinter(link, profile),
         KioskSettings(hall_names=hall.names, timezone=hall.timezone, id_reader=kiosk.id_reader),
     )
+
+
+def _await_ratings(service: SchedulerService, longest_s: float) -> None:
+    """Wait until every finished transaction has its rating record, or prompts time out."""
+    closing = threading.Event()
+    deadline = time.monotonic() + longest_s + 5.0  # the scheduler's expiry runs each second
+    while service.store.unrated_transactions() and time.monotonic() < deadline:
+        closing.wait(0.2)
+
+
+def _counters(
+    hall: HallConfig, settings: BusSettings, data_dir: Path
+) -> tuple[CounterBusEmulator, CounterTerminal, BusRaterProfile]:
+    """Every window's keypad and rater on one emulated line, run by the real counter daemon."""
+    keypad, rater = load_counter_profile(DEMO_KEYPAD), load_counter_profile(DEMO_RATER)
+    assert isinstance(keypad, BusKeypadProfile) and isinstance(rater, BusRaterProfile)
+    family = bus_family(keypad)
+    line = CounterBusEmulator(family)
+    windows = []
+    for device in hall.devices:
+        if device.kind in (DeviceKind.COUNTER, DeviceKind.RATING_PAD):
+            if device.bus_address is None or device.window is None:
+                raise ValueError(f"the demo hall's {device.id} needs a window and a bus_address")
+            line.add(device.bus_address, keypad if device.kind == DeviceKind.COUNTER else rater)
+            if device.kind == DeviceKind.COUNTER:
+                windows.append(device.window)
+    port = line.serve_pty(data_dir / "ttyRS485")
+    terminal = CounterTerminal(
+        settings, hall, windows, keypad=keypad, pad=rater, line=SerialLineLink(port, family)
+    )
+    return line, terminal, rater
 
 
 def _id_reader(

@@ -1,7 +1,9 @@
 """The virtual hall: citizens arriving at kiosks, clerks serving at counters, citizens rating.
 
-Every actor is a virtual device on the real bus; the scheduler cannot tell them from hardware.
-Simulated durations are real seconds, scaled short so a demo minute shows a busy hall.
+Kiosks and boards are virtual devices on the real bus. Clerks and citizens at the counters
+press the keys of emulated RS-485 keypads and raters, which the real counter daemon runs;
+the scheduler cannot tell any of them from hardware. Simulated durations are real seconds,
+scaled short so a demo minute shows a busy hall.
 """
 
 from __future__ import annotations
@@ -12,14 +14,20 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hallbus.messages import ErrorCode, RatingLevel, RatingPrompt
+from counter_terminal.keys import ClerkKey
+from counter_terminal.profile import BusRaterProfile
+from hallbus.client import BusClient
+from hallbus.messages import DeviceKind, ErrorCode, KeyHandled, PayloadError, RatingLevel, decode
 from hallbus.settings import BusSettings
+from hallbus.topics import DeviceEventKind, HallTopics
 from kiosk.daemon import KioskDaemon
 from kiosk.flow import ChooseService, Confirm, Screen
 from scheduler.config import HallConfig
-from simulator.devices import VirtualCounter, VirtualKiosk, VirtualRatingPad, VirtualWindowBoard
+from simulator.counter_bus_emulator import CounterBusEmulator, Shown
+from simulator.devices import VirtualKiosk, VirtualWindowBoard
 from simulator.id_cards import SAMPLE_CARDS
 from simulator.id_reader_emulator import IdReaderEmulator
+from simulator.mailbox import Mailbox
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +52,21 @@ class Pace:
     rating_share: float = 0.8
     rating_delay_s: float = 0.4
     card_every: int = 3  # every third citizen at the touch kiosk (the first too) taps a card
+
+
+KEY_WAIT_S = 30.0  # a clerk waits this long to see what came of a key
+
+
+@dataclass
+class Counter:
+    """One window's keypad and rater on the emulated line, as its clerk and citizens see it."""
+
+    window: int
+    device_id: str  # the keypad's device id, whose key events tell the clerk the outcome
+    keypad: int  # bus addresses
+    rater: int
+    keys: Mailbox[KeyHandled] = field(default_factory=Mailbox)
+    prompts: Mailbox[Shown] = field(default_factory=Mailbox)
 
 
 @dataclass
@@ -76,6 +99,8 @@ class VirtualHall:
         seed: int = 1,
         touch_kiosks: list[KioskDaemon] | None = None,
         card_reader: IdReaderEmulator | None = None,
+        counter_line: CounterBusEmulator | None = None,
+        rater: BusRaterProfile | None = None,
     ) -> None:
         self.hall = hall
         self.settings = settings
@@ -89,8 +114,14 @@ class VirtualHall:
         # The emulated ID reader paired with the first touch kiosk, where citizens tap cards.
         self.card_reader = card_reader
         self._touch_citizens = 0
-        self.counters: list[VirtualCounter] = []
-        self.pads: list[VirtualRatingPad] = []
+        # The emulated RS-485 line of every counter's keypad and rater.
+        self.counter_line = counter_line
+        self.rater = rater
+        self.counters: list[Counter] = []
+        self._key_watch: BusClient | None = None
+        # Citizens keep rating after the clerks stop, until the hall closes.
+        self.closing = threading.Event()
+        self._raters: list[threading.Thread] = []
         self.boards: list[VirtualWindowBoard] = []
         self._threads: list[threading.Thread] = []
 
@@ -101,32 +132,65 @@ class VirtualHall:
                 continue
             if device.kind == "kiosk":
                 self.kiosks.append(VirtualKiosk(self.settings, self.hall.id, device.id))
-            elif device.kind == "counter" and device.window is not None:
-                self.counters.append(
-                    VirtualCounter(self.settings, self.hall.id, device.id, device.window)
-                )
-            elif device.kind == "rating_pad" and device.window is not None:
-                pad = VirtualRatingPad(self.settings, self.hall.id, device.id, device.window)
-                pad.on_prompt = self._citizen_rates(pad)
-                self.pads.append(pad)
             elif device.kind == "window_board" and device.window is not None:
                 self.boards.append(
                     VirtualWindowBoard(self.settings, self.hall.id, device.id, device.window)
                 )
-        for daemon in [*self.kiosks, *self.counters, *self.pads, *self.boards]:
+        for daemon in [*self.kiosks, *self.boards]:
             daemon.start()
+        self._counters()
         # Clerks log in before the doors open, so no citizen finds every window closed.
         clerks = [c.code for c in self.hall.clerks]
         staffed = []
         for counter, clerk in zip(self.counters, clerks, strict=False):
-            login = counter.login(clerk)
-            if login.error is not None:
-                self.counts.error(login.error.code)
-            else:
+            login = self._press(counter, ClerkKey.LOGIN, clerk)
+            if login is not None and login.accepted:
                 staffed.append(counter)
         self._spawn("citizens", self._citizens)
         for counter in staffed:
             self._spawn(f"clerk-{counter.window}", self._clerk, counter)
+        for counter in self.counters:
+            rater = threading.Thread(
+                target=self._citizen_rates, args=(counter,), name=f"rater-{counter.window}"
+            )
+            rater.daemon = True
+            rater.start()
+            self._raters.append(rater)
+
+    def _counters(self) -> None:
+        """Watch each counter's key events (what its clerk reads off the keypad's screen)."""
+        if self.counter_line is None:
+            return
+        topics = HallTopics(self.hall.id)
+        watch = BusClient(self.settings, f"{self.hall.id}-clerks", topics.availability("clerks"))
+        for keypad in self.hall.devices:
+            if keypad.kind != DeviceKind.COUNTER or keypad.window is None:
+                continue
+            pads = self.hall.devices_of_window(keypad.window, DeviceKind.RATING_PAD)
+            if keypad.bus_address is None or not pads or pads[0].bus_address is None:
+                continue
+            counter = Counter(keypad.window, keypad.id, keypad.bus_address, pads[0].bus_address)
+            self.counters.append(counter)
+            watch.subscribe(
+                topics.device_event(keypad.id, DeviceEventKind.KEY),
+                lambda _t, payload, c=counter: self._key_seen(c, payload),  # type: ignore[misc]
+                inline=True,
+            )
+        watch.start()
+        self._key_watch = watch
+        by_rater = {c.rater: c for c in self.counters}
+        self.counter_line.listeners.append(
+            lambda shown: (
+                by_rater[shown.address].prompts.put(shown) if shown.address in by_rater else None
+            )
+        )
+
+    @staticmethod
+    def _key_seen(counter: Counter, payload: bytes) -> None:
+        try:
+            counter.keys.put(decode(KeyHandled, payload))
+        except PayloadError as err:
+            log.warning("bad key event", extra={"error": str(err)})
 
     def stop_arrivals_and_clerks(self) -> None:
         """Stop new arrivals and let clerks finish what they hold."""
@@ -137,8 +201,13 @@ class VirtualHall:
     def stop(self) -> None:
         """Stop everything and disconnect."""
         self.stop_arrivals_and_clerks()
-        for daemon in [*self.kiosks, *self.counters, *self.pads, *self.boards]:
+        self.closing.set()
+        for thread in self._raters:
+            thread.join(timeout=10)
+        for daemon in [*self.kiosks, *self.boards]:
             daemon.stop()
+        if self._key_watch is not None:
+            self._key_watch.stop()
 
     def _spawn(self, name: str, target: Callable[..., None], *args: object) -> None:
         thread = threading.Thread(target=target, args=args, name=name, daemon=True)
@@ -203,47 +272,70 @@ class VirtualHall:
             return False
         return True
 
-    def _clerk(self, counter: VirtualCounter) -> None:
+    def _press(self, counter: Counter, key: ClerkKey, number: str = "") -> KeyHandled | None:
+        """The clerk presses a key and reads what came of it; None if nothing did."""
+        assert self.counter_line is not None
+        seen = len(counter.keys.items())
+        if not self.counter_line.press(counter.keypad, key, number):
+            self.counts.error("keypad_not_acknowledged")
+            return None
+        result = counter.keys.wait_for(lambda _: True, KEY_WAIT_S, after=seen)
+        if result is None:
+            self.counts.error("key_without_answer")
+        elif not result.accepted and result.outcome != ErrorCode.NOTHING_WAITING:
+            self.counts.error(result.outcome)
+        return result
+
+    def _clerk(self, counter: Counter) -> None:
         while not self.stopping.is_set():
-            reply = counter.call_next()
-            if reply.status == "error":
-                assert reply.error is not None
-                if reply.error.code != ErrorCode.NOTHING_WAITING:
-                    self.counts.error(reply.error.code)
+            called = self._press(counter, ClerkKey.CALL_NEXT)
+            if called is None or not called.accepted:
                 if not self._pause(0.3):
                     return
                 continue
             # The clerk finishes what they called even while the hall closes.
             self.stopping.wait(self.pace.walk_to_window_s)
             if self.random.random() < self.pace.no_show_share:
-                counter.recall()
-                if counter.no_show().status == "ok":
+                self._press(counter, ClerkKey.RECALL)
+                done = self._press(counter, ClerkKey.NO_SHOW)
+                if done is not None and done.accepted:
                     with self.counts.lock:
                         self.counts.no_show += 1
                 continue
-            counter.start_service()
+            self._press(counter, ClerkKey.START)
             self.stopping.wait(self.random.expovariate(1 / self.pace.service_mean_s))
-            if counter.finish().status == "ok":
+            finished = self._press(counter, ClerkKey.FINISH)
+            if finished is not None and finished.accepted:
                 with self.counts.lock:
                     self.counts.served += 1
 
-    def _citizen_rates(self, pad: VirtualRatingPad) -> Callable[[RatingPrompt], None]:
-        def on_prompt(prompt: RatingPrompt) -> None:
+    def _citizen_rates(self, counter: Counter) -> None:
+        """The citizen at a counter's rater: rates when it lights up, or walks away."""
+        line, rater = self.counter_line, self.rater
+        assert line is not None and rater is not None
+        seen = 0
+        while not self.closing.is_set():
+            shown = counter.prompts.wait_for(
+                lambda s: s.prompt == rater.prompt_states.rate, 0.5, after=seen
+            )
+            seen = len(counter.prompts.items())
+            if shown is None:
+                continue
             if self.random.random() >= self.pace.rating_share:
-                return  # walks away: the scheduler records `unrated` at the deadline
+                continue  # walks away: the scheduler records `unrated` at the deadline
             level = self.random.choices(
                 list(RATING_WEIGHTS), weights=list(RATING_WEIGHTS.values())
             )[0]
-            # Runs on the pad's dispatcher thread: one citizen at a pad at a time.
-            if not self.stopping.wait(self.pace.rating_delay_s):
-                self._rate(pad, prompt.transaction_id, level)
-
-        return on_prompt
-
-    def _rate(self, pad: VirtualRatingPad, transaction_id: str, level: RatingLevel) -> None:
-        reply = pad.rate(transaction_id, level)
-        if reply.status == "ok":
+            self.closing.wait(self.pace.rating_delay_s)
+            line.press_button(counter.rater, rater.rating.levels.index(level) + 1)
+            if level.is_bad:
+                # The rater lights the reason keys; the citizen picks one.
+                asked = counter.prompts.wait_for(
+                    lambda s: s.prompt == rater.prompt_states.reason, 5, after=seen
+                )
+                if asked is not None:
+                    line.press_button(
+                        counter.rater, self.random.randint(1, len(rater.rating.reasons))
+                    )
             with self.counts.lock:
                 self.counts.rated += 1
-        elif reply.error is not None:
-            self.counts.error(reply.error.code)

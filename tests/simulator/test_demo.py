@@ -24,3 +24,7 @@ def test_demo_hall_serves_rates_and_loses_nothing(embedded: bool, tmp_path: Path
     # Citizens tapped cards on the emulated reader; the reader daemon's events reached the
     # kiosk, which took tickets with them.
     assert summary["card_tickets"] > 0
+    # The counters ran through the real counter daemon on the emulated RS-485 line, and
+    # every finished transaction has its rating record (a level or `unrated`).
+    assert summary["transactions"] >= summary["served"] > 0
+    assert summary["without_rating"] == 0
