@@ -305,6 +305,138 @@ def cmd_id_reader_emulator(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_counter(args: argparse.Namespace) -> int:
+    """Run the keypads and rating pads of one or more windows until stopped."""
+    from counter_terminal.bus_line import SerialLineLink
+    from counter_terminal.profile import (
+        BusKeypadProfile,
+        BusRaterProfile,
+        HidKeypadProfile,
+        HidPadProfile,
+        TouchPadProfile,
+        bus_family,
+        load_counter_profile,
+    )
+    from counter_terminal.terminal import CounterSetupError, CounterTerminal
+    from hallbus.input_keys import EvdevKeySource, KeyEventSource
+    from hallbus.profiles import ProfileError
+    from scheduler.config import load_hall
+
+    hall = load_hall(args.hall)
+    try:
+        profiles = [load_counter_profile(name) for name in args.profile]
+    except ProfileError as err:
+        log.error("%s", err)
+        return 2
+    keypads = [p for p in profiles if isinstance(p, BusKeypadProfile | HidKeypadProfile)]
+    pads = [p for p in profiles if not isinstance(p, BusKeypadProfile | HidKeypadProfile)]
+    if len(keypads) > 1 or len(pads) > 1:
+        log.error("give at most one keypad profile and one pad profile")
+        return 2
+    keypad = keypads[0] if keypads else None
+    pad = pads[0] if pads else None
+    bus_profile = next(
+        (p for p in profiles if isinstance(p, BusKeypadProfile | BusRaterProfile)), None
+    )
+    line = None
+    if bus_profile is not None:
+        if args.port is None:
+            log.error("%s is an RS-485 device: give the line's --port", bus_profile.id)
+            return 2
+        line = SerialLineLink(args.port, bus_family(bus_profile))
+    hid: dict[tuple[str, int], KeyEventSource] = {}
+    for window in args.window:
+        if isinstance(keypad, HidKeypadProfile):
+            hid[("keypad", window)] = EvdevKeySource(keypad.device_name, args.keypad_input)
+        if isinstance(pad, HidPadProfile):
+            hid[("pad", window)] = EvdevKeySource(pad.device_name, args.pad_input)
+    if isinstance(pad, TouchPadProfile) and len(args.window) != 1:
+        log.error("a touchscreen pad serves one window: give one --window")
+        return 2
+    try:
+        terminal = CounterTerminal(
+            _bus_settings(args),
+            hall,
+            args.window,
+            keypad=keypad,
+            pad=pad,
+            line=line,
+            hid_sources=hid,
+        )
+    except CounterSetupError as err:
+        log.error("%s", err)
+        return 2
+    terminal.start(timeout=None)
+    try:
+        if isinstance(pad, TouchPadProfile):
+            from counter_terminal.touch_pad import TouchPadApp
+
+            app = TouchPadApp(terminal.pads[args.window[0]], pad, photos=args.photos)
+            app.start()
+            app.run()
+            app.stop()
+        else:
+            _wait_for_signal()
+    finally:
+        terminal.stop()
+    return 0
+
+
+def cmd_counter_emulator(args: argparse.Namespace) -> int:
+    """Emulated keypads and raters on one RS-485 pty, at the hall file's bus addresses.
+
+    Lines on stdin press keys: ``<address> <key> [digits]`` (e.g. ``1 login 1001``,
+    ``1 call_next``) or ``<address> button <1-5>``; ``unplug`` and ``plug`` the adapter.
+    """
+    from counter_terminal.keys import ClerkKey
+    from counter_terminal.profile import (
+        BusKeypadProfile,
+        BusRaterProfile,
+        bus_family,
+        load_counter_profile,
+    )
+    from hallbus.messages import DeviceKind
+    from scheduler.config import load_hall
+    from simulator.counter_bus_emulator import CounterBusEmulator
+
+    hall = load_hall(args.hall)
+    keypad, rater = load_counter_profile(args.keypad), load_counter_profile(args.rater)
+    if not isinstance(keypad, BusKeypadProfile) or not isinstance(rater, BusRaterProfile):
+        log.error("give an RS-485 keypad profile and an RS-485 rater profile")
+        return 2
+    line = CounterBusEmulator(bus_family(keypad))
+    for device in hall.devices:
+        if device.bus_address is not None and device.kind == DeviceKind.COUNTER:
+            line.add(device.bus_address, keypad)
+        elif device.bus_address is not None and device.kind == DeviceKind.RATING_PAD:
+            line.add(device.bus_address, rater)
+    line.listeners.append(
+        lambda shown: print(
+            json.dumps(
+                {"address": shown.address, "screen": list(shown.lines), "prompt": shown.prompt},
+                ensure_ascii=False,
+            ),
+            flush=True,
+        )
+    )
+    print(json.dumps({"port": line.serve_pty(Path(args.link))}), flush=True)
+    try:
+        for text in sys.stdin:
+            words = text.split()
+            try:
+                if words in (["unplug"], ["plug"]):
+                    getattr(line, words[0])()
+                elif len(words) >= 2 and words[1] == "button":
+                    line.press_button(int(words[0]), int(words[2]))
+                elif len(words) >= 2:
+                    line.press(int(words[0]), ClerkKey(words[1]), "".join(words[2:]))
+            except (ValueError, KeyError, IndexError, TypeError) as err:
+                print(f"cannot do that: {err}", flush=True)
+    finally:
+        line.stop()
+    return 0
+
+
 def cmd_id_key(args: argparse.Namespace) -> int:
     """Print a new random ID key (keep it out of the repository)."""
     from hallbus.identity import new_id_key
@@ -425,6 +557,33 @@ def build_parser() -> argparse.ArgumentParser:
     reader_emulator = sub.add_parser("id-reader-emulator", help="an ID card reader on a pty")
     reader_emulator.add_argument("--link", default="var/ttyIDR0", help="path of the port link")
     reader_emulator.set_defaults(func=cmd_id_reader_emulator)
+
+    counter = sub.add_parser("counter", help="run the caller keypads and rating pads of windows")
+    counter.add_argument("--hall", type=Path, default=DEMO_HALL_FILE, help="hall YAML")
+    counter.add_argument(
+        "--window", type=int, action="append", required=True, help="repeat for each window"
+    )
+    counter.add_argument(
+        "--profile",
+        action="append",
+        required=True,
+        help="firmware_profiles/counter_devices: a keypad and/or a pad (repeat)",
+    )
+    counter.add_argument("--port", default=None, help="the RS-485 line, e.g. /dev/ttyUSB0")
+    counter.add_argument("--keypad-input", default=None, help="a USB keypad's /dev/input/event*")
+    counter.add_argument("--pad-input", default=None, help="a USB pad's /dev/input/event*")
+    counter.add_argument("--photos", type=Path, default=None, help="clerk photos <code>.png")
+    _add_bus_options(counter)
+    counter.set_defaults(func=cmd_counter)
+
+    counter_emulator = sub.add_parser(
+        "counter-emulator", help="emulated RS-485 keypads and raters on a pty"
+    )
+    counter_emulator.add_argument("--hall", type=Path, default=DEMO_HALL_FILE, help="hall YAML")
+    counter_emulator.add_argument("--link", default="var/ttyRS485", help="path of the port link")
+    counter_emulator.add_argument("--keypad", default="rs485-keypad-lcd")
+    counter_emulator.add_argument("--rater", default="rs485-rater-5key")
+    counter_emulator.set_defaults(func=cmd_counter_emulator)
 
     id_key = sub.add_parser("id-key", help="print a new random key for ID number hashes")
     id_key.set_defaults(func=cmd_id_key)
