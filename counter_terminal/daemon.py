@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from counter_terminal.clerk import (
     CounterContext,
     Feedback,
+    Step,
     after_reply,
     carry_on,
     feedback,
@@ -118,6 +119,13 @@ class _InputHealth:
         self.daemon.publish_status(healthy=not faults, faults=faults, detail=details)
 
 
+@dataclass(frozen=True)
+class _CardLogin:
+    """A clerk's card tapped on the counter's paired reader."""
+
+    id_hash: str
+
+
 class KeypadDevice(DeviceDaemon):
     """The clerk's caller keypad at one window."""
 
@@ -147,7 +155,7 @@ class KeypadDevice(DeviceDaemon):
         self.state: WindowState | None = None
         self.last: Feedback | None = None
         self._shown: list[str] | None = None
-        self._keys: queue.Queue[ClerkAction | None] = queue.Queue()
+        self._keys: queue.Queue[ClerkAction | _CardLogin | None] = queue.Queue()
         self._worker: threading.Thread | None = None
 
     def setup(self) -> None:
@@ -199,13 +207,8 @@ class KeypadDevice(DeviceDaemon):
             log.warning("bad card event", extra={"topic": topic, "error": str(err)})
             return
         # A clerk taps their own card to log in (the hall file holds their keyed hash).
-        reply = self.requests.request(
-            Command.LOGIN,
-            Login(request_id=uuid.uuid4().hex, id_hash=card.id_hash),
-            timeout=self.counter.reply_timeout_s,
-            attempts=self.counter.attempts,
-        )
-        self._tell(ClerkAction(ClerkKey.LOGIN), feedback(ClerkAction(ClerkKey.LOGIN), reply))
+        # Queued like a key: it must not block this client's other messages.
+        self._keys.put(_CardLogin(card.id_hash))
 
     def _work(self) -> None:
         while (action := self._keys.get()) is not None:
@@ -214,8 +217,14 @@ class KeypadDevice(DeviceDaemon):
             except Exception:
                 log.exception("key failed", extra={"device": self.device_id})
 
-    def _handle(self, action: ClerkAction) -> None:
-        steps = plan(action, self.state, self.context, uuid.uuid4().hex)
+    def _handle(self, item: ClerkAction | _CardLogin) -> None:
+        if isinstance(item, _CardLogin):
+            action = ClerkAction(ClerkKey.LOGIN)
+            login = Login(request_id=uuid.uuid4().hex, id_hash=item.id_hash)
+            steps: list[Step] | Feedback = [Step(Command.LOGIN, login)]
+        else:
+            action = item
+            steps = plan(action, self.state, self.context, uuid.uuid4().hex)
         if isinstance(steps, Feedback):
             self._tell(action, steps)
             return

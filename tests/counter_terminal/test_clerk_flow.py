@@ -7,14 +7,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 from counter_terminal.keys import ClerkKey as K
+from hallbus.client import BusClient
 from hallbus.clock import FakeClock
 from hallbus.daemon import DeviceDaemon
-from hallbus.messages import TicketState, WindowStatus
+from hallbus.messages import CardRead, TicketState, WindowStatus
 from hallbus.settings import BusSettings
+from hallbus.topics import DeviceEventKind, HallTopics
 from scheduler.bridge import SchedulerService
 from scheduler.config import HallConfig
+from scheduler.store import Store
 from simulator.devices import VirtualKiosk
+from simulator.id_cards import id_number
 from tests.counter_terminal.counters import bus_counter
+from tests.id_reader.readers import HASHER
 
 
 def test_call_recall_finish_and_next_from_the_keypad(
@@ -144,3 +149,41 @@ def test_pause_resume_and_an_a_b_handover(
         # An unknown clerk code is refused.
         assert line.press(1, K.LOGIN, "4242")
         assert seen.key("counter-1", "unknown_clerk") is not None
+
+
+def test_a_clerk_logs_in_by_tapping_their_card_on_the_paired_reader(
+    bus: BusSettings, hall: HallConfig, clock: FakeClock, db_url: str, tmp_path: Path
+) -> None:
+    number = id_number("11010519800101123")
+    devices_ = [
+        d.model_copy(update={"id_reader": "idr-1"}) if d.id == "counter-1" else d
+        for d in hall.devices
+    ]
+    clerks = [
+        c.model_copy(update={"id_hash": HASHER.hash(number)}) if c.code == "1001" else c
+        for c in hall.clerks
+    ]
+    paired = hall.model_copy(update={"devices": devices_, "clerks": clerks})
+    service = SchedulerService(
+        paired, Store(db_url, paired.id), bus, clock=clock, client_id=f"scheduler-{paired.id}"
+    )
+    service.start()
+    topics = HallTopics(paired.id)
+    reader = BusClient(bus, "idr-1-test", topics.availability("idr-1"))
+    reader.start()
+    try:
+        with bus_counter(bus, paired, clock, tmp_path, [1]) as counter:
+            card = CardRead(
+                id_hash=HASHER.hash(number), masked_name="王*", age=46, read_at=clock.now()
+            )
+            reader.publish(topics.device_event("idr-1", DeviceEventKind.CARD_READ), card)
+            state = counter.seen.window(1, lambda w: w.clerk is not None)
+            assert state is not None and state.clerk is not None and state.clerk.code == "1001"
+            # A card nobody registered is refused, and the window stays with its clerk.
+            other = HASHER.hash(id_number("32010619981105123"))
+            stranger = card.model_copy(update={"id_hash": other})
+            reader.publish(topics.device_event("idr-1", DeviceEventKind.CARD_READ), stranger)
+            assert counter.seen.key("counter-1", "unknown_clerk") is not None
+    finally:
+        reader.stop()
+        service.stop()

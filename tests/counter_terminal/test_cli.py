@@ -59,9 +59,7 @@ def test_counter_command_runs_the_line_the_emulator_command_serves(
         assert first["address"] in (1, 2, 11, 12)
         emulator.stdin.write("2 login 1002\n")
         emulator.stdin.flush()
-        assert states.wait_for(
-            lambda p: decode(WindowState, p).status is WindowStatus.OPEN, WAIT
-        )
+        assert states.wait_for(lambda p: decode(WindowState, p).status is WindowStatus.OPEN, WAIT)
     finally:
         client.stop()
         counter.terminate()
