@@ -87,16 +87,14 @@ def plan(
     key, number = action.key, action.number
     match key:
         case ClerkKey.CALL_NEXT:
-            steps = []
-            if (
-                window is not None
-                and window.current is not None
-                and window.status is WindowStatus.OPEN
-            ):
-                # 顺呼: "next" ends the ticket at the window first, which asks for its rating.
-                # A paused window's "next" is refused whole, finishing nothing.
-                steps.append(Step(Command.FINISH, Finish(request_id=rid(0))))
-            return [*steps, Step(Command.CALL_NEXT, CallNext(request_id=rid(1)))]
+            # 顺呼: "next" ends the ticket at the window first, which asks for its rating.
+            # It is sent whatever the last window state said (that may lag our own call);
+            # with nothing at the window the scheduler says so and the call goes ahead.
+            # A paused or closed window's "next" is refused whole, finishing nothing.
+            call = Step(Command.CALL_NEXT, CallNext(request_id=rid(1)))
+            if window is not None and window.status is not WindowStatus.OPEN:
+                return [call]
+            return [Step(Command.FINISH, Finish(request_id=rid(0))), call]
         case ClerkKey.RECALL:
             return [Step(Command.RECALL, Recall(request_id=rid()))]
         case ClerkKey.START:
@@ -250,8 +248,7 @@ def screen_lines(
 def carry_on(step: Step, reply: Reply) -> bool:
     """Whether the next step of a key runs after ``reply`` to ``step``.
 
-    "Next" finishes the current ticket first; if the window held none after all (its
-    state had not reached us yet), it still calls.
+    "Next" asks to finish the current ticket first; with none at the window, it calls.
     """
     if reply.status == "ok":
         return True
