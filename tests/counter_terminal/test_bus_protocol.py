@@ -140,3 +140,12 @@ def test_key_frames_to_actions_and_buttons_by_the_profile() -> None:
     assert isinstance(clerk_action(BusFrame(1, 1, b"\x09"), KEYPAD), KeyNoise)
     assert rater_button(BusFrame(11, 1, b"\x01\x13"), RATER) == PadButton(3)
     assert isinstance(rater_button(BusFrame(11, 1, b"\x01\x01"), RATER), KeyNoise)
+
+
+@given(frame=frames)
+def test_fuzz_any_frame_is_an_action_a_button_or_noise(frame: BusFrame) -> None:
+    action = clerk_action(frame, KEYPAD)
+    assert isinstance(action, ClerkAction | KeyNoise)
+    if isinstance(action, ClerkAction) and action.number is not None:
+        assert action.number.isdigit()
+    assert isinstance(rater_button(frame, RATER), PadButton | KeyNoise)

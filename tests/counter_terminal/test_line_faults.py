@@ -3,6 +3,7 @@ keypad, an unplugged adapter, a scheduler restart. Nothing is called twice or lo
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from pathlib import Path
 
@@ -45,7 +46,8 @@ def test_a_lost_echo_makes_the_keypad_resend_and_the_key_still_acts_once(
         assert seen.keys["counter-1"].wait_count(keys_before + 1, WAIT)
         # Noise on the line and a frame with a bad checksum: the host drops it (no echo),
         # the keypad sends it again, and it acts once.
-        line.faults.noise = b"\x00\x13\x68\x99garbage"
+        # 2 KB of random bytes (start bytes and wake bytes among them) before the frame.
+        line.faults.noise = random.Random(3).randbytes(2048)
         line.faults.corrupt_next = True
         assert line.press(1, K.RECALL)
         assert seen.window(1, lambda w: w.current is not None and w.current.recalls == 1)
