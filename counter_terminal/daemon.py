@@ -415,9 +415,10 @@ class PadDevice(DeviceDaemon):
         elif isinstance(outcome, AskReason):
             self._event(f"button_{button}", accepted=True, outcome="ask_reason", text="请选择原因")
         elif isinstance(outcome, Ignored):
-            stray = "stray" if "no rating asked" in outcome.reason else "repeated"
             log.info("pad key ignored", extra={"device": self.device_id, "reason": outcome.reason})
-            self._event(f"button_{button}", accepted=False, outcome=stray, text=outcome.reason)
+            self._event(
+                f"button_{button}", accepted=False, outcome=outcome.kind, text=outcome.reason
+            )
         self._notify()
 
     def _submit(self, submit: Submit, key: str) -> None:

@@ -13,6 +13,7 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Literal
 
 from counter_terminal.profile import RatingKeys
 from hallbus.messages import BadRatingReason, RatingLevel, RatingPrompt
@@ -44,8 +45,9 @@ class Submit:
 
 @dataclass(frozen=True, slots=True)
 class Ignored:
-    """A button that did nothing, and why (logged and counted)."""
+    """A button that did nothing, and why (logged and published)."""
 
+    kind: Literal["stray", "repeated", "not_a_button"]  # no prompt; rated already; no such key
     reason: str
 
 
@@ -97,12 +99,12 @@ class RatingSession:
         self.tick(now)
         prompt = self.prompt
         if self.phase is Phase.IDLE or prompt is None:
-            return Ignored(f"button {button} pressed with no rating asked")
+            return Ignored("stray", f"button {button} pressed with no rating asked")
         if self.phase is Phase.THANKS:
-            return Ignored(f"button {button} pressed after {prompt.ticket_label} was rated")
+            return Ignored("repeated", f"button {button} after {prompt.ticket_label} was rated")
         if self.phase is Phase.RATING:
             if not 1 <= button <= len(self.keys.levels):
-                return Ignored(f"button {button} is not a level")
+                return Ignored("not_a_button", f"button {button} is not a level")
             level = self.keys.levels[button - 1]
             if level.is_bad:
                 self.level, self.phase = level, Phase.REASON
@@ -114,7 +116,7 @@ class RatingSession:
                 return AskReason(level)
             return self._submit(Submit(prompt.transaction_id, level), now)
         if not 1 <= button <= len(self.keys.reasons):
-            return Ignored(f"button {button} is not a reason")
+            return Ignored("not_a_button", f"button {button} is not a reason")
         assert self.level is not None
         reason = self.keys.reasons[button - 1]
         return self._submit(Submit(prompt.transaction_id, self.level, reason), now)
