@@ -22,8 +22,8 @@ import pygame
 from counter_terminal.daemon import PadView
 from counter_terminal.profile import TouchPadProfile
 from counter_terminal.rating import Phase
+from hallbus.fonts import FontNotFound, font_for
 from hallbus.messages import RATING_LABELS_ZH, BadRatingReason
-from kiosk.fonts import FontNotFound, font_for
 
 log = logging.getLogger(__name__)
 

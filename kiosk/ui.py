@@ -16,6 +16,7 @@ from typing import Protocol
 
 import pygame
 
+from hallbus.fonts import FontNotFound, font_for
 from hallbus.messages import ErrorCode, PrintState, ServiceState
 from kiosk.flow import (
     Action,
@@ -30,7 +31,6 @@ from kiosk.flow import (
     ToggleLargePrint,
     opens_at_text,
 )
-from kiosk.fonts import FontNotFound, font_for
 from kiosk.i18n import LANGUAGE_NAMES, texts_for
 
 log = logging.getLogger(__name__)

@@ -147,8 +147,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 def cmd_kiosk(args: argparse.Namespace) -> int:
     """Run one kiosk: its printer, its touch screen (or none with --headless), until stopped."""
+    from hallbus.fonts import FontNotFound, font_for
     from kiosk.daemon import KioskDaemon, KioskSettings
-    from kiosk.fonts import FontNotFound, font_for
     from kiosk.printer import PrinterAddress, TicketPrinter, open_link
     from kiosk.profile import load_printer_profile
     from kiosk.ticket_layout import RasterFont
@@ -196,7 +196,7 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
 
 def cmd_printer_emulator(args: argparse.Namespace) -> int:
     """Run a ticket printer emulator on a pty or TCP port; save what it prints as PNG."""
-    from kiosk.fonts import FontNotFound, font_for
+    from hallbus.fonts import FontNotFound, font_for
     from kiosk.profile import load_printer_profile
     from simulator.printer_emulator import PrinterEmulator
 

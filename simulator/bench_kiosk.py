@@ -10,11 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from hallbus.clock import SystemClock
+from hallbus.fonts import font_for
 from hallbus.messages import PrintState
 from hallbus.settings import BusSettings
 from kiosk.daemon import KioskDaemon, KioskSettings
 from kiosk.flow import ChooseService, Confirm, Screen
-from kiosk.fonts import font_for
 from kiosk.printer import PrinterAddress, TicketPrinter, open_link
 from kiosk.profile import load_printer_profile
 from kiosk.ticket_layout import RasterFont, TicketText, layout_ticket

@@ -10,7 +10,7 @@ import pytest
 import qrcode
 from PIL import Image
 
-from kiosk.fonts import font_for
+from hallbus.fonts import font_for
 from kiosk.profile import load_printer_profile, printer_profile_names
 from kiosk.ticket_layout import RasterFont, display_width, layout_ticket, wrap
 from simulator.escpos_decoder import Cut, EscPosDecoder, QrCode, RasterImage, TextLine

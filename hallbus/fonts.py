@@ -1,4 +1,4 @@
-"""Finding fonts through fontconfig, for the kiosk screen and for raster tickets."""
+"""Finding fonts through fontconfig, for screens (kiosk, rating pad) and raster tickets."""
 
 from __future__ import annotations
 
