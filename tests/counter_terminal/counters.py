@@ -46,6 +46,10 @@ class Observed:
         )
         return decode(KeyHandled, found) if found is not None else None
 
+    def status_count(self, device: str) -> int:
+        """Statuses of ``device`` so far."""
+        return len(self.statuses[device].items())
+
     def key_count(self, device: str) -> int:
         """Key events so far."""
         return len(self.keys[device].items())

@@ -12,7 +12,9 @@ from collections.abc import Callable
 
 import pytest
 
+from counter_terminal.daemon import PadView
 from counter_terminal.profile import HidKeypadProfile, HidPadProfile, load_counter_profile
+from counter_terminal.rating import Phase
 from counter_terminal.terminal import CounterSetupError, CounterTerminal
 from hallbus.clock import FakeClock
 from hallbus.daemon import DeviceDaemon
@@ -23,6 +25,7 @@ from scheduler.bridge import SchedulerService
 from scheduler.config import HallConfig
 from simulator.devices import VirtualKiosk
 from simulator.key_source import SyntheticKeySource
+from simulator.mailbox import Mailbox
 from tests.conftest import WAIT
 from tests.counter_terminal.counters import FAST, observe
 
@@ -53,6 +56,8 @@ def test_usb_keypad_and_pad_serve_and_rate_and_survive_an_unplug(
         counter=FAST,
         clock=clock,
     )
+    views: Mailbox[PadView] = Mailbox()
+    terminal.pads[3].listeners.append(views.put)
     terminal.start()
     try:
         keys.press("KEY_KP1", "KEY_KP0", "KEY_KP0", "KEY_KP3", "KEY_TAB")  # log in as 1003
@@ -64,15 +69,16 @@ def test_usb_keypad_and_pad_serve_and_rate_and_survive_an_unplug(
         keys.press("KEY_KPENTER")
         assert seen.window(3, lambda w: w.current is not None and w.current.label == "B001")
         keys.press("KEY_KPASTERISK")  # finish: the pad is asked
-        assert seen.window(3, lambda w: w.current is None)
+        assert views.wait_for(lambda v: v.phase is Phase.RATING, WAIT)
         pad_keys.press("KEY_F2")
         assert seen.ratings.wait_count(1, WAIT)
         assert seen.rating_records()[0].outcome is RatingLevel.SATISFIED
         # Unplugged: the keypad says so in its status; plugged back, keys work again.
         keys.unplug()
         assert seen.status("counter-3", faults={"input_unplugged"})
+        unplugged = seen.status_count("counter-3")
         keys.plug()
-        assert seen.status("counter-3", faults=set(), after=1)
+        assert seen.status("counter-3", faults=set(), after=unplugged)
         keys.press("KEY_NUMLOCK")
         assert seen.window(3, lambda w: w.status is WindowStatus.PAUSED)
         # A key outside the key map is noise, reported, not acted on.

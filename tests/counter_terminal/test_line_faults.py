@@ -54,6 +54,7 @@ def test_a_lost_echo_makes_the_keypad_resend_and_the_key_still_acts_once(
         assert line.press(1, K.CALL_NEXT)
         assert seen.window(1, lambda w: w.current is not None and w.current.label == "A002")
         assert counter.terminal.line is not None and counter.terminal.line.noise >= 2
+        assert seen.keys["counter-1"].wait_count(keys_before + 3, WAIT)
     counts = scheduler.store.ticket_counts()
     assert counts == {"done": 1, "called": 1, "waiting": 1}, counts
     # One key event per press: three sends of one "next" made one.
@@ -100,19 +101,21 @@ def test_a_silent_keypad_and_an_unplugged_line_are_reported_and_recover(
         assert seen.status("counter-1", faults=set())
         line.faults.silent.add(2)
         assert seen.status("counter-2", faults={"not_answering"})
+        silent = seen.status_count("counter-2")
         assert line.press(1, K.LOGIN, "1001")  # the others on the line carry on
         assert seen.window(1, lambda w: w.status is WindowStatus.OPEN)
         line.faults.silent.clear()
-        assert seen.status("counter-2", faults=set(), after=1)
+        assert seen.status("counter-2", faults=set(), after=silent)
         # The adapter is pulled: every device on it says so; plugged back, all recover
         # and the keypad's screen is sent again.
-        before = {d: len(seen.statuses[d].items()) for d in ("counter-1", "pad-2")}
+        before = {d: seen.status_count(d) for d in ("counter-1", "pad-2")}
         line.unplug()
         assert seen.status("counter-1", faults={"line_unplugged"}, after=before["counter-1"])
         assert seen.status("pad-2", faults={"line_unplugged"}, after=before["pad-2"])
+        unplugged = seen.status_count("counter-1")
         shown = len(line.shown.items())
         line.plug()
-        assert seen.status("counter-1", faults=set(), after=before["counter-1"] + 1)
+        assert seen.status("counter-1", faults=set(), after=unplugged)
         assert line.shown.wait_for(lambda s: s.address == 1, WAIT, after=shown)
         assert line.press(1, K.PAUSE)
         assert seen.window(1, lambda w: w.status is WindowStatus.PAUSED)
