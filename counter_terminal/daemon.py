@@ -81,16 +81,6 @@ def counter_context(hall: HallConfig, window: int) -> CounterContext:
     )
 
 
-def publish_key(
-    device: DeviceDaemon, clock: Clock, key: str, *, accepted: bool, outcome: str, text: str
-) -> None:
-    """Publish what came of a key, for the dashboard and for anyone watching the counter."""
-    event = KeyHandled(
-        key=key[:32], accepted=accepted, outcome=outcome[:32], text=text[:64], at=clock.now()
-    )
-    device.bus.publish(device.topics.device_event(device.device_id, DeviceEventKind.KEY), event)
-
-
 class _InputHealth:
     """The input hardware's problems, as the device's retained status shows them."""
 
@@ -119,6 +109,67 @@ class _InputHealth:
         self.daemon.publish_status(healthy=not faults, faults=faults, detail=details)
 
 
+class _CounterDevice(DeviceDaemon):
+    """What a keypad and a pad share: a window, input health, a worker taking presses."""
+
+    def __init__(
+        self,
+        settings: BusSettings,
+        hall: HallConfig,
+        device: DeviceConfig,
+        counter: CounterSettings | None,
+        clock: Clock | None,
+    ) -> None:
+        super().__init__(settings, hall.id, device.id)
+        assert device.window is not None
+        self.window = device.window
+        self.counter = counter or CounterSettings()
+        self.clock = clock or SystemClock()
+        self.health = _InputHealth(self)
+        self._worker: threading.Thread | None = None
+
+    def start(self, timeout: float | None = 10.0) -> None:
+        """Connect, publish the input's health, then take presses."""
+        super().start(timeout)
+        self.health.publish()
+        self._worker = threading.Thread(target=self._work, name=f"keys-{self.device_id}")
+        self._worker.daemon = True
+        self._worker.start()
+        self._show()
+
+    def stop(self) -> None:
+        """Finish the press in hand and disconnect."""
+        self._end_work()
+        if self._worker is not None:
+            self._worker.join(timeout=self.counter.reply_timeout_s * 2)
+        super().stop()
+
+    def noise(self, reason: str) -> None:
+        """Presses that made nothing (a bounce, an unmapped key): logged and published."""
+        log.info("key ignored", extra={"device": self.device_id, "reason": reason})
+        self._event("noise", accepted=False, outcome="ignored", text=reason)
+
+    def _event(self, key: str, *, accepted: bool, outcome: str, text: str) -> None:
+        """Publish what came of a key, for the dashboard and anyone watching the counter."""
+        event = KeyHandled(
+            key=key[:32],
+            accepted=accepted,
+            outcome=outcome[:32],
+            text=text[:64],
+            at=self.clock.now(),
+        )
+        self.bus.publish(self.topics.device_event(self.device_id, DeviceEventKind.KEY), event)
+
+    def _work(self) -> None:
+        raise NotImplementedError
+
+    def _end_work(self) -> None:
+        raise NotImplementedError
+
+    def _show(self) -> None:
+        raise NotImplementedError
+
+
 @dataclass(frozen=True)
 class _CardLogin:
     """A clerk's card tapped on the counter's paired reader."""
@@ -126,7 +177,7 @@ class _CardLogin:
     id_hash: str
 
 
-class KeypadDevice(DeviceDaemon):
+class KeypadDevice(_CounterDevice):
     """The clerk's caller keypad at one window."""
 
     kind = DeviceKind.COUNTER
@@ -142,21 +193,15 @@ class KeypadDevice(DeviceDaemon):
         counter: CounterSettings | None = None,
         clock: Clock | None = None,
     ) -> None:
-        super().__init__(settings, hall.id, device.id)
-        assert device.window is not None
-        self.window = device.window
-        self.context = counter_context(hall, device.window)
+        super().__init__(settings, hall, device, counter, clock)
+        self.context = counter_context(hall, self.window)
         self.id_reader = device.id_reader
         self.screen = screen
         self.display = display
-        self.counter = counter or CounterSettings()
-        self.clock = clock or SystemClock()
-        self.health = _InputHealth(self)
         self.state: WindowState | None = None
         self.last: Feedback | None = None
         self._shown: list[str] | None = None
         self._keys: queue.Queue[ClerkAction | _CardLogin | None] = queue.Queue()
-        self._worker: threading.Thread | None = None
 
     def setup(self) -> None:
         """Follow the window's retained state, and the paired reader's cards for logins."""
@@ -166,30 +211,12 @@ class KeypadDevice(DeviceDaemon):
                 self.topics.device_event(self.id_reader, DeviceEventKind.CARD_READ), self._on_card
             )
 
-    def start(self, timeout: float | None = 10.0) -> None:
-        """Connect, then handle keys."""
-        super().start(timeout)
-        self.health.publish()
-        self._worker = threading.Thread(target=self._work, name=f"keys-{self.device_id}")
-        self._worker.daemon = True
-        self._worker.start()
-        self._refresh()
-
-    def stop(self) -> None:
-        """Finish the key in hand and disconnect."""
-        self._keys.put(None)
-        if self._worker is not None:
-            self._worker.join(timeout=self.counter.reply_timeout_s * 2)
-        super().stop()
-
     def press(self, action: ClerkAction) -> None:
         """A key from the hardware (any thread)."""
         self._keys.put(action)
 
-    def noise(self, reason: str) -> None:
-        """Key presses that made nothing (a bounce, an unmapped key): logged and published."""
-        log.info("key ignored", extra={"device": self.device_id, "reason": reason})
-        self._event("noise", accepted=False, outcome="ignored", text=reason)
+    def _end_work(self) -> None:
+        self._keys.put(None)
 
     # --- handlers ----------------------------------------------------------------------
     def _on_window(self, topic: str, payload: bytes) -> None:
@@ -198,7 +225,7 @@ class KeypadDevice(DeviceDaemon):
         except PayloadError as err:
             log.warning("bad window state", extra={"topic": topic, "error": str(err)})
             return
-        self._refresh()
+        self._show()
 
     def _on_card(self, topic: str, payload: bytes) -> None:
         try:
@@ -249,12 +276,9 @@ class KeypadDevice(DeviceDaemon):
             extra={"device": self.device_id, "key": action.key.value, "outcome": said.code},
         )
         self._event(action.key.value, accepted=said.ok, outcome=said.code, text=said.text)
-        self._refresh()
+        self._show()
 
-    def _event(self, key: str, *, accepted: bool, outcome: str, text: str) -> None:
-        publish_key(self, self.clock, key, accepted=accepted, outcome=outcome, text=text)
-
-    def _refresh(self) -> None:
+    def _show(self) -> None:
         if self.screen is None or self.display is None:
             return
         lines = screen_lines(self.state, self.last, self.display.lines, self.display.width)
@@ -278,7 +302,7 @@ class PadView:
 PadListener = Callable[[PadView], None]
 
 
-class PadDevice(DeviceDaemon):
+class PadDevice(_CounterDevice):
     """The citizen's rating pad at one window."""
 
     kind = DeviceKind.RATING_PAD
@@ -293,18 +317,12 @@ class PadDevice(DeviceDaemon):
         counter: CounterSettings | None = None,
         clock: Clock | None = None,
     ) -> None:
-        super().__init__(settings, hall.id, device.id)
-        assert device.window is not None
-        self.window = device.window
-        self.counter = counter or CounterSettings()
-        self.clock = clock or SystemClock()
+        super().__init__(settings, hall, device, counter, clock)
         self.session = RatingSession(keys)
-        self.health = _InputHealth(self)
         self.clerk: ClerkView | None = None
         self.listeners: list[PadListener] = []
         self._lock = threading.Lock()
         self._inbox: queue.Queue[int | None] = queue.Queue()
-        self._worker: threading.Thread | None = None
         self._shown: PadView | None = None
 
     def setup(self) -> None:
@@ -312,30 +330,12 @@ class PadDevice(DeviceDaemon):
         self.bus.subscribe(self.topics.device_commands(self.device_id), self._on_command)
         self.bus.subscribe(self.topics.window_state(self.window), self._on_window)
 
-    def start(self, timeout: float | None = 10.0) -> None:
-        """Connect, then take buttons."""
-        super().start(timeout)
-        self.health.publish()
-        self._worker = threading.Thread(target=self._work, name=f"pad-{self.device_id}")
-        self._worker.daemon = True
-        self._worker.start()
-        self._notify()
-
-    def stop(self) -> None:
-        """Disconnect."""
-        self._inbox.put(None)
-        if self._worker is not None:
-            self._worker.join(timeout=self.counter.reply_timeout_s * 2)
-        super().stop()
-
     def press(self, button: int) -> None:
         """A button (or a touch on one) from the hardware, any thread."""
         self._inbox.put(button)
 
-    def noise(self, reason: str) -> None:
-        """Presses that made nothing (bounce, unmapped key)."""
-        log.info("pad key ignored", extra={"device": self.device_id, "reason": reason})
-        self._event("noise", accepted=False, outcome="ignored", text=reason)
+    def _end_work(self) -> None:
+        self._inbox.put(None)
 
     def view(self) -> PadView:
         """What the pad shows now."""
@@ -363,7 +363,7 @@ class PadDevice(DeviceDaemon):
             log.warning("bad window state", extra={"topic": topic, "error": str(err)})
             return
         self.clerk = state.clerk
-        self._notify()
+        self._show()
 
     def _on_command(self, topic: str, payload: bytes) -> None:
         kind = topic.rsplit("/", 1)[-1]
@@ -388,7 +388,7 @@ class PadDevice(DeviceDaemon):
             log.warning("bad pad command", extra={"topic": topic, "error": str(err)})
             return
         self._inbox.put(0)  # wake the worker: the view changed
-        self._notify()
+        self._show()
 
     def _work(self) -> None:
         while True:
@@ -419,7 +419,7 @@ class PadDevice(DeviceDaemon):
             self._event(
                 f"button_{button}", accepted=False, outcome=outcome.kind, text=outcome.reason
             )
-        self._notify()
+        self._show()
 
     def _submit(self, submit: Submit, key: str) -> None:
         # The id derives from the transaction: however often this is sent, it rates once.
@@ -440,10 +440,7 @@ class PadDevice(DeviceDaemon):
         log.warning("rating refused", extra={"device": self.device_id, "code": code.value})
         self._event(key, accepted=False, outcome=code.value, text="评价未记录")
 
-    def _event(self, key: str, *, accepted: bool, outcome: str, text: str) -> None:
-        publish_key(self, self.clock, key, accepted=accepted, outcome=outcome, text=text)
-
-    def _notify(self) -> None:
+    def _show(self) -> None:
         view = self.view()
         if view == self._shown:
             return

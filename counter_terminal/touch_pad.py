@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -24,6 +23,7 @@ from counter_terminal.profile import TouchPadProfile
 from counter_terminal.rating import Phase
 from hallbus.fonts import FontNotFound, font_for
 from hallbus.messages import RATING_LABELS_ZH, BadRatingReason
+from hallbus.touch_window import TouchWindow
 
 log = logging.getLogger(__name__)
 
@@ -216,47 +216,21 @@ class PadScreen:
         self._surface.blit(rendered, box)
 
 
-class TouchPadApp:
+class TouchPadApp(TouchWindow):
     """The pad's window: draws the device's view, turns touches into button presses."""
+
+    caption = "paidui rating pad"
 
     def __init__(
         self, pad: PadController, profile: TouchPadProfile, photos: Path | None = None
     ) -> None:
+        super().__init__((profile.width, profile.height), profile.fullscreen)
         self.pad = pad
         self.screen = PadScreen(profile, photos)
-        self.fullscreen = profile.fullscreen
-        self._surface: pygame.Surface | None = None
 
-    def start(self) -> None:
-        """Open the window (or the dummy driver's surface)."""
-        pygame.display.init()
-        pygame.font.init()
-        flags = pygame.FULLSCREEN if self.fullscreen else 0
-        self._surface = pygame.display.set_mode(self.screen.size, flags)
-        pygame.display.set_caption("paidui rating pad")
-        pygame.mouse.set_visible(os.environ.get("SDL_VIDEODRIVER") != "dummy")
-        self.step()
-
-    def stop(self) -> None:
-        """Close the window."""
-        pygame.display.quit()
-
-    def step(self) -> bool:
-        """Handle touches, draw one frame; False when the window was closed."""
-        assert self._surface is not None
-        running = True
-        width, height = self.screen.size
-        for event in pygame.event.get():
-            if event.type == pygame.QUIT:
-                running = False
-            elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
-                self.touch(event.pos)
-            elif event.type == pygame.FINGERDOWN:
-                # Finger positions are fractions of the screen.
-                self.touch((int(event.x * width), int(event.y * height)))
-        self.screen.draw(self._surface, self.pad.view())
-        pygame.display.flip()
-        return running
+    def draw(self, surface: pygame.Surface) -> None:
+        """Draw what the pad shows now."""
+        self.screen.draw(surface, self.pad.view())
 
     def touch(self, position: tuple[int, int]) -> None:
         """A finger at ``position``: the button there is pressed."""
@@ -264,17 +238,6 @@ class TouchPadApp:
         if button is not None:
             self.pad.press(button)
 
-    def run(self, fps: int = 10) -> None:
-        """Run until the window is closed."""
-        clock = pygame.time.Clock()
-        while self.step():
-            clock.tick(fps)
-
     def target(self, button: int) -> pygame.Rect | None:
         """Where ``button`` is on the current frame."""
         return next((t.rect for t in self.screen.targets if t.button == button), None)
-
-    def save(self, path: Path) -> None:
-        """Write the current frame as a PNG."""
-        assert self._surface is not None
-        pygame.image.save(self._surface, str(path))

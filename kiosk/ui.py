@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Protocol
 
 import pygame
 
 from hallbus.fonts import FontNotFound, font_for
 from hallbus.messages import ErrorCode, PrintState, ServiceState
+from hallbus.touch_window import TouchWindow
 from kiosk.flow import (
     Action,
     AskCard,
@@ -413,8 +412,10 @@ class KioskScreen:
         return None
 
 
-class KioskApp:
-    """The pygame loop: events in, frames out. ``step`` runs one frame, for tests."""
+class KioskApp(TouchWindow):
+    """The kiosk's window: the daemon's view drawn, touches turned into actions."""
+
+    caption = "paidui kiosk"
 
     def __init__(
         self,
@@ -424,59 +425,21 @@ class KioskApp:
         fullscreen: bool = False,
         languages: tuple[str, ...] = ("zh", "en"),
     ) -> None:
+        super().__init__(size, fullscreen)
         self.controller = controller
-        self.size = size
-        self.fullscreen = fullscreen
         self.screen = KioskScreen(size, languages)
-        self._surface: pygame.Surface | None = None
 
-    def start(self) -> None:
-        """Open the window (or the dummy video driver's surface)."""
-        pygame.display.init()
-        pygame.font.init()
-        flags = pygame.FULLSCREEN if self.fullscreen else 0
-        self._surface = pygame.display.set_mode(self.size, flags)
-        pygame.display.set_caption("paidui kiosk")
-        pygame.mouse.set_visible(os.environ.get("SDL_VIDEODRIVER") != "dummy")
-        self.step()
-
-    def stop(self) -> None:
-        """Close the window."""
-        pygame.display.quit()
-
-    def step(self) -> bool:
-        """Handle pending input, then draw one frame; False when the window was closed."""
-        assert self._surface is not None
-        running = True
-        for event in pygame.event.get():
-            if event.type == pygame.QUIT:
-                running = False
-            elif event.type == pygame.MOUSEBUTTONDOWN and event.button == 1:
-                self._touch(event.pos)
-            elif event.type == pygame.FINGERDOWN:
-                # Finger positions are fractions of the screen.
-                self._touch((int(event.x * self.size[0]), int(event.y * self.size[1])))
+    def draw(self, surface: pygame.Surface) -> None:
+        """Let time pass (idle screens go back to the menu), then draw the view."""
         self.controller.tick()
-        self.screen.draw(self._surface, self.controller.view(), self.controller.hall_names)
-        pygame.display.flip()
-        return running
+        self.screen.draw(surface, self.controller.view(), self.controller.hall_names)
 
-    def _touch(self, position: tuple[int, int]) -> None:
+    def touch(self, position: tuple[int, int]) -> None:
+        """The action under the finger, if any, goes to the daemon."""
         action = self.screen.action_at(position)
         if action is not None:
             self.controller.touch(action)
 
-    def run(self, fps: int = 20) -> None:
-        """Run until the window is closed."""
-        clock = pygame.time.Clock()
-        while self.step():
-            clock.tick(fps)
-
     def button(self, action: Action) -> pygame.Rect | None:
         """Where the button for ``action`` is on the current frame."""
         return next((b.rect for b in self.screen.buttons if b.action == action), None)
-
-    def save(self, path: Path) -> None:
-        """Write the current frame as a PNG."""
-        assert self._surface is not None
-        pygame.image.save(self._surface, str(path))

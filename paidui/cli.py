@@ -373,7 +373,7 @@ def cmd_counter(args: argparse.Namespace) -> int:
 
             app = TouchPadApp(terminal.pads[args.window[0]], pad, photos=args.photos)
             app.start()
-            app.run()
+            app.run(fps=10)
             app.stop()
         else:
             _wait_for_signal()

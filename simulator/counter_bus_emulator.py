@@ -63,7 +63,6 @@ class CounterBusEmulator:
         self.family = family
         self.faults = BusFaults()
         self.shown: Mailbox[Shown] = Mailbox()
-        self.host_frames: Mailbox[BusFrame] = Mailbox()  # everything the host sent, in order
         # Called (on the port's thread) with each change a device shows; must not block.
         self.listeners: list[Callable[[Shown], None]] = []
         self._devices: dict[int, _Device] = {}
@@ -77,14 +76,6 @@ class CounterBusEmulator:
         if bus_family(profile) != self.family:
             raise ValueError(f"{profile.id} speaks another bus than this line")
         self._devices[address] = _Device(address, profile)
-
-    def screen(self, address: int) -> tuple[str, ...]:
-        """What the device's screen shows now."""
-        return self._devices[address].lines
-
-    def prompt(self, address: int) -> int | None:
-        """The rater's prompt state now."""
-        return self._devices[address].prompt
 
     def press(self, address: int, key: ClerkKey, number: str = "") -> bool:
         """A clerk presses ``key`` (digits typed first); True once the host echoed it."""
@@ -145,7 +136,6 @@ class CounterBusEmulator:
             device = self._devices.get(item.address)
             if device is None or item.address in self.faults.silent:
                 continue
-            self.host_frames.put(item)
             if device.awaiting is not None and item == device.awaiting:
                 with self._lock:
                     lost = self.faults.lost_echoes > 0

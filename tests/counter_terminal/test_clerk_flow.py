@@ -3,36 +3,32 @@ daemon, real mosquitto and the real scheduler."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 from counter_terminal.keys import ClerkKey as K
 from hallbus.client import BusClient
 from hallbus.clock import FakeClock
-from hallbus.daemon import DeviceDaemon
 from hallbus.messages import CardRead, TicketState, WindowStatus
 from hallbus.settings import BusSettings
 from hallbus.topics import DeviceEventKind, HallTopics
 from scheduler.bridge import SchedulerService
 from scheduler.config import HallConfig
 from scheduler.store import Store
-from simulator.devices import VirtualKiosk
 from simulator.id_cards import id_number
+from tests.counter_terminal.conftest import Tickets
 from tests.counter_terminal.counters import bus_counter
 from tests.id_reader.readers import HASHER
 
 
 def test_call_recall_finish_and_next_from_the_keypad(
     scheduler: SchedulerService,
-    devices: Callable[..., DeviceDaemon],
+    tickets: Tickets,
     bus: BusSettings,
     hall: HallConfig,
     clock: FakeClock,
     tmp_path: Path,
 ) -> None:
-    kiosk: VirtualKiosk = devices(VirtualKiosk, "kiosk-1")
-    for _ in range(3):
-        assert kiosk.issue("social").status == "ok"
+    tickets(3)
     with bus_counter(bus, hall, clock, tmp_path, [1]) as counter:
         line, seen = counter.line, counter.seen
         assert line.press(1, K.CALL_NEXT)
@@ -51,25 +47,15 @@ def test_call_recall_finish_and_next_from_the_keypad(
         assert scheduler.store.ticket_counts().get(TicketState.DONE.value) == 1
 
 
-def _issue(kiosk: VirtualKiosk, service: str, count: int) -> list[str]:
-    labels = []
-    for _ in range(count):
-        reply = kiosk.issue(service)
-        assert reply.status == "ok" and reply.data is not None, reply
-        labels.append(reply.data["label"])
-    return labels
-
-
 def test_no_show_after_recalls_transfer_and_call_by_number(
     scheduler: SchedulerService,
-    devices: Callable[..., DeviceDaemon],
+    tickets: Tickets,
     bus: BusSettings,
     hall: HallConfig,
     clock: FakeClock,
     tmp_path: Path,
 ) -> None:
-    kiosk: VirtualKiosk = devices(VirtualKiosk, "kiosk-1")
-    _issue(kiosk, "social", 4)
+    tickets(4)
     with bus_counter(bus, hall, clock, tmp_path, [1, 2]) as counter:
         line, seen = counter.line, counter.seen
         assert line.press(1, K.LOGIN, "1001") and line.press(2, K.LOGIN, "1002")
@@ -115,14 +101,13 @@ def test_no_show_after_recalls_transfer_and_call_by_number(
 
 def test_pause_resume_and_an_a_b_handover(
     scheduler: SchedulerService,
-    devices: Callable[..., DeviceDaemon],
+    tickets: Tickets,
     bus: BusSettings,
     hall: HallConfig,
     clock: FakeClock,
     tmp_path: Path,
 ) -> None:
-    kiosk: VirtualKiosk = devices(VirtualKiosk, "kiosk-1")
-    _issue(kiosk, "social", 3)
+    tickets(3)
     with bus_counter(bus, hall, clock, tmp_path, [1]) as counter:
         line, seen = counter.line, counter.seen
         assert line.press(1, K.LOGIN, "1001")

@@ -8,8 +8,6 @@ device that is not there runs real evdev code.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
 from counter_terminal.daemon import PadView
@@ -17,16 +15,15 @@ from counter_terminal.profile import HidKeypadProfile, HidPadProfile, load_count
 from counter_terminal.rating import Phase
 from counter_terminal.terminal import CounterSetupError, CounterTerminal
 from hallbus.clock import FakeClock
-from hallbus.daemon import DeviceDaemon
 from hallbus.input_keys import EvdevKeySource, InputGone
 from hallbus.messages import RatingLevel, WindowStatus
 from hallbus.settings import BusSettings
 from scheduler.bridge import SchedulerService
 from scheduler.config import HallConfig
-from simulator.devices import VirtualKiosk
 from simulator.key_source import SyntheticKeySource
 from simulator.mailbox import Mailbox
 from tests.conftest import WAIT
+from tests.counter_terminal.conftest import Tickets
 from tests.counter_terminal.counters import FAST, observe
 
 KEYPAD = load_counter_profile("usb-keypad-numeric")
@@ -36,14 +33,12 @@ assert isinstance(KEYPAD, HidKeypadProfile) and isinstance(PAD, HidPadProfile)
 
 def test_usb_keypad_and_pad_serve_and_rate_and_survive_an_unplug(
     scheduler: SchedulerService,
-    devices: Callable[..., DeviceDaemon],
+    tickets: Tickets,
     bus: BusSettings,
     hall: HallConfig,
     clock: FakeClock,
 ) -> None:
-    kiosk: VirtualKiosk = devices(VirtualKiosk, "kiosk-1")
-    for _ in range(2):
-        assert kiosk.issue("social").status == "ok"
+    tickets(2)
     keys, pad_keys = SyntheticKeySource("Keypad"), SyntheticKeySource("Evaluator")
     seen = observe(bus, hall, [3])
     terminal = CounterTerminal(
@@ -65,7 +60,7 @@ def test_usb_keypad_and_pad_serve_and_rate_and_survive_an_unplug(
         # Window 3 handles tax only: nothing waits there yet.
         keys.press("KEY_KPENTER")
         assert seen.key("counter-3", "nothing_waiting") is not None
-        assert kiosk.issue("tax").status == "ok"
+        tickets(1, "tax")
         keys.press("KEY_KPENTER")
         assert seen.window(3, lambda w: w.current is not None and w.current.label == "B001")
         keys.press("KEY_KPASTERISK")  # finish: the pad is asked

@@ -4,37 +4,29 @@ keypad, an unplugged adapter, a scheduler restart. Nothing is called twice or lo
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
 from pathlib import Path
 
 from counter_terminal.keys import ClerkKey as K
 from hallbus.clock import FakeClock
-from hallbus.daemon import DeviceDaemon
 from hallbus.messages import TicketState, WindowStatus
 from hallbus.settings import BusSettings
 from scheduler.bridge import SchedulerService
 from scheduler.config import HallConfig
 from scheduler.store import Store
-from simulator.devices import VirtualKiosk
 from tests.conftest import WAIT
+from tests.counter_terminal.conftest import Tickets
 from tests.counter_terminal.counters import bus_counter
-
-
-def _tickets(devices: Callable[..., DeviceDaemon], count: int) -> None:
-    kiosk: VirtualKiosk = devices(VirtualKiosk, "kiosk-1")
-    for _ in range(count):
-        assert kiosk.issue("social").status == "ok"
 
 
 def test_a_lost_echo_makes_the_keypad_resend_and_the_key_still_acts_once(
     scheduler: SchedulerService,
-    devices: Callable[..., DeviceDaemon],
+    tickets: Tickets,
     bus: BusSettings,
     hall: HallConfig,
     clock: FakeClock,
     tmp_path: Path,
 ) -> None:
-    _tickets(devices, 3)
+    tickets(3)
     with bus_counter(bus, hall, clock, tmp_path, [1]) as counter:
         line, seen = counter.line, counter.seen
         assert line.press(1, K.LOGIN, "1001")
@@ -63,13 +55,13 @@ def test_a_lost_echo_makes_the_keypad_resend_and_the_key_still_acts_once(
 
 def test_a_keypad_without_a_sequence_byte_tells_resends_by_time(
     scheduler: SchedulerService,
-    devices: Callable[..., DeviceDaemon],
+    tickets: Tickets,
     bus: BusSettings,
     hall: HallConfig,
     clock: FakeClock,
     tmp_path: Path,
 ) -> None:
-    _tickets(devices, 2)
+    tickets(2)
     with bus_counter(
         bus, hall, clock, tmp_path, [1], keypad="rs485-keypad-basic", rater=None
     ) as counter:
@@ -123,14 +115,14 @@ def test_a_silent_keypad_and_an_unplugged_line_are_reported_and_recover(
 
 def test_a_key_pressed_while_the_scheduler_restarts_acts_once_when_it_is_back(
     scheduler: SchedulerService,
-    devices: Callable[..., DeviceDaemon],
+    tickets: Tickets,
     bus: BusSettings,
     hall: HallConfig,
     clock: FakeClock,
     db_url: str,
     tmp_path: Path,
 ) -> None:
-    _tickets(devices, 2)
+    tickets(2)
     with bus_counter(bus, hall, clock, tmp_path, [1]) as counter:
         line, seen = counter.line, counter.seen
         assert line.press(1, K.LOGIN, "1001")

@@ -3,15 +3,11 @@ counter daemon, mosquitto and the scheduler's ledger."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-
-import pytest
 
 from counter_terminal.keys import ClerkKey as K
 from counter_terminal.profile import BusRaterProfile, load_counter_profile
 from hallbus.clock import FakeClock
-from hallbus.daemon import DeviceDaemon
 from hallbus.messages import (
     UNRATED,
     BadRatingReason,
@@ -22,8 +18,8 @@ from hallbus.messages import (
 from hallbus.settings import BusSettings
 from scheduler.bridge import SchedulerService
 from scheduler.config import HallConfig
-from simulator.devices import VirtualKiosk
 from tests.conftest import WAIT
+from tests.counter_terminal.conftest import Tickets
 from tests.counter_terminal.counters import Counter, bus_counter
 
 RATER = load_counter_profile("rs485-rater-5key")
@@ -50,27 +46,15 @@ def _records(counter: Counter, count: int) -> list[RatingRecorded]:
     return list(counter.seen.rating_records())
 
 
-@pytest.fixture
-def queue_of(
-    devices: Callable[..., DeviceDaemon],
-) -> Callable[[int], None]:
-    def issue(count: int) -> None:
-        kiosk: VirtualKiosk = devices(VirtualKiosk, "kiosk-1")
-        for _ in range(count):
-            assert kiosk.issue("social").status == "ok"
-
-    return issue
-
-
 def test_every_level_and_a_bad_rating_with_its_reason(
     scheduler: SchedulerService,
-    queue_of: Callable[[int], None],
+    tickets: Tickets,
     bus: BusSettings,
     hall: HallConfig,
     clock: FakeClock,
     tmp_path: Path,
 ) -> None:
-    queue_of(6)
+    tickets(6)
     with bus_counter(bus, hall, clock, tmp_path, [1]) as counter:
         line = counter.line
         assert line.press(1, K.LOGIN, "1001")
@@ -103,13 +87,13 @@ def test_every_level_and_a_bad_rating_with_its_reason(
 
 def test_stray_and_repeated_keys_change_nothing_and_a_timeout_records_unrated(
     scheduler: SchedulerService,
-    queue_of: Callable[[int], None],
+    tickets: Tickets,
     bus: BusSettings,
     hall: HallConfig,
     clock: FakeClock,
     tmp_path: Path,
 ) -> None:
-    queue_of(3)
+    tickets(3)
     with bus_counter(bus, hall, clock, tmp_path, [1]) as counter:
         line, seen = counter.line, counter.seen
         assert line.press(1, K.LOGIN, "1001")

@@ -14,14 +14,14 @@ from counter_terminal.daemon import PadDevice, PadView
 from counter_terminal.profile import TouchPadProfile, load_counter_profile
 from counter_terminal.rating import Phase
 from hallbus.clock import FakeClock
-from hallbus.daemon import DeviceDaemon
 from hallbus.messages import BadRatingReason, DeviceKind, RatingLevel
 from hallbus.settings import BusSettings
 from scheduler.bridge import SchedulerService
 from scheduler.config import HallConfig
-from simulator.devices import VirtualCounter, VirtualKiosk
+from simulator.devices import VirtualCounter
 from simulator.mailbox import Mailbox
 from tests.conftest import WAIT
+from tests.counter_terminal.conftest import Tickets
 from tests.counter_terminal.counters import FAST, observe
 from tests.kiosk.tickets import artifacts_dir
 
@@ -63,7 +63,7 @@ def _photo(tmp_path: Path) -> Path:
 def test_clerk_card_then_the_prompt_pops_up_and_a_touch_rates(
     pad: tuple[PadDevice, Mailbox[PadView]],
     staff: Callable[[int], VirtualCounter],
-    devices: Callable[..., DeviceDaemon],
+    tickets: Tickets,
     bus: BusSettings,
     hall: HallConfig,
     tmp_path: Path,
@@ -75,8 +75,7 @@ def test_clerk_card_then_the_prompt_pops_up_and_a_touch_rates(
     try:
         counter = staff(1)  # 王芳, 1001, five stars
         assert seen.window(1, lambda w: w.clerk is not None and w.clerk.code == "1001")
-        kiosk: VirtualKiosk = devices(VirtualKiosk, "kiosk-1")
-        assert kiosk.issue("social").status == "ok"
+        tickets(1)
         assert views.wait_for(lambda v: v.clerk is not None, WAIT)
         app.step()
         app.save(artifacts_dir() / "pad-clerk-card.png")
