@@ -11,15 +11,11 @@ reported, and an unplugged adapter is reopened until it comes back.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
-
-import serial
 
 from counter_terminal.bus_protocol import (
     BusDecoder,
@@ -28,93 +24,12 @@ from counter_terminal.bus_protocol import (
     encode_frame,
 )
 from counter_terminal.profile import BusFamily
+from hallbus.serial_line import LineGone, LineLink
 
 log = logging.getLogger(__name__)
 
 READ_SLICE_S = 0.01  # how long one read waits, so echoes and resends stay on time
 QUIET_S = 0.05  # a partial frame older than this will not complete
-
-
-class LineGone(OSError):
-    """The line's serial adapter is missing or was unplugged."""
-
-
-class LineLink(Protocol):
-    """Moves bytes on one serial line."""
-
-    def open(self) -> None:
-        """Open the port; ``LineGone`` if it is not there."""
-
-    def close(self) -> None:
-        """Release the port (safe twice)."""
-
-    def write(self, data: bytes) -> None:
-        """Send bytes."""
-
-    def read(self, timeout: float) -> bytes:
-        """What arrived within ``timeout``."""
-
-    def describe(self) -> str:
-        """Which port."""
-
-
-class SerialLineLink:
-    """An RS-485 adapter (CH340, CP210x, FTDI...) through pyserial."""
-
-    def __init__(self, port: str, family: BusFamily) -> None:
-        self.port = port
-        self.family = family
-        self._serial: serial.Serial | None = None
-
-    def open(self) -> None:
-        """Open with the bus family's line settings."""
-        line = self.family.line
-        try:
-            self._serial = serial.Serial(
-                self.port,
-                baudrate=line.baudrate,
-                bytesize=line.bytesize,
-                parity=line.parity,
-                stopbits=line.stopbits,
-                timeout=0,
-                write_timeout=1.0,
-            )
-        except (serial.SerialException, OSError) as err:
-            raise LineGone(f"cannot open {self.port}: {err}") from err
-
-    def close(self) -> None:
-        """Close the port."""
-        port, self._serial = self._serial, None
-        if port is not None:
-            with contextlib.suppress(serial.SerialException, OSError):
-                port.close()
-
-    def write(self, data: bytes) -> None:
-        """Send a frame."""
-        if self._serial is None:
-            raise LineGone(f"{self.port} is not open")
-        try:
-            self._serial.write(data)
-        except (serial.SerialException, OSError) as err:
-            raise LineGone(f"{self.port} failed: {err}") from err
-
-    def read(self, timeout: float) -> bytes:
-        """Bytes within ``timeout``."""
-        if self._serial is None:
-            raise LineGone(f"{self.port} is not open")
-        try:
-            self._serial.timeout = timeout
-            first: bytes = self._serial.read(1)
-            if not first:
-                return b""
-            rest: bytes = self._serial.read(self._serial.in_waiting)
-            return first + rest
-        except (serial.SerialException, OSError) as err:
-            raise LineGone(f"{self.port} failed: {err}") from err
-
-    def describe(self) -> str:
-        """The port path."""
-        return self.port
 
 
 class LineProblem:

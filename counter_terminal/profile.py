@@ -17,21 +17,13 @@ from counter_terminal.bus_protocol import BusFraming
 from counter_terminal.keys import ClerkKey, HidKeypadMap
 from hallbus.messages import BadRatingReason, RatingLevel
 from hallbus.profiles import PROFILE_ROOT, load_profile, profile_names
+from hallbus.serial_line import SerialLine
 
 COUNTER_PROFILES = PROFILE_ROOT / "counter_devices"
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SerialLine(_Strict):
-    """The bus's serial settings (these buses mostly run 9600 8N1)."""
-
-    baudrate: int = 9600
-    bytesize: Literal[5, 6, 7, 8] = 8
-    parity: Literal["N", "E", "O"] = "N"
-    stopbits: Literal[1, 2] = 1
 
 
 class BusFunctions(_Strict):

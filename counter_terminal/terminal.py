@@ -20,7 +20,7 @@ from counter_terminal.bus_devices import (
     rater_button,
     screen_data,
 )
-from counter_terminal.bus_line import BusLine, LineLink
+from counter_terminal.bus_line import BusLine
 from counter_terminal.bus_protocol import BusFrame
 from counter_terminal.clerk import fit
 from counter_terminal.daemon import CounterSettings, KeypadDevice, PadDevice, PadView
@@ -43,6 +43,7 @@ from counter_terminal.profile import (
 from hallbus.clock import Clock
 from hallbus.input_keys import InputGone, KeyEvent, KeyEventSource
 from hallbus.messages import DeviceKind
+from hallbus.serial_line import LineLink
 from hallbus.settings import BusSettings
 from scheduler.config import DeviceConfig, HallConfig
 

@@ -307,7 +307,6 @@ def cmd_id_reader_emulator(args: argparse.Namespace) -> int:
 
 def cmd_counter(args: argparse.Namespace) -> int:
     """Run the keypads and rating pads of one or more windows until stopped."""
-    from counter_terminal.bus_line import SerialLineLink
     from counter_terminal.profile import (
         BusKeypadProfile,
         BusRaterProfile,
@@ -320,6 +319,7 @@ def cmd_counter(args: argparse.Namespace) -> int:
     from counter_terminal.terminal import CounterSetupError, CounterTerminal
     from hallbus.input_keys import EvdevKeySource, KeyEventSource
     from hallbus.profiles import ProfileError
+    from hallbus.serial_line import SerialLineLink
     from scheduler.config import load_hall
 
     hall = load_hall(args.hall)
@@ -343,7 +343,7 @@ def cmd_counter(args: argparse.Namespace) -> int:
         if args.port is None:
             log.error("%s is an RS-485 device: give the line's --port", bus_profile.id)
             return 2
-        line = SerialLineLink(args.port, bus_family(bus_profile))
+        line = SerialLineLink(args.port, bus_family(bus_profile).line)
     hid: dict[tuple[str, int], KeyEventSource] = {}
     for window in args.window:
         if isinstance(keypad, HidKeypadProfile):

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 from counter_terminal.bus_devices import screen_data
-from counter_terminal.bus_line import SerialLineLink
 from counter_terminal.bus_protocol import BusFrame, frame_size
 from counter_terminal.keys import ClerkKey
 from counter_terminal.profile import (
@@ -29,6 +28,7 @@ from counter_terminal.profile import (
 from counter_terminal.terminal import CounterTerminal
 from hallbus.client import BusClient
 from hallbus.messages import WindowState, decode
+from hallbus.serial_line import SerialLineLink
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
 from scheduler.bridge import SchedulerService
@@ -81,7 +81,7 @@ def run_counter_bench(bus: BusSettings) -> dict[str, Any]:
         line.add(1, keypad)
         line.add(11, rater)
         port = line.serve_pty(folder / "ttyRS485")
-        link = SerialLineLink(port, bus_family(keypad))
+        link = SerialLineLink(port, bus_family(keypad).line)
         terminal = CounterTerminal(bus, hall, [1], keypad=keypad, pad=rater, line=link)
         kiosk = VirtualKiosk(bus, hall.id, "kiosk-1")
         states: Mailbox[tuple[float, WindowState]] = Mailbox()

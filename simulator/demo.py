@@ -15,7 +15,6 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from counter_terminal.bus_line import SerialLineLink
 from counter_terminal.profile import (
     BusKeypadProfile,
     BusRaterProfile,
@@ -25,6 +24,7 @@ from counter_terminal.profile import (
 from counter_terminal.terminal import CounterTerminal
 from hallbus.identity import IdHasher, new_id_key
 from hallbus.messages import RATING_LABELS_ZH, UNRATED, DeviceKind, RatingLevel
+from hallbus.serial_line import SerialLineLink
 from hallbus.settings import BusSettings
 from id_reader.daemon import IdReaderDaemon, IdReaderSettings
 from id_reader.links import SerialReaderLink
@@ -238,7 +238,7 @@ def _counters(
                 windows.append(device.window)
     port = line.serve_pty(data_dir / "ttyRS485")
     terminal = CounterTerminal(
-        settings, hall, windows, keypad=keypad, pad=rater, line=SerialLineLink(port, family)
+        settings, hall, windows, keypad=keypad, pad=rater, line=SerialLineLink(port, family.line)
     )
     return line, terminal, rater
 

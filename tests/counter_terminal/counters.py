@@ -7,7 +7,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from counter_terminal.bus_line import SerialLineLink
 from counter_terminal.daemon import CounterSettings
 from counter_terminal.profile import (
     BusKeypadProfile,
@@ -19,6 +18,7 @@ from counter_terminal.terminal import CounterTerminal
 from hallbus.client import BusClient
 from hallbus.clock import Clock
 from hallbus.messages import DeviceStatus, KeyHandled, RatingRecorded, WindowState, decode
+from hallbus.serial_line import SerialLineLink
 from hallbus.settings import BusSettings
 from hallbus.topics import DeviceEventKind, HallEventKind, HallTopics
 from scheduler.config import HallConfig
@@ -140,7 +140,7 @@ def bus_counter(
         windows,
         keypad=keypad_profile,
         pad=rater_profile,
-        line=SerialLineLink(port, family),
+        line=SerialLineLink(port, family.line),
         counter=FAST,
         clock=clock,
     )
