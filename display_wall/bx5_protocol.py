@@ -365,9 +365,9 @@ def parse_dynamic_text(payload: bytes) -> DynamicText | None:
         return None
     x, y, width, height = struct.unpack_from("<HHHH", area_data, 1)
     area_id = area_data[9]
-    effect_code, _exit, speed, stay = area_data[17:21]
-    (text_size,) = struct.unpack_from("<I", area_data, 21)
-    text = area_data[25:]
+    effect_code, _exit, speed, stay = area_data[19:23]
+    (text_size,) = struct.unpack_from("<I", area_data, 23)
+    text = area_data[27:]
     if text_size != len(text):
         return None
     effects = {code: effect for effect, code in EFFECT_CODES.items()}

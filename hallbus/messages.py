@@ -558,6 +558,9 @@ class HallState(Message):
 
     recent_calls: list[RecentCall]
     waiting: dict[str, int]
+    names: dict[str, str] = Field(default_factory=dict)  # the hall's name per language
+    languages: list[str] = Field(default_factory=lambda: ["zh"])  # the boards cycle through
+    notices: dict[str, list[str]] = Field(default_factory=dict)  # scrolling notices per language
 
 
 # --- events and device commands ------------------------------------------------

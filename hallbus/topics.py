@@ -143,6 +143,10 @@ class HallTopics:
         """Retained state of one window: open/paused, current call."""
         return f"{self.base}/state/window/{window}"
 
+    def window_states(self) -> str:
+        """Filter for every window's state."""
+        return f"{self.base}/state/window/+"
+
     def service_state(self, service_code: str) -> str:
         """Retained state of one service: waiting count, open."""
         if not valid_id(service_code):

@@ -648,6 +648,9 @@ class SchedulerService:
                 for c in self.queue.recent_calls
             ],
             waiting={s.code: self.queue.waiting_count(s.code) for s in self.hall.services},
+            names=self.hall.names,
+            languages=self.hall.languages,
+            notices=self.hall.notices,
         )
         self._publish_retained(self.topics.hall_state(), state)
 

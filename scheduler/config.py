@@ -116,6 +116,8 @@ class DeviceConfig(_Strict):
     id_reader: str | None = None
     # A keypad's or rater's address on its RS-485 line (one counter daemon per line).
     bus_address: int | None = Field(default=None, ge=0, le=255)
+    # The model (a profile name) where one daemon runs several models, e.g. LED boards.
+    profile: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$")
 
     @field_validator("id")
     @classmethod
@@ -141,6 +143,8 @@ class HallConfig(_Strict):
     require_open_window: bool = True  # refuse tickets no staffed window can serve
     extra_holidays: list[date] = Field(default_factory=list)  # beyond the official calendar
     extra_workdays: list[date] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=lambda: ["zh", "en"], min_length=1)
+    notices: dict[str, list[str]] = Field(default_factory=dict)  # the hall board's, per language
     services: list[ServiceConfig] = Field(min_length=1)
     windows: list[WindowConfig] = Field(min_length=1)
     clerks: list[ClerkConfig] = Field(default_factory=list)
