@@ -244,7 +244,8 @@ class LedLineEmulator:
         if faults.corrupt_answers.get(board.address, 0) > 0:
             faults.corrupt_answers[board.address] -= 1
             spoiled = bytearray(answer)
-            spoiled[-3] ^= 0x01  # a CRC (or address) byte: the host must not take it
+            # A BX-5 CRC byte, or a line ack's address: either way not the answer awaited.
+            spoiled[-3 if len(spoiled) > 3 else 0] ^= 0x01
             answer = bytes(spoiled)
         noise, faults.noise = faults.noise, b""
         return noise + answer
