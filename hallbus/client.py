@@ -75,6 +75,7 @@ class BusClient:
         self._dispatcher: threading.Thread | None = None
         self._publish_listeners: list[Callable[[int], None]] = []
         self._connect_listeners: list[Callable[[], None]] = []
+        self._disconnect_listeners: list[Callable[[], None]] = []
 
     # --- wiring, before or after start -----------------------------------------
     def subscribe(self, topic_filter: str, handler: Handler, *, inline: bool = False) -> None:
@@ -97,6 +98,10 @@ class BusClient:
     def on_connected(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` (on the network thread) after every successful connect."""
         self._connect_listeners.append(listener)
+
+    def on_disconnected(self, listener: Callable[[], None]) -> None:
+        """Call ``listener()`` (on the network thread) whenever the connection is lost."""
+        self._disconnect_listeners.append(listener)
 
     # --- lifecycle -------------------------------------------------------------
     def start(self, timeout: float | None = 10.0) -> None:
@@ -236,6 +241,8 @@ class BusClient:
         self.connected.clear()
         level = logging.INFO if reason_code == 0 else logging.WARNING
         log.log(level, "disconnected", extra={**self._ctx(), "reason": str(reason_code)})
+        for listener in self._disconnect_listeners:
+            listener()
 
     def _on_publish(
         self,

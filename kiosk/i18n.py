@@ -1,93 +1,16 @@
-"""The kiosk's text layer: gettext catalogs read with Babel, durations and times per locale,
-and right-to-left scripts shaped for display.
-
-Message ids are the English texts; ``locale/<lang>/LC_MESSAGES/kiosk.po`` translates them.
-"""
+"""The kiosk's texts: its catalogs in ``locale/<lang>/LC_MESSAGES/kiosk.po``."""
 
 from __future__ import annotations
 
-import functools
-import math
-from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
 
-import arabic_reshaper
-from babel import Locale
-from babel.dates import format_time, format_timedelta
-from babel.messages.catalog import Catalog
-from babel.messages.pofile import read_po
-from bidi import get_display
-
-T = TypeVar("T")
+from hallbus.i18n import LANGUAGE_NAMES, Texts, texts_in
 
 LOCALE_DIR = Path(__file__).parent / "locale"
-# Babel locale per kiosk language code (the hall YAML uses the short codes).
-_BABEL = {"zh": "zh_Hans_CN", "en": "en_GB", "ug": "ug_CN", "kk": "kk_KZ"}
-LANGUAGE_NAMES = {"zh": "中文", "en": "English", "ug": "ئۇيغۇرچە", "kk": "Қазақша"}
+
+__all__ = ["LANGUAGE_NAMES", "LOCALE_DIR", "Texts", "texts_for"]
 
 
-@functools.cache
-def _catalog(language: str) -> Catalog | None:
-    path = LOCALE_DIR / language / "LC_MESSAGES" / "kiosk.po"
-    if not path.is_file():
-        return None
-    with path.open("rb") as handle:
-        return read_po(handle, locale=_BABEL.get(language, language))
-
-
-@functools.cache
 def texts_for(language: str) -> Texts:
-    """The (shared, immutable) texts of one language."""
-    return Texts(language)
-
-
-class Texts:
-    """Everything the kiosk says, in one language."""
-
-    def __init__(self, language: str) -> None:
-        self.language = language
-        self.locale = Locale.parse(_BABEL.get(language, language))
-        self._catalog = _catalog(language)
-
-    @property
-    def rtl(self) -> bool:
-        """Whether the language is written right to left (Uyghur, Arabic-script Kazakh)."""
-        return bool(self.locale.character_order == "right-to-left")
-
-    def __call__(self, message: str, **values: object) -> str:
-        """``message`` translated (the English id when untranslated), with ``values`` filled in."""
-        translated = message
-        if self._catalog is not None:
-            entry = self._catalog.get(message)
-            if entry is not None and entry.string:
-                translated = str(entry.string)
-        return translated.format(**values)
-
-    def duration(self, seconds: int) -> str:
-        """A wait as people say it: 5 分钟, 5 minutes."""
-        minutes = max(1, math.ceil(seconds / 60))  # nobody is told to wait "30 seconds"
-        return format_timedelta(
-            timedelta(minutes=minutes), granularity="minute", threshold=1.5, locale=self.locale
-        )
-
-    def clock(self, moment: datetime) -> str:
-        """Hours and minutes in the locale's way."""
-        return format_time(moment, "HH:mm", locale=self.locale)
-
-    def for_display(self, text: str) -> str:
-        """Text in visual order: Arabic letters joined and right-to-left runs reversed.
-
-        Screen and raster fonts draw glyphs left to right one by one, so shaping and
-        bidi reordering happen here, once, for every language that needs them.
-        """
-        if not self.rtl:
-            return text
-        return str(get_display(arabic_reshaper.reshape(text)))
-
-    def pick(self, per_language: dict[str, T], fallback: T) -> T:
-        """This language's entry, else English, else Chinese, else ``fallback``."""
-        for language in (self.language, "en", "zh"):
-            if per_language.get(language):
-                return per_language[language]
-        return fallback
+    """The kiosk's texts in one language."""
+    return texts_in(LOCALE_DIR, "kiosk", language)

@@ -1,0 +1,149 @@
+"""What the LCD hall board shows, from the scheduler's retained state (pure).
+
+The daemon keeps the latest retained messages in a :class:`HallPicture`; ``view`` turns
+it into the lines of one frame, in one language, at one moment, every text already in
+display order (Arabic script shaped and right-to-left runs reversed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from display_wall.profile import LcdLayout
+from hallbus.i18n import Texts, texts_in
+from hallbus.messages import HallState, ServiceState, WindowState, WindowStatus
+
+LOCALE_DIR = Path(__file__).parent / "locale"
+
+
+def texts_for(language: str) -> Texts:
+    """The hall board's texts in one language."""
+    return texts_in(LOCALE_DIR, "display", language)
+
+
+@dataclass(frozen=True, slots=True)
+class CallLine:
+    """One recent call: the newest is highlighted, and blinks while ``lit`` alternates."""
+
+    label: str
+    window: str
+    newest: bool
+    lit: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceLine:
+    """A service with how many wait and how long."""
+
+    name: str
+    waiting: str
+    wait: str
+
+
+@dataclass(frozen=True, slots=True)
+class WindowLine:
+    """A window and whether it serves."""
+
+    number: int
+    status: WindowStatus
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class HallView:
+    """Everything on one frame of the hall board."""
+
+    language: str
+    rtl: bool
+    title: str
+    clock: str
+    headings: dict[str, str]
+    calls: list[CallLine]
+    services: list[ServiceLine]
+    windows: list[WindowLine]
+    notice: str
+    banner: str | None  # connection lost, scheduler offline
+
+
+@dataclass
+class HallPicture:
+    """The retained state the board has seen, and whether it can still hear the bus."""
+
+    timezone: str = "Asia/Shanghai"
+    hall: HallState | None = None
+    services: dict[str, ServiceState] = field(default_factory=dict)
+    windows: dict[int, WindowState] = field(default_factory=dict)
+    scheduler_online: bool = True
+    connected: bool = False
+
+    def languages(self) -> list[str]:
+        """The hall's languages, Chinese until the hall state says otherwise."""
+        return self.hall.languages if self.hall is not None and self.hall.languages else ["zh"]
+
+    def language_at(self, now: datetime, layout: LcdLayout) -> str:
+        """The language shown at ``now``: each hall language for ``language_s`` in turn."""
+        languages = self.languages()
+        return languages[int(now.timestamp() // layout.language_s) % len(languages)]
+
+    def view(self, now: datetime, language: str, layout: LcdLayout) -> HallView:
+        """The frame at ``now`` in ``language``."""
+        t = texts_for(language)
+        show = t.for_display
+        local = now.astimezone(ZoneInfo(self.timezone))
+        names = self.hall.names if self.hall is not None else {}
+        calls = []
+        for index, call in enumerate(
+            self.hall.recent_calls[: layout.recent_calls] if self.hall else []
+        ):
+            newest = index == 0
+            age = (now - call.called_at).total_seconds()
+            blinking = newest and 0 <= age < layout.blink_s
+            lit = not blinking or int(age / layout.blink_period_s) % 2 == 0
+            window = show(t("Window {window}", window=call.window))
+            calls.append(CallLine(call.label, window, newest, lit))
+        services = [
+            ServiceLine(
+                show(t.pick(state.names, code)),
+                str(state.waiting),
+                show(t.duration(state.estimated_wait_s)) if state.waiting else "-",
+            )
+            for code, state in self.services.items()
+        ]
+        status_text = {
+            WindowStatus.OPEN: t("Open"),
+            WindowStatus.PAUSED: t("Paused"),
+            WindowStatus.CLOSED: t("Closed"),
+        }
+        windows = [
+            WindowLine(number, state.status, show(status_text[state.status]))
+            for number, state in sorted(self.windows.items())
+        ]
+        notices = self.hall.notices if self.hall is not None else {}
+        no_notices: list[str] = []
+        notice_lines = t.pick(notices, no_notices)
+        banner = None
+        if not self.connected:
+            banner = t("Connection lost: showing the last known state")
+        elif not self.scheduler_online:
+            banner = t("Queue system offline: calls resume shortly")
+        headings = {
+            key: show(t(key))
+            for key in ("Now calling", "Ticket", "Window", "Service", "Waiting", "Est. wait")
+        }
+        headings["Windows"] = show(t("Windows"))
+        headings["No calls yet"] = show(t("No calls yet"))
+        return HallView(
+            language=language,
+            rtl=t.rtl,
+            title=show(t.pick(names, "")),
+            clock=t.clock(local),
+            headings=headings,
+            calls=calls,
+            services=services,
+            windows=windows,
+            notice=show("    ".join(notice_lines)),
+            banner=show(banner) if banner else None,
+        )

@@ -1,0 +1,154 @@
+"""The LCD hall board, headless, fed by the real scheduler's retained state over mosquitto."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+
+import pygame
+import pytest
+
+from display_wall.hall_board import HallBoard
+from display_wall.profile import load_lcd_layout
+from hallbus.clock import FakeClock
+from hallbus.daemon import DeviceDaemon
+from hallbus.settings import BusSettings
+from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port
+from scheduler.bridge import SchedulerService
+from scheduler.config import HallConfig
+from simulator.devices import VirtualCounter, VirtualKiosk
+from tests.conftest import WAIT
+from tests.kiosk.tickets import artifacts_dir
+
+LAYOUT = load_lcd_layout("lcd-1080p")
+HIGHLIGHT = pygame.Color(LAYOUT.colours.highlight)
+
+
+def _highlighted_pixels(surface: pygame.Surface) -> int:
+    mask = pygame.mask.from_threshold(surface, HIGHLIGHT, (2, 2, 2, 255))
+    return int(mask.count())
+
+
+def _arabic_shaped(text: str) -> bool:
+    # Joined Arabic letters are drawn from the presentation forms (U+FB50-U+FEFF).
+    return any(0xFB50 <= ord(ch) <= 0xFEFF for ch in text)
+
+
+@pytest.fixture
+def busy_hall(
+    hall: HallConfig,
+    scheduler: SchedulerService,
+    staff: Callable[[int], VirtualCounter],
+    devices: Callable[..., DeviceDaemon],
+) -> list[str]:
+    """Two windows open, one paused, three calls made and tickets waiting; the labels called."""
+    kiosk: VirtualKiosk = devices(VirtualKiosk, "kiosk-1")
+    first, second = staff(1), staff(3)
+    for service in ("social", "social", "tax", "tax", "social", "tax"):
+        assert kiosk.issue(service).status == "ok"
+    called = []
+    for counter in (first, second, first):
+        if counter is first and called:
+            assert counter.finish().status == "ok"
+        reply = counter.call_next()
+        assert reply.status == "ok" and reply.data is not None, reply
+        called.append(str(reply.data["label"]))
+    staff(2).pause()
+    return called
+
+
+@pytest.mark.parametrize("language", ["zh", "en", "ug"])
+def test_the_board_in_each_language_from_retained_state(
+    bus: BusSettings,
+    hall: HallConfig,
+    clock: FakeClock,
+    busy_hall: list[str],
+    language: str,
+) -> None:
+    # Started after everything happened: all it shows comes from retained state.
+    board = HallBoard(
+        bus, hall.id, "hallboard-1", LAYOUT, clock=clock, language=language, fullscreen=False
+    )
+    board.start()
+    try:
+        assert board.device.wait_for(
+            lambda p: (
+                p.hall is not None
+                and len(p.hall.recent_calls) == 3
+                and len(p.services) == 3
+                and len(p.windows) == 4
+                and p.windows[2].status == "paused"
+            ),
+            WAIT,
+        )
+        board.screen.step()
+        view = board.screen.last_view
+        assert view is not None and view.banner is None
+        assert [c.label for c in view.calls] == busy_hall[::-1]  # newest first
+        assert view.calls[0].newest and not view.calls[1].newest
+        assert [w.status for w in view.windows] == ["open", "paused", "open", "closed"]
+        assert [s.waiting for s in view.services] == ["1", "2", "0"]
+        if language == "zh":
+            assert view.calls[0].window == "1号窗口" and view.headings["Now calling"] == "正在呼叫"
+            assert view.title == "示范政务服务中心" and "身份证" in view.notice
+        elif language == "en":
+            assert view.calls[0].window == "Window 1" and view.services[1].name == "Tax"
+        else:
+            assert view.rtl
+            assert _arabic_shaped(view.headings["Now calling"]) and _arabic_shaped(
+                view.calls[0].window
+            )
+        board.screen.save(artifacts_dir() / f"lcd-hall-board-{language}.png")
+    finally:
+        board.stop()
+
+
+def test_the_newest_call_blinks_then_stays_highlighted(
+    bus: BusSettings, hall: HallConfig, clock: FakeClock, busy_hall: list[str]
+) -> None:
+    board = HallBoard(
+        bus, hall.id, "hallboard-1", LAYOUT, clock=clock, language="zh", fullscreen=False
+    )
+    board.start()
+    try:
+        assert board.device.wait_for(
+            lambda p: p.hall is not None and len(p.hall.recent_calls) == 3, WAIT
+        )
+        called_at = board.device.snapshot().hall.recent_calls[0].called_at  # type: ignore[union-attr]
+        phases = []
+        for offset in (0.1, 0.1 + LAYOUT.blink_period_s, LAYOUT.blink_s + 1):
+            clock.advance((called_at + timedelta(seconds=offset) - clock.now()).total_seconds())
+            board.screen.step()
+            view = board.screen.last_view
+            assert view is not None
+            phases.append((view.calls[0].lit, _highlighted_pixels(board.screen._surface)))  # type: ignore[arg-type]
+        (lit, on), (dark, off), (after, steady) = phases
+        assert lit and not dark and after
+        assert on > 10_000 and off == 0 and steady == on
+    finally:
+        board.stop()
+
+
+def test_connection_lost_is_shown_over_the_last_picture(
+    hall: HallConfig, clock: FakeClock, tmp_path: Path
+) -> None:
+    broker = MosquittoBroker(BROKER_CONFIG_DIR / "demo.conf", free_port(), tmp_path / "broker")
+    broker.start()
+    settings = BusSettings(port=broker.port)
+    board = HallBoard(
+        settings, hall.id, "hallboard-1", LAYOUT, clock=clock, language="zh", fullscreen=False
+    )
+    try:
+        board.start()
+        board.screen.step()
+        assert board.screen.last_view is not None and board.screen.last_view.banner is None
+        broker.stop()
+        assert board.device.wait_for(lambda p: not p.connected, WAIT)
+        board.screen.step()
+        view = board.screen.last_view
+        assert view is not None and view.banner is not None and "连接中断" in view.banner
+        board.screen.save(artifacts_dir() / "lcd-connection-lost.png")
+    finally:
+        board.stop()
+        broker.stop()
