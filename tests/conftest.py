@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -22,6 +23,10 @@ from scheduler.config import DEMO_HALL_FILE, HallConfig, load_hall
 from scheduler.store import Store
 from simulator.devices import VirtualCounter
 from simulator.mailbox import Mailbox
+
+# Screens render headless and the mixer plays to SDL's dummy device: real pygame, no hardware.
+os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
+os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 D = TypeVar("D", bound=DeviceDaemon)
 WAIT = 10.0  # seconds any single expected message may take before a test fails
