@@ -16,6 +16,9 @@ from hallbus.identity import IdHasher
 from hallbus.logs import configure_logging
 from hallbus.settings import BusSettings
 
+# pygame greets on stdout at import; commands whose stdout is JSON must not print it.
+os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
+
 log = logging.getLogger("paidui")
 
 
@@ -590,6 +593,10 @@ def build_parser() -> argparse.ArgumentParser:
     id_hash = sub.add_parser("id-hash", help="hash ID numbers from stdin with the hall's key")
     id_hash.add_argument("--key-file", default=None)
     id_hash.set_defaults(func=cmd_id_hash)
+
+    from paidui.board_cli import add_board_commands
+
+    add_board_commands(sub, DEMO_HALL_FILE, _add_bus_options)
 
     bench = sub.add_parser("bench", help="measure latency and throughput, print JSON")
     bench.add_argument(
