@@ -108,6 +108,7 @@ class AudioOutput(Protocol):
     """Plays one announcement and returns when it has been said."""
 
     name: str
+    needs_files: bool  # False: the output never plays the clips, so none are made
 
     def play(self, files: list[Path], said: str, started: Callable[[], None]) -> None:
         """Say it; call ``started`` as the first clip starts."""
@@ -117,6 +118,7 @@ class LogOutput:
     """No audio device: log what would have been said."""
 
     name = "log"
+    needs_files = False
 
     def play(self, files: list[Path], said: str, started: Callable[[], None]) -> None:
         """Log the announcement."""
@@ -128,6 +130,7 @@ class MixerOutput:
     """The loudspeaker through pygame.mixer (SDL's audio driver)."""
 
     name = "mixer"
+    needs_files = True
 
     def __init__(self, stop: threading.Event) -> None:
         self.stop = stop
@@ -223,6 +226,10 @@ class VoiceWorker:
             for listener in self.listeners:
                 listener(announcement, at)
 
+        if not self.output.needs_files:
+            self.output.play([], announcement.said, started)
+            self.said.append(announcement)
+            return
         try:
             files = self.library.prepare(list(announcement.clips))
         except (ClipMissing, subprocess.SubprocessError, OSError) as err:

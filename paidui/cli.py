@@ -57,6 +57,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             hall_file=args.hall,
             seed=args.seed,
             embedded_broker=args.embedded_broker,
+            data_dir=args.data_dir,
         )
     )
 
@@ -484,6 +485,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--hall", type=Path, default=DEMO_HALL_FILE)
     demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument(
+        "--data-dir",
+        type=Path,
+        default=None,
+        help="keep the database, tickets and board pictures (LED, LCD) here",
+    )
     demo.add_argument(
         "--embedded-broker",
         action="store_true",

@@ -44,6 +44,7 @@ from scheduler.bridge import SchedulerService
 from scheduler.config import DEMO_HALL_FILE, HallConfig, load_hall
 from scheduler.store import Store
 from simulator.counter_bus_emulator import CounterBusEmulator
+from simulator.display_wall_demo import DemoDisplayWall
 from simulator.hall import Pace, VirtualHall
 from simulator.id_reader_emulator import IdReaderEmulator
 from simulator.printer_emulator import PrinterEmulator
@@ -71,7 +72,7 @@ class DemoOptions:
     embedded_broker: bool = False  # force the pure-Python broker even if mosquitto exists
 
 
-def _view(service: SchedulerService, hall: VirtualHall) -> Group:
+def _view(service: SchedulerService, hall: VirtualHall, wall: DemoDisplayWall) -> Group:
     windows = Table(title=f"{hall.hall.names.get('zh', '')}  {hall.hall.names.get('en', '')}")
     for column in ("window", "board shows", "serving", "waiting for it"):
         windows.add_column(column)
@@ -81,7 +82,7 @@ def _view(service: SchedulerService, hall: VirtualHall) -> Group:
         board = next((b for b in hall.boards if b.window == number), None)
         windows.add_row(
             str(number),
-            board.text if board else "",
+            board.text if board else wall.window_text(number),
             f"{current.label} ({current.state.value})" if current else "-",
             str(queue.waiting_for_window(number)),
         )
@@ -153,6 +154,7 @@ def run_demo(options: DemoOptions) -> dict[str, int]:
         card_reader = IdReaderEmulator()
         reader = _id_reader(hall_config, settings, card_reader, data_dir)
         counter_line, counters, rater = _counters(hall_config, settings, data_dir)
+        wall = DemoDisplayWall(hall_config, settings, data_dir)
         hall = VirtualHall(
             hall_config,
             settings,
@@ -168,15 +170,18 @@ def run_demo(options: DemoOptions) -> dict[str, int]:
             reader.start()
             kiosk.start()
             counters.start()
+            wall.start()
             hall.start()
             done = threading.Event()
             if options.seconds is not None:
                 threading.Timer(options.seconds, done.set).start()
             if sys.stdout.isatty():
                 console = Console()
-                with Live(_view(service, hall), console=console, refresh_per_second=4) as live:
+                with Live(
+                    _view(service, hall, wall), console=console, refresh_per_second=4
+                ) as live:
                     while not done.wait(0.25):
-                        live.update(_view(service, hall))
+                        live.update(_view(service, hall, wall))
             else:
                 done.wait()
         except KeyboardInterrupt:
@@ -187,12 +192,13 @@ def run_demo(options: DemoOptions) -> dict[str, int]:
             hall.stop_arrivals_and_clerks()
             _await_ratings(service, hall_config.rating_timeout_s + hall_config.later_rating_s)
             hall.stop()
+            shown = wall.stop()
             counters.stop()
             counter_line.stop()
             kiosk.stop()
             reader.stop()
             card_reader.stop()
-            summary = summarize(service, hall, printer)
+            summary = summarize(service, hall, printer) | shown
             printer.stop()
             service.stop()
             broker.stop()

@@ -133,6 +133,8 @@ class VirtualHall:
             if device.kind == "kiosk":
                 self.kiosks.append(VirtualKiosk(self.settings, self.hall.id, device.id))
             elif device.kind == "window_board" and device.window is not None:
+                if device.bus_address is not None:
+                    continue  # an LED board on a line: the LED wall daemon runs it
                 self.boards.append(
                     VirtualWindowBoard(self.settings, self.hall.id, device.id, device.window)
                 )

@@ -28,3 +28,10 @@ def test_demo_hall_serves_rates_and_loses_nothing(embedded: bool, tmp_path: Path
     # every finished transaction has its rating record (a level or `unrated`).
     assert summary["transactions"] >= summary["served"] > 0
     assert summary["without_rating"] == 0
+    # The display wall: calls reached the emulated LED window boards through the real LED
+    # wall daemon, the LCD hall board showed them, and the voice said them.
+    assert summary["led_calls_shown"] > 0
+    assert summary["lcd_calls"] > 0
+    assert summary["announced"] > 0
+    assert (tmp_path / "lcd-hall-board.png").stat().st_size > 10_000
+    assert (tmp_path / "led-bx5-1.png").stat().st_size > 0
