@@ -178,7 +178,8 @@ class VoiceWorker:
         self.queue = AnnouncementQueue(repeats=repeats, rush_backlog=rush_backlog)
         self.languages = languages or ["zh", "en"]
         self.said: deque[Announcement] = deque(maxlen=500)  # the latest said, newest last
-        self.listeners: list[Started] = []
+        self.listeners: list[Started] = []  # as each announcement starts
+        self.done_listeners: list[Callable[[Announcement], None]] = []  # as each one ends
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -228,7 +229,7 @@ class VoiceWorker:
 
         if not self.output.needs_files:
             self.output.play([], announcement.said, started)
-            self.said.append(announcement)
+            self._done(announcement)
             return
         try:
             files = self.library.prepare(list(announcement.clips))
@@ -241,7 +242,12 @@ class VoiceWorker:
                 self.output.play(files, announcement.said, started)
         except pygame.error as err:
             log.warning("audio failed", extra={"error": str(err), "said": announcement.said})
+        self._done(announcement)
+
+    def _done(self, announcement: Announcement) -> None:
         self.said.append(announcement)
+        for listener in self.done_listeners:
+            listener(announcement)
 
 
 class VoiceDevice(DeviceDaemon):

@@ -26,6 +26,7 @@ from paidui.postgres import create_database, drop_database, find_postgres
 from scheduler.config import DEMO_HALL_FILE, load_hall
 from scheduler.store import Store
 from simulator.bench_counter import run_counter_bench
+from simulator.bench_display import run_display_bench
 from simulator.bench_id_reader import run_id_reader_bench
 from simulator.bench_kiosk import run_kiosk_bench
 from simulator.bench_policy import run_policy_bench
@@ -89,6 +90,7 @@ def run_bench(seconds: float = 5.0, *, postgres: bool = True) -> dict[str, Any]:
     results["kiosk"] = _on_a_broker(run_kiosk_bench)
     results["id_reader"] = _on_a_broker(run_id_reader_bench)
     results["counter"] = _on_a_broker(run_counter_bench)
+    results["display"] = _on_a_broker(run_display_bench)
     return results
 
 
