@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pygame
 import pytest
 
 from display_wall.hall_board import HallBoard
+from display_wall.hall_picture import HallPicture
 from display_wall.profile import load_lcd_layout
 from hallbus.clock import FakeClock
 from hallbus.daemon import DeviceDaemon
+from hallbus.messages import HallState
 from hallbus.settings import BusSettings
 from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port
 from scheduler.bridge import SchedulerService
@@ -152,3 +154,18 @@ def test_connection_lost_is_shown_over_the_last_picture(
     finally:
         board.stop()
         broker.stop()
+
+
+def test_languages_take_turns_and_a_stopped_scheduler_is_said() -> None:
+    picture = HallPicture(
+        hall=HallState(recent_calls=[], waiting={}, languages=["zh", "en", "ug"]),
+        connected=True,
+        scheduler_online=False,
+    )
+    start = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    turns = [picture.language_at(start.replace(second=s), LAYOUT) for s in range(0, 60, 10)]
+    assert turns == ["zh", "en", "ug", "zh", "en", "ug"]
+    view = picture.view(start, "en", LAYOUT)
+    assert view.banner is not None and "offline" in view.banner
+    assert view.clock == "17:00"  # the hall's time zone, Asia/Shanghai
+    assert view.calls == [] and view.headings["No calls yet"] == "No calls yet"
