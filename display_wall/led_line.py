@@ -23,6 +23,7 @@ from hallbus.serial_line import LineGone, LineLink
 log = logging.getLogger(__name__)
 
 READ_SLICE_S = 0.005
+IDLE_S = 0.05  # longest idle wait: the port is read (and its loss noticed) this often
 
 
 class BoardProblem:
@@ -173,15 +174,14 @@ class LedLine:
         return True
 
     def _idle(self) -> None:
-        """Nothing to send: read stray bytes until new content or a probe is due."""
+        """Nothing to send: wait for new content or a silent board's next try."""
         due = [b.next_try for b in self._boards.values() if b.problem and b.desired != b.shown]
-        wait = max(0.0, min(due) - self.clock()) if due else 0.2
-        self._wake.clear()
-        noise = self.link.read(min(wait, 0.2, READ_SLICE_S * 4))
-        if noise:
-            self.noise += len(noise)
-        if not self._wake.is_set():
-            self._wake.wait(min(wait, 0.05))
+        wait = min(IDLE_S, max(0.0, min(due) - self.clock())) if due else IDLE_S
+        self._wake.wait(wait)
+        self._wake.clear()  # content shown after this is seen by the next _next_board
+        stray = self.link.read(0)  # also notices an unplugged adapter while idle
+        if stray:
+            self.noise += len(stray)
 
     def _next_board(self, now: float) -> _Board | None:
         with self._lock:
