@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from display_wall.boards import BoardCodec, BoardContent
 from display_wall.profile import LineTiming
@@ -52,7 +52,6 @@ class _Board:
     problem: str | None = None
     missed: int = 0
     next_try: float = 0.0
-    sent_bytes: int = field(default=0)
 
 
 class LedLine:
@@ -104,10 +103,6 @@ class LedLine:
     def problem(self, board_id: str) -> str | None:
         """The board's current problem, None when healthy."""
         return self._boards[board_id].problem
-
-    def sent_bytes(self, board_id: str) -> int:
-        """Bytes written to this board since start."""
-        return self._boards[board_id].sent_bytes
 
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
@@ -233,7 +228,6 @@ class LedLine:
         if stale:
             self.noise += len(stale)
         self.link.write(frame)
-        board.sent_bytes += len(frame)
 
     def _await(self, board: _Board) -> bool | None:
         answer = board.codec.answer()

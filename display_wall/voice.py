@@ -17,7 +17,6 @@ import subprocess
 import threading
 import time
 import wave
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -177,7 +176,7 @@ class VoiceWorker:
         self.output = output
         self.queue = AnnouncementQueue(repeats=repeats, rush_backlog=rush_backlog)
         self.languages = languages or ["zh", "en"]
-        self.said: deque[Announcement] = deque(maxlen=500)  # the latest said, newest last
+        self.announced = 0  # announcements said since start
         self.listeners: list[Started] = []  # as each announcement starts
         self.done_listeners: list[Callable[[Announcement], None]] = []  # as each one ends
         self._cond = threading.Condition()
@@ -245,7 +244,7 @@ class VoiceWorker:
         self._done(announcement)
 
     def _done(self, announcement: Announcement) -> None:
-        self.said.append(announcement)
+        self.announced += 1
         for listener in self.done_listeners:
             listener(announcement)
 

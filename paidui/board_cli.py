@@ -13,6 +13,7 @@ from hallbus.settings import BusSettings
 
 log = logging.getLogger("paidui.board")
 
+EMULATOR_WORDS = "say: silent N, answer N, drop N, corrupt N, unplug, plug, save"
 BusOptions = Callable[[argparse.ArgumentParser], None]
 BusFromArgs = Callable[[argparse.Namespace], BusSettings]
 
@@ -157,7 +158,9 @@ def cmd_board_emulator(args: argparse.Namespace) -> int:
                 elif len(words) == 2 and words[0] == "corrupt":
                     faults.corrupt_answers[int(words[1])] = 1
                 elif words:
-                    print("say: silent N, answer N, drop N, corrupt N, unplug, plug, save")
+                    print(
+                        "say: silent N, answer N, drop N, corrupt N, unplug, plug, save", flush=True
+                    )
             except (ValueError, OSError) as err:
                 print(f"cannot do that: {err}", flush=True)
     finally:

@@ -57,6 +57,12 @@ class PacedLink(SerialLineLink):
         self.last_byte_at = time.perf_counter()
 
 
+def _answer(profile: Bx5BoardProfile) -> bytes:
+    """A board's answer, as it crosses the wire."""
+    ok = reply_data(profile.commands, profile.commands.reply_ok)
+    return encode_frame(Bx5Frame(profile.framing.host_address, WINDOW, ok), profile.framing)
+
+
 def _floor(profile: Bx5BoardProfile, baud: int) -> dict[str, Any]:
     state = WindowState(
         window=WINDOW,
@@ -71,9 +77,7 @@ def _floor(profile: Bx5BoardProfile, baud: int) -> dict[str, Any]:
         ),
     )
     frame = codec_for(profile, WINDOW).frames(window_content(state, WINDOW, profile))[0]
-    answer = encode_frame(
-        Bx5Frame(0x8000, WINDOW, reply_data(profile.commands, 0)), profile.framing
-    )
+    answer = _answer(profile)
     line = profile.line.model_copy(update={"baudrate": baud})
     return {
         "call_frame_bytes": len(frame),
@@ -136,7 +140,7 @@ def run_led_bench(bus: BusSettings, baud: int) -> dict[str, Any]:
         emulator = LedLineEmulator()
         for spec in specs:
             emulator.add(spec.address, profile)
-        answer_s = profile.line.seconds_for(27)  # a BX-5 answer on the wire
+        answer_s = profile.line.seconds_for(len(_answer(profile)))  # the answer on the wire
         port = emulator.serve_pty(folder / "ttyLED", delay_s=lambda: answer_s)
         link = PacedLink(port, profile.line)
         wall = LedWall(bus, hall.id, specs, link)

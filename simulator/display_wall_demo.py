@@ -105,7 +105,7 @@ class DemoDisplayWall:
         summary = {
             "led_calls_shown": len(calls_shown),
             "lcd_calls": len(lcd_view.calls) if lcd_view is not None else 0,
-            "announced": len(self.voice.worker.said) if self.voice is not None else 0,
+            "announced": self.voice.worker.announced if self.voice is not None else 0,
         }
         if self.voice is not None:
             self.voice.stop()

@@ -21,7 +21,7 @@ from paidui.postgres import create_database, drop_database, find_postgres
 from scheduler.bridge import SchedulerService
 from scheduler.config import DEMO_HALL_FILE, HallConfig, load_hall
 from scheduler.store import Store
-from simulator.devices import VirtualCounter
+from simulator.devices import VirtualCounter, VirtualKiosk
 from simulator.mailbox import Mailbox
 
 # Screens render headless and the mixer plays to SDL's dummy device: real pygame, no hardware.
@@ -29,6 +29,7 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 D = TypeVar("D", bound=DeviceDaemon)
+Tickets = Callable[..., list[str]]
 WAIT = 10.0  # seconds any single expected message may take before a test fails
 
 
@@ -140,6 +141,24 @@ def staff(
         return counter
 
     return start
+
+
+@pytest.fixture
+def tickets(devices: Callable[..., DeviceDaemon]) -> Tickets:
+    """Issue ``count`` tickets of a service at a virtual kiosk; returns their labels."""
+    kiosks: list[VirtualKiosk] = []
+
+    def issue(count: int, service: str = "social") -> list[str]:
+        if not kiosks:
+            kiosks.append(devices(VirtualKiosk, "kiosk-1"))
+        labels = []
+        for _ in range(count):
+            reply = kiosks[0].issue(service)
+            assert reply.status == "ok" and reply.data is not None, reply
+            labels.append(reply.data["label"])
+        return labels
+
+    return issue
 
 
 def listen(

@@ -15,7 +15,7 @@ from scheduler.bridge import SchedulerService
 from scheduler.config import HallConfig
 from scheduler.store import Store
 from simulator.id_cards import id_number
-from tests.counter_terminal.conftest import Tickets
+from tests.conftest import Tickets
 from tests.counter_terminal.counters import bus_counter
 from tests.id_reader.readers import HASHER
 

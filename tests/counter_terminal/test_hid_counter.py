@@ -22,8 +22,7 @@ from scheduler.bridge import SchedulerService
 from scheduler.config import HallConfig
 from simulator.key_source import SyntheticKeySource
 from simulator.mailbox import Mailbox
-from tests.conftest import WAIT
-from tests.counter_terminal.conftest import Tickets
+from tests.conftest import WAIT, Tickets
 from tests.counter_terminal.counters import FAST, observe
 
 KEYPAD = load_counter_profile("usb-keypad-numeric")

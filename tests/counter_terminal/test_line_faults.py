@@ -13,8 +13,7 @@ from hallbus.settings import BusSettings
 from scheduler.bridge import SchedulerService
 from scheduler.config import HallConfig
 from scheduler.store import Store
-from tests.conftest import WAIT
-from tests.counter_terminal.conftest import Tickets
+from tests.conftest import WAIT, Tickets
 from tests.counter_terminal.counters import bus_counter
 
 

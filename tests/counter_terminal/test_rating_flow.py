@@ -18,8 +18,7 @@ from hallbus.messages import (
 from hallbus.settings import BusSettings
 from scheduler.bridge import SchedulerService
 from scheduler.config import HallConfig
-from tests.conftest import WAIT
-from tests.counter_terminal.conftest import Tickets
+from tests.conftest import WAIT, Tickets
 from tests.counter_terminal.counters import Counter, bus_counter
 
 RATER = load_counter_profile("rs485-rater-5key")

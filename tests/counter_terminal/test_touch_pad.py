@@ -20,8 +20,7 @@ from scheduler.bridge import SchedulerService
 from scheduler.config import HallConfig
 from simulator.devices import VirtualCounter
 from simulator.mailbox import Mailbox
-from tests.conftest import WAIT
-from tests.counter_terminal.conftest import Tickets
+from tests.conftest import WAIT, Tickets
 from tests.counter_terminal.counters import FAST, observe
 from tests.kiosk.tickets import artifacts_dir
 

@@ -13,14 +13,13 @@ from display_wall.hall_board import HallBoard
 from display_wall.hall_picture import HallPicture
 from display_wall.profile import load_lcd_layout
 from hallbus.clock import FakeClock
-from hallbus.daemon import DeviceDaemon
 from hallbus.messages import HallState
 from hallbus.settings import BusSettings
 from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port
 from scheduler.bridge import SchedulerService
 from scheduler.config import HallConfig
-from simulator.devices import VirtualCounter, VirtualKiosk
-from tests.conftest import WAIT
+from simulator.devices import VirtualCounter
+from tests.conftest import WAIT, Tickets
 from tests.kiosk.tickets import artifacts_dir
 
 LAYOUT = load_lcd_layout("lcd-1080p")
@@ -42,13 +41,12 @@ def busy_hall(
     hall: HallConfig,
     scheduler: SchedulerService,
     staff: Callable[[int], VirtualCounter],
-    devices: Callable[..., DeviceDaemon],
+    tickets: Tickets,
 ) -> list[str]:
     """Two windows open, one paused, three calls made and tickets waiting; the labels called."""
-    kiosk: VirtualKiosk = devices(VirtualKiosk, "kiosk-1")
     first, second = staff(1), staff(3)
     for service in ("social", "social", "tax", "tax", "social", "tax"):
-        assert kiosk.issue(service).status == "ok"
+        tickets(1, service)
     called = []
     for counter in (first, second, first):
         if counter is first and called:

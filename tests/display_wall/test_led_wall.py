@@ -8,24 +8,17 @@ from pathlib import Path
 import pygame
 
 from display_wall.led_line import BoardProblem
-from hallbus.daemon import DeviceDaemon
 from hallbus.messages import PauseReason
 from hallbus.settings import BusSettings
 from scheduler.bridge import SchedulerService
 from scheduler.config import HallConfig
-from simulator.devices import VirtualCounter, VirtualKiosk
+from simulator.devices import VirtualCounter
 from simulator.led_line_emulator import render_board
+from tests.conftest import Tickets
 from tests.display_wall.walls import led_wall
 from tests.kiosk.tickets import artifacts_dir
 
 Staff = Callable[[int], VirtualCounter]
-
-
-def _issue(devices: Callable[..., DeviceDaemon], service: str = "social") -> str:
-    kiosk: VirtualKiosk = devices(VirtualKiosk, "kiosk-1")
-    reply = kiosk.issue(service)
-    assert reply.status == "ok" and reply.data is not None, reply
-    return str(reply.data["label"])
 
 
 def test_a_call_reaches_its_window_board_only(
@@ -33,7 +26,7 @@ def test_a_call_reaches_its_window_board_only(
     hall: HallConfig,
     scheduler: SchedulerService,
     staff: Staff,
-    devices: Callable[..., DeviceDaemon],
+    tickets: Tickets,
     tmp_path: Path,
 ) -> None:
     with led_wall(bus, hall, tmp_path) as wall:
@@ -41,7 +34,7 @@ def test_a_call_reaches_its_window_board_only(
         assert wall.shows("strip-1", "欢迎光临")
         counter = staff(1)
         assert wall.shows("board-1", "1号窗口 欢迎您")
-        label = _issue(devices)
+        label = tickets(1)[0]
         others = {a: wall.line.board(a, bx5=wall.is_bx5(f"board-{a}")).frames for a in (2, 3, 4)}
         assert counter.call_next().status == "ok"
         assert wall.shows("board-1", f"{label} 请到1号窗口")
@@ -69,12 +62,12 @@ def test_the_line_protocol_screen_shows_its_window(
     hall: HallConfig,
     scheduler: SchedulerService,
     staff: Staff,
-    devices: Callable[..., DeviceDaemon],
+    tickets: Tickets,
     tmp_path: Path,
 ) -> None:
     with led_wall(bus, hall, tmp_path) as wall:
         counter = staff(3)
-        label = _issue(devices, "tax")
+        label = tickets(1, "tax")[0]
         assert counter.call_next().status == "ok"
         assert wall.shows("board-3", f"{label} 请到3号窗口")
         screen = wall.line.board(3, bx5=False)
@@ -86,7 +79,7 @@ def test_a_silent_board_is_reported_and_holds_up_nobody(
     hall: HallConfig,
     scheduler: SchedulerService,
     staff: Staff,
-    devices: Callable[..., DeviceDaemon],
+    tickets: Tickets,
     tmp_path: Path,
 ) -> None:
     with led_wall(bus, hall, tmp_path) as wall:
@@ -95,7 +88,7 @@ def test_a_silent_board_is_reported_and_holds_up_nobody(
         staff(2)  # board 2's content changes, but board 2 no longer answers
         assert wall.status("board-2", {BoardProblem.NOT_ANSWERING}) is not None
         counter = staff(1)
-        label = _issue(devices)
+        label = tickets(1)[0]
         assert counter.call_next().status == "ok"
         assert wall.shows("board-1", f"{label} 请到1号窗口")
         assert wall.daemon.line.problem("board-1") is None
@@ -110,7 +103,7 @@ def test_lost_and_corrupt_answers_are_resent_without_a_fault(
     hall: HallConfig,
     scheduler: SchedulerService,
     staff: Staff,
-    devices: Callable[..., DeviceDaemon],
+    tickets: Tickets,
     tmp_path: Path,
 ) -> None:
     with led_wall(bus, hall, tmp_path) as wall:
