@@ -54,6 +54,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_TICKET = "unknown_ticket"
     UNKNOWN_TRANSACTION = "unknown_transaction"
     RATING_CLOSED = "rating_closed"  # already rated, timed out, or not this pad's window
+    INVALID_CONFIG = "invalid_config"  # a configuration change fails the hall's rules
     INTERNAL = "internal"  # the scheduler failed; the request changed nothing, retry
     TIMEOUT = "timeout"  # raised on the device side: no reply in time
 
@@ -339,6 +340,17 @@ class ReviewRating(Request):
         return self
 
 
+class ApplyConfig(Request):
+    """Portal: a manager changed the hall's configuration; the scheduler applies it live.
+
+    ``config`` is a whole hall configuration; the scheduler validates it against its own
+    schema, stores it as a new version and answers ``ConfigApplied``.
+    """
+
+    config: dict[str, Any]
+    author: str = Field(min_length=1, max_length=64)
+
+
 class ReportPrint(Request):
     """Kiosk: whether the ticket it was issued came out of the printer.
 
@@ -370,6 +382,7 @@ REQUEST_MODELS: dict[Command, type[Request]] = {
     Command.BOOK_APPOINTMENT: BookAppointment,
     Command.REVIEW_RATING: ReviewRating,
     Command.REPORT_PRINT: ReportPrint,
+    Command.APPLY_CONFIG: ApplyConfig,
 }
 
 
@@ -433,6 +446,7 @@ class TicketIssued(TicketView):
     people_ahead: int
     estimated_wait_s: int
     appointment_slot: datetime | None = None  # set when this was an appointment check-in
+    rating_token: str | None = None  # signs the QR code's rating page link for this ticket
 
 
 class AppointmentView(Message):
@@ -484,6 +498,12 @@ class LedgerEntryView(Message):
     transaction_id: str
 
 
+class ConfigApplied(Message):
+    """The answer to apply_config: the version now in force."""
+
+    version: int
+
+
 class PrintRecorded(Message):
     """Reply to report_print: what the scheduler now holds (the first report stands)."""
 
@@ -511,6 +531,7 @@ class CurrentCall(Message):
     state: TicketState
     called_at: datetime
     recalls: int = 0
+    serving_since: datetime | None = None  # once the clerk started serving
 
 
 class WindowState(Message):
@@ -522,6 +543,7 @@ class WindowState(Message):
     clerk: ClerkView | None = None
     current: CurrentCall | None = None
     waiting: int  # tickets waiting for the services this window handles
+    status_since: datetime | None = None  # when it opened, paused or closed
 
 
 class Unavailable(Message):
@@ -543,6 +565,7 @@ class ServiceState(Message):
     estimated_wait_s: int
     open_windows: int
     unavailable: Unavailable | None = None  # None: tickets can be taken now
+    longest_waiting_since: datetime | None = None  # issue time of the longest-waiting ticket
 
 
 class RecentCall(Message):

@@ -49,6 +49,7 @@ class Command(StrEnum):
     BOOK_APPOINTMENT = "book_appointment"
     REVIEW_RATING = "review_rating"
     REPORT_PRINT = "report_print"
+    APPLY_CONFIG = "apply_config"
 
 
 class DeviceCommandKind(StrEnum):
@@ -169,6 +170,26 @@ class HallTopics:
     def everything(self) -> str:
         """Every topic of the hall (monitoring and privacy audits)."""
         return f"{self.base}/#"
+
+    def device_availabilities(self) -> str:
+        """Filter for every device's availability (the dashboard's device list)."""
+        return f"{self.base}/device/+/availability"
+
+    def device_statuses(self) -> str:
+        """Filter for every device's status."""
+        return f"{self.base}/device/+/status"
+
+    def device_events(self, kind: DeviceEventKind) -> str:
+        """Filter for one kind of event from every device."""
+        return f"{self.base}/device/+/event/{kind.value}"
+
+    def device_of(self, topic: str) -> str | None:
+        """The device id of any topic under ``device/<id>/``; None for other topics."""
+        prefix = f"{self.base}/device/"
+        if not topic.startswith(prefix):
+            return None
+        device_id = topic[len(prefix) :].split("/", 1)[0]
+        return device_id if valid_id(device_id) else None
 
     def all_requests(self) -> str:
         """Filter for every device request in the hall."""

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from hallbus.clock import Clock, SystemClock
@@ -43,6 +44,12 @@ log = logging.getLogger(__name__)
 # Languages the printers' Chinese fonts (or the raster font) can put on paper; a ticket
 # taken in another language is printed in the hall's first language.
 PRINTABLE_LANGUAGES = ("zh", "en")
+
+
+def rating_page_url(public_url: str, ticket_id: str, token: str | None, language: str) -> str:
+    """The ticket's QR link: its public page, signed, in the language it was taken in."""
+    query = urlencode({"k": token, "lang": language} if token else {"lang": language})
+    return f"{public_url.rstrip('/')}/t/{ticket_id}?{query}"
 
 
 @dataclass(frozen=True)
@@ -333,6 +340,8 @@ class KioskDaemon(DeviceDaemon):
             time_line=texts("Taken at {time}", time=ticket_time(issued_local)),
             documents_title=texts("Please bring"),
             documents=tuple(documents),
-            qr_url=f"{self.kiosk.public_url.rstrip('/')}/t/{ticket.ticket_id}",
+            qr_url=rating_page_url(
+                self.kiosk.public_url, ticket.ticket_id, ticket.rating_token, texts.language
+            ),
             qr_caption=texts("Scan to follow your turn and rate the service"),
         )

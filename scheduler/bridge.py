@@ -13,6 +13,9 @@ import threading
 from collections import OrderedDict, deque
 from datetime import datetime, timedelta
 from enum import Enum
+from typing import Any
+
+from pydantic import ValidationError
 
 from hallbus import messages as bus
 from hallbus.client import BusClient
@@ -23,6 +26,7 @@ from hallbus.messages import (
     BadRatingReason,
     CallAnnouncement,
     ClerkView,
+    ConfigApplied,
     CurrentCall,
     DeviceKind,
     ErrorCode,
@@ -53,7 +57,8 @@ from hallbus.topics import Command, DeviceCommandKind, HallEventKind, HallTopics
 from scheduler.config import ClerkConfig, DeviceConfig, HallConfig
 from scheduler.domain import Changes, HallQueue, QueueError, Ticket, Transaction, Window
 from scheduler.ledger import EntryKind, LedgerEntry
-from scheduler.store import OutboxMessage, ProcessedRequest, Store, StoreError
+from scheduler.rating_token import RatingTokens
+from scheduler.store import OutboxMessage, ProcessedRequest, Store, StoreError, config_hash
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +83,9 @@ ALLOWED_COMMANDS: dict[DeviceKind, frozenset[Command]] = {
     ),
     DeviceKind.RATING_PAD: frozenset({Command.RATE}),
     # The web side: the ticket's public rating page, booking, and managers' reviews.
-    DeviceKind.PORTAL: frozenset({Command.RATE, Command.BOOK_APPOINTMENT, Command.REVIEW_RATING}),
+    DeviceKind.PORTAL: frozenset(
+        {Command.RATE, Command.BOOK_APPOINTMENT, Command.REVIEW_RATING, Command.APPLY_CONFIG}
+    ),
 }
 
 MAX_BATCH = 256  # commands sharing one commit under load
@@ -165,8 +172,11 @@ class SchedulerService:
         *,
         clock: Clock | None = None,
         client_id: str = "scheduler",
+        rating_tokens: RatingTokens | None = None,
     ) -> None:
         self.hall = hall
+        self.rating_tokens = rating_tokens
+        self.config_version = 0
         self.store = store
         self.clock = clock or SystemClock()
         self.topics = HallTopics(hall.id)
@@ -187,6 +197,7 @@ class SchedulerService:
     def start(self, timeout: float | None = 10.0) -> None:
         """Open the store, restore the queue, connect, and republish retained state."""
         self.store.open()
+        self.config_version, self.hall = self.store.config_in_force(self.hall, self.clock.now())
         self._restore()
         self.bus.subscribe(self.topics.all_requests(), self._enqueue, inline=True)
         self.bus.on_published(self._acked_mids.append)
@@ -322,7 +333,73 @@ class SchedulerService:
         if key in self._batch_keys:
             self._batch_duplicates.append(key)  # a retry within the batch: answered with it
             return
+        if isinstance(request, bus.ApplyConfig):
+            self._apply_config(request, key)
+            return
         self._execute(device, command, request, key)
+
+    def _apply_config(self, request: bus.ApplyConfig, key: tuple[str, str]) -> None:
+        """A manager's configuration change: checked, stored as a version, in force at once."""
+        self._commit_batch()  # what came before runs under the configuration it came under
+        now = self.clock.now()
+        try:
+            config = self._checked_config(request.config)
+        except QueueError as err:
+            refusal = Reply.fail(request.request_id, err.code, err.message).to_bytes()
+            self._remember(key, refusal, now)
+            self._reply(key[0], refusal)
+            return
+        previous = self.store.newest_config()
+        source_hash = previous[2] if previous else config_hash(self.hall)
+
+        def answer(version: int) -> ProcessedRequest:
+            reply = Reply.ok(request.request_id, ConfigApplied(version=version))
+            return ProcessedRequest(key[0], key[1], reply.to_bytes().decode())
+
+        try:
+            version = self.store.save_config(
+                config, author=request.author, source_hash=source_hash, now=now, answer=answer
+            )
+        except StoreError:
+            log.exception("could not store the configuration; it was not applied")
+            failed = Reply.fail(request.request_id, ErrorCode.INTERNAL, "could not save; retry")
+            self._reply(key[0], failed)
+            return
+        reply = answer(version).reply.encode()
+        self.hall, self.config_version = config, version
+        self._restore()
+        self._remember(key, reply, now)
+        self._reply(key[0], reply)
+        self._republish()
+        log.info("configuration applied", extra={"version": version, "author": request.author})
+
+    def _checked_config(self, raw: dict[str, Any]) -> HallConfig:
+        """Validate a new configuration against the hall's rules and the live queue."""
+        try:
+            config = HallConfig.model_validate(raw)
+        except ValidationError as err:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in err.errors()
+            )
+            raise QueueError(ErrorCode.INVALID_CONFIG, problems[:400]) from err
+        if config.id != self.hall.id:
+            raise QueueError(ErrorCode.INVALID_CONFIG, "the hall id cannot change")
+        windows = {w.number for w in config.windows}
+        services = {s.code for s in config.services}
+        for ticket in self.queue.active_tickets():
+            if ticket.service_code not in services:
+                raise QueueError(
+                    ErrorCode.INVALID_CONFIG,
+                    f"ticket {ticket.label} still waits for {ticket.service_code}; "
+                    "serve or transfer it before removing the service",
+                )
+            if ticket.window is not None and ticket.window not in windows:
+                raise QueueError(
+                    ErrorCode.INVALID_CONFIG,
+                    f"window {ticket.window} still holds {ticket.label}; "
+                    "finish it before removing the window",
+                )
+        return config
 
     def _execute(
         self, device: DeviceConfig, command: Command, request: Request, key: tuple[str, str]
@@ -358,6 +435,9 @@ class SchedulerService:
                     people_ahead=issued.people_ahead,
                     estimated_wait_s=issued.estimated_wait_s,
                     appointment_slot=issued.appointment.slot_start if issued.appointment else None,
+                    rating_token=(
+                        self.rating_tokens.token(issued.ticket.id) if self.rating_tokens else None
+                    ),
                 )
             case bus.Cancel():
                 return ticket_view(queue.cancel(request.ticket_id, now))
@@ -605,6 +685,7 @@ class SchedulerService:
                 state=ticket.state,
                 called_at=ticket.called_at,
                 recalls=ticket.recalls,
+                serving_since=ticket.serving_since,
             )
         self._publish_retained(
             self.topics.window_state(window),
@@ -615,6 +696,7 @@ class SchedulerService:
                 clerk=clerk_view(state.clerk),
                 current=current,
                 waiting=self.queue.waiting_for_window(window),
+                status_since=state.status_since,
             ),
         )
 
@@ -638,6 +720,7 @@ class SchedulerService:
                 if unavailable
                 else None
             ),
+            longest_waiting_since=self.queue.longest_waiting_since(code),
         )
         self._publish_retained(self.topics.service_state(code), state)
 

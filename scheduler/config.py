@@ -58,6 +58,7 @@ class ServiceConfig(_Strict):
     quota: int | None = Field(default=None, ge=1)  # walk-in tickets per day
     expected_service_s: float = Field(default=300.0, gt=0)  # until live statistics exist
     promised_minutes: int | None = Field(default=None, ge=1)  # promised handling time
+    alert_wait_min: int | None = Field(default=None, ge=1)  # the hall's threshold if None
 
     @field_validator("names")
     @classmethod
@@ -143,6 +144,9 @@ class HallConfig(_Strict):
     require_open_window: bool = True  # refuse tickets no staffed window can serve
     extra_holidays: list[date] = Field(default_factory=list)  # beyond the official calendar
     extra_workdays: list[date] = Field(default_factory=list)
+    # The dashboard raises an alert when a ticket waits, or a window stays paused, this long.
+    alert_wait_min: int = Field(default=20, ge=1)
+    alert_pause_min: int = Field(default=15, ge=1)
     languages: list[str] = Field(default_factory=lambda: ["zh", "en"], min_length=1)
     notices: dict[str, list[str]] = Field(default_factory=dict)  # the hall board's, per language
     services: list[ServiceConfig] = Field(min_length=1)

@@ -120,6 +120,7 @@ class Window:
     clerk: ClerkConfig | None = None
     pause_reason: PauseReason | None = None
     current: Ticket | None = None
+    status_since: datetime | None = None  # the login, pause, resume or logout that set it
 
 
 @dataclass(frozen=True)
@@ -337,6 +338,16 @@ class HallQueue:
     def waiting_count(self, service_code: str) -> int:
         """Tickets waiting for one service."""
         return self.room.count(service_code)
+
+    def longest_waiting_since(self, service_code: str) -> datetime | None:
+        """When the longest-waiting ticket of a service was issued (None: nobody waits)."""
+        issued = [t.issued_at for t in self._tickets.values() if t.service_code == service_code]
+        return min(issued, default=None)
+
+    def active_tickets(self) -> list[Ticket]:
+        """Waiting tickets and those at a window, for a configuration change to check."""
+        at_windows = [w.current for w in self._windows.values() if w.current is not None]
+        return [*self._tickets.values(), *at_windows]
 
     def waiting_labels(self, service_code: str, limit: int) -> list[str]:
         """The first ``limit`` waiting tickets of a service, by class and place."""
@@ -841,6 +852,7 @@ class HallQueue:
         if window is None:
             return  # a window since removed from the configuration
         window.pause_reason = None
+        window.status_since = event.at
         if event.event == "logout":
             window.clerk = None
             window.status = WindowStatus.CLOSED

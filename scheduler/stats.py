@@ -23,6 +23,7 @@ from scheduler.ledger import EntryKind
 from scheduler.tables import rating_cases, rating_ledger, tickets, transactions, transfers
 
 GroupBy = Literal["service", "window", "clerk"]
+Period = Literal["day", "month"]
 BAD = {RatingLevel.DISSATISFIED.value, RatingLevel.VERY_DISSATISFIED.value}
 
 
@@ -79,16 +80,25 @@ def _share(part: int, whole: int) -> float | None:
 
 
 def hall_statistics(
-    engine: Engine, hall: HallConfig, first: date, last: date, *, by: GroupBy = "service"
+    engine: Engine,
+    hall: HallConfig,
+    first: date,
+    last: date,
+    *,
+    by: GroupBy = "service",
+    per: Period = "day",
 ) -> list[StatRow]:
-    """Figures per local day in [first, last] and per group."""
+    """Figures per local day (or month, dated its first day) in [first, last] and per group."""
     zone = hall.zone
     start = datetime.combine(first, time.min, zone)
     end = datetime.combine(last + timedelta(days=1), time.min, zone)
     promised = {s.code: s.promised_minutes for s in hall.services}
 
+    def bucket(day: date) -> date:
+        return day.replace(day=1) if per == "month" else day
+
     def local_day(moment: datetime) -> date:
-        return moment.astimezone(zone).date()
+        return bucket(moment.astimezone(zone).date())
 
     with engine.connect() as conn:
         ticket_rows = conn.execute(
@@ -147,7 +157,7 @@ def hall_statistics(
         group = ticket_group(t)
         if group is None:
             continue
-        r = row(t.service_date, group)
+        r = row(bucket(t.service_date), group)
         if by == "service":
             r.issued = (r.issued or 0) + 1
         if t.state == TicketState.NO_SHOW.value and r.no_show is not None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import hashlib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -41,6 +42,7 @@ from scheduler.ledger import GENESIS_HASH, Breach, EntryKind, LedgerEntry, verif
 from scheduler.tables import (
     appointments,
     case_steps,
+    config_versions,
     outbox,
     processed_requests,
     rating_cases,
@@ -116,6 +118,11 @@ class LoadedState:
             ledger_head=self.ledger_head,
         )
         return queue
+
+
+def config_hash(config: HallConfig) -> str:
+    """A configuration's fingerprint, to tell whether the hall file changed."""
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
@@ -526,20 +533,7 @@ class Store:
                             for e in changes.window_events
                         ],
                     )
-                if answered:
-                    conn.execute(
-                        insert(processed_requests),
-                        [
-                            {
-                                "hall": hall,
-                                "requester": a.requester,
-                                "request_id": a.request_id,
-                                "reply": a.reply,
-                                "created_at": now,
-                            }
-                            for a in answered
-                        ],
-                    )
+                self._insert_answers(conn, answered, now)
                 done = list(published)
                 if done:
                     conn.execute(delete(outbox).where(outbox.c.id.in_(done)))
@@ -562,6 +556,24 @@ class Store:
         except Exception as err:
             raise StoreError(f"commit failed: {err}") from err
         return ids
+
+    def _insert_answers(
+        self, conn: Connection, answered: Sequence[ProcessedRequest], now: datetime
+    ) -> None:
+        if answered:
+            conn.execute(
+                insert(processed_requests),
+                [
+                    {
+                        "hall": self.hall,
+                        "requester": a.requester,
+                        "request_id": a.request_id,
+                        "reply": a.reply,
+                        "created_at": now,
+                    }
+                    for a in answered
+                ],
+            )
 
     def _write_appointments(self, conn: Connection, changes: Changes) -> None:
         if not changes.appointments:
@@ -610,6 +622,65 @@ class Store:
                 conn.execute(delete(outbox).where(outbox.c.id.in_(done)))
         except Exception as err:
             raise StoreError(f"outbox cleanup failed: {err}") from err
+
+    # --- configuration versions ----------------------------------------------------------
+    def config_in_force(self, from_file: HallConfig, now: datetime) -> tuple[int, HallConfig]:
+        """The configuration to run: the newest dashboard version based on this hall file.
+
+        A hall file that changed since (an integrator edited it) wins and becomes a new
+        version, so neither the file nor the managers' changes are silently lost.
+        """
+        source_hash = config_hash(from_file)
+        newest = self.newest_config()
+        if newest is not None and newest[2] == source_hash:
+            return newest[0], newest[1]
+        version = self.save_config(from_file, author="hall file", source_hash=source_hash, now=now)
+        return version, from_file
+
+    def newest_config(self) -> tuple[int, HallConfig, str] | None:
+        """The newest stored configuration: version, config and the hall file it builds on."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(
+                    config_versions.c.id, config_versions.c.config, config_versions.c.source_hash
+                )
+                .where(config_versions.c.hall == self.hall)
+                .order_by(config_versions.c.id.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        return row[0], HallConfig.model_validate_json(row[1]), row[2]
+
+    def save_config(
+        self,
+        config: HallConfig,
+        *,
+        author: str,
+        source_hash: str,
+        now: datetime,
+        answer: Callable[[int], ProcessedRequest] | None = None,
+    ) -> int:
+        """Store a configuration version (with the answer to the request that made it)."""
+        conn = self._writer()
+        try:
+            with conn.begin():
+                version = conn.execute(
+                    insert(config_versions)
+                    .values(
+                        hall=self.hall,
+                        created_at=now,
+                        author=author,
+                        source_hash=source_hash,
+                        config=config.model_dump_json(),
+                    )
+                    .returning(config_versions.c.id)
+                ).scalar_one()
+                if answer is not None:
+                    self._insert_answers(conn, [answer(int(version))], now)
+        except Exception as err:
+            raise StoreError(f"saving the configuration failed: {err}") from err
+        return int(version)
 
     # --- the rating ledger ------------------------------------------------------------
     def ledger_entries(self, transaction_id: str | None = None) -> list[LedgerEntry]:

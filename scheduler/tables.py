@@ -217,3 +217,73 @@ outbox = Table(
     Column("retain", Boolean, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
 )
+
+# Every configuration the scheduler ran with, newest last: the hall file it started from
+# (source_hash is that file's SHA-256) and each change a manager made on the dashboard.
+config_versions = Table(
+    "config_versions",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("hall", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("author", String(64), nullable=False),
+    Column("source_hash", String(64), nullable=False),
+    Column("config", Text, nullable=False),  # the whole HallConfig as JSON
+)
+Index("ix_config_versions", config_versions.c.hall, config_versions.c.id)
+
+# --- the manager dashboard (scheduler/web) ------------------------------------------
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(64), nullable=False),
+    Column("password_hash", String(200), nullable=False),  # argon2id
+    Column("role", String(16), nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Only a hash of the session token is stored: a copied database opens no session.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", Integer, ForeignKey("accounts.id"), nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("hall", String(64), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", String(128), nullable=False),
+    Column("detail", Text),  # JSON
+)
+Index("ix_audit_log", audit_log.c.hall, audit_log.c.at)
+
+# "Not adopted" needs two managers: one proposes, another approves; only then does the
+# scheduler append the review to the ledger. Proposals are kept whatever their outcome.
+review_proposals = Table(
+    "review_proposals",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("hall", String(64), nullable=False),
+    Column("transaction_id", String(64), ForeignKey("transactions.id"), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("proposed_by", String(64), nullable=False),
+    Column("proposed_at", UtcDateTime, nullable=False),
+    Column("state", String(16), nullable=False),  # proposed, approved, rejected
+    Column("decided_by", String(64)),
+    Column("decided_at", UtcDateTime),
+    Column("ledger_seq", Integer),
+)
+Index("ix_review_proposals", review_proposals.c.hall, review_proposals.c.state)

@@ -1,0 +1,166 @@
+"""What every dashboard route shares: settings, the store, the bus, and who is asking."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request, status
+from limits import RateLimitItem, parse
+from limits.storage import MemoryStorage
+from limits.strategies import MovingWindowRateLimiter
+from pydantic import BaseModel, ConfigDict, Field
+
+from hallbus.client import BusClient, Requester
+from hallbus.clock import Clock
+from hallbus.settings import BusSettings
+from hallbus.topics import HallTopics
+from scheduler.calendar import WorkCalendar
+from scheduler.config import HallConfig
+from scheduler.rating_token import RatingTokens
+from scheduler.store import Store
+from scheduler.web.accounts import AccountStore, Role, Session
+from scheduler.web.live import HallWatch
+from scheduler.web.ratings import ReviewDesk
+
+SESSION_COOKIE = "paidui_session"
+LOGIN_COOKIE = "paidui_login_csrf"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+class WebSettings(BaseModel):
+    """How the dashboard runs; the hall's own configuration comes from the store."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    db_url: str
+    hall: str
+    bus: BusSettings = BusSettings()
+    portal_device: str = "portal"  # the dashboard's device id on the bus
+    rating_key_file: Path
+    public_url: str = "http://127.0.0.1:8000"
+    secure_cookies: bool = False  # set behind HTTPS
+    session_hours: float = Field(default=8.0, gt=0)
+    login_limit: str = "5/minute"  # per username
+    login_limit_per_client: str = "30/minute"
+    rating_limit: str = "30/minute"  # the public page, per client
+    bus_timeout_s: float = Field(default=3.0, gt=0)
+
+
+class RateLimiter:
+    """Moving-window limits kept in memory (one dashboard process per hall)."""
+
+    def __init__(self) -> None:
+        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+
+    def allow(self, limit: str, *keys: str) -> bool:
+        """Count one hit; False when ``limit`` is already spent for ``keys``."""
+        item: RateLimitItem = parse(limit)
+        return bool(self._limiter.hit(item, *keys))
+
+
+@dataclass
+class WebContext:
+    """The dashboard's parts, built by ``create_app`` and started by its lifespan."""
+
+    settings: WebSettings
+    store: Store
+    accounts: AccountStore
+    reviews: ReviewDesk
+    bus: BusClient
+    topics: HallTopics
+    portal: Requester
+    watch: HallWatch
+    tokens: RatingTokens
+    limiter: RateLimiter
+    clock: Clock
+
+    def config(self) -> HallConfig:
+        """The configuration in force: the newest version the scheduler stored."""
+        newest = self.store.newest_config()
+        if newest is None:
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, "the scheduler has not started this hall yet"
+            )
+        return newest[1]
+
+    def now(self) -> datetime:
+        """The clock's time."""
+        return self.clock.now()
+
+    def today(self, config: HallConfig) -> date:
+        """The hall's local date."""
+        return self.now().astimezone(config.zone).date()
+
+    def calendar(self, config: HallConfig) -> WorkCalendar:
+        """The hall's working-day calendar."""
+        return WorkCalendar(config.extra_holidays, config.extra_workdays)
+
+
+def context(request: Request) -> WebContext:
+    """The app's context."""
+    found: WebContext = request.app.state.context
+    return found
+
+
+Context = Annotated[WebContext, Depends(context)]
+
+
+def _token_of(request: Request) -> tuple[str | None, bool]:
+    """The session token and whether it came from the cookie (which needs CSRF)."""
+    header = request.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        return header[7:].strip() or None, False
+    return request.cookies.get(SESSION_COOKIE), True
+
+
+async def _csrf_token_sent(request: Request) -> str | None:
+    sent = request.headers.get(CSRF_HEADER)
+    if sent:
+        return sent
+    if request.headers.get("content-type", "").startswith(
+        ("application/x-www-form-urlencoded", "multipart/form-data")
+    ):
+        form = await request.form()
+        value = form.get("csrf_token")
+        return value if isinstance(value, str) else None
+    return None
+
+
+class NotLoggedIn(Exception):
+    """No valid session: pages redirect to the login, the API answers 401."""
+
+
+def require(role: Role) -> Callable[[Request, WebContext], Awaitable[Session]]:
+    """A dependency admitting sessions of ``role`` or above; unsafe methods need CSRF."""
+
+    async def check(request: Request, ctx: Context) -> Session:
+        token, from_cookie = _token_of(request)
+        session = ctx.accounts.session(token, ctx.now()) if token else None
+        if session is None:
+            raise NotLoggedIn()
+        if request.method not in SAFE_METHODS and from_cookie:
+            sent = await _csrf_token_sent(request)
+            if sent != session.csrf_token:
+                raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
+        if not session.account.may(role):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN, f"this needs the {role.value} role or higher"
+            )
+        return session
+
+    return check
+
+
+Viewer = Annotated[Session, Depends(require(Role.VIEWER))]
+Manager = Annotated[Session, Depends(require(Role.HALL_MANAGER))]
+Administrator = Annotated[Session, Depends(require(Role.ADMINISTRATOR))]
+
+
+def client_address(request: Request) -> str:
+    """Who is asking, for rate limits."""
+    return request.client.host if request.client else "unknown"

@@ -1,0 +1,336 @@
+"""The live hall as the dashboard shows it: what the bus says now, and what needs a person.
+
+``LivePicture`` is pure: it takes decoded bus messages and a clock reading and builds the
+view and its alerts. ``HallWatch`` is the thin bus adapter that feeds it and tells the
+open browser streams that something changed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from hallbus.client import BusClient
+from hallbus.clock import Clock
+from hallbus.messages import (
+    DeviceKind,
+    DeviceStatus,
+    HallState,
+    KeyHandled,
+    Message,
+    PayloadError,
+    PrinterFault,
+    RatingRecorded,
+    ServiceState,
+    WindowState,
+    WindowStatus,
+    decode,
+)
+from hallbus.topics import DeviceEventKind, HallEventKind, HallTopics
+from scheduler.config import HallConfig
+
+log = logging.getLogger(__name__)
+
+_M = TypeVar("_M", bound=Message)
+
+RECENT_EVENTS = 30  # key presses and ratings kept for the live page's ticker
+
+
+@dataclass
+class DeviceSeen:
+    """What the bus has said about one device."""
+
+    online: bool | None = None  # None: never heard of since the dashboard started
+    status: DeviceStatus | None = None
+    last_seen: datetime | None = None
+    last_key: KeyHandled | None = None
+
+
+@dataclass(frozen=True)
+class Alert:
+    """Something in the hall that needs a person now."""
+
+    kind: str  # long_wait, long_pause, device_offline, paper_low, device_fault, scheduler
+    subject: str
+    message: str
+
+
+@dataclass
+class LivePicture:
+    """The latest retained state and events of one hall (pure; fed by HallWatch)."""
+
+    windows: dict[int, WindowState] = field(default_factory=dict)
+    services: dict[str, ServiceState] = field(default_factory=dict)
+    hall: HallState | None = None
+    devices: dict[str, DeviceSeen] = field(default_factory=dict)
+    scheduler_online: bool | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def device(self, device_id: str) -> DeviceSeen:
+        """The record of one device, made on first mention."""
+        return self.devices.setdefault(device_id, DeviceSeen())
+
+    def note_event(self, event: dict[str, Any]) -> None:
+        """Keep an event for the ticker, newest first."""
+        self.events.insert(0, event)
+        del self.events[RECENT_EVENTS:]
+
+
+def _seconds(since: datetime | None, now: datetime) -> int | None:
+    return None if since is None else max(0, int((now - since).total_seconds()))
+
+
+def alerts(picture: LivePicture, config: HallConfig, now: datetime) -> list[Alert]:
+    """Everything over its threshold or broken, most urgent kinds first."""
+    found: list[Alert] = []
+    if picture.scheduler_online is False:
+        found.append(Alert("scheduler", "scheduler", "the scheduler is offline"))
+    for service in config.services:
+        state = picture.services.get(service.code)
+        waited = _seconds(state.longest_waiting_since if state else None, now)
+        limit = timedelta(minutes=service.alert_wait_min or config.alert_wait_min)
+        if waited is not None and waited > limit.total_seconds():
+            found.append(
+                Alert(
+                    "long_wait",
+                    service.code,
+                    f"{service.names['zh']}: a ticket has waited {waited // 60} min",
+                )
+            )
+    for number, window in sorted(picture.windows.items()):
+        paused = _seconds(window.status_since, now)
+        too_long = paused is not None and paused > config.alert_pause_min * 60
+        if window.status == WindowStatus.PAUSED and paused is not None and too_long:
+            found.append(Alert("long_pause", f"window {number}", f"paused for {paused // 60} min"))
+    for device in config.devices:
+        seen = picture.devices.get(device.id)
+        if seen is None or seen.online is not True:
+            what = "never connected" if seen is None or seen.online is None else "offline"
+            found.append(Alert("device_offline", device.id, f"{device.kind.value} {what}"))
+            continue
+        faults = seen.status.faults if seen.status else []
+        if device.kind == DeviceKind.KIOSK and (
+            PrinterFault.PAPER_NEAR_END in faults or PrinterFault.PAPER_OUT in faults
+        ):
+            out = PrinterFault.PAPER_OUT in faults
+            found.append(
+                Alert("paper_low", device.id, "printer out of paper" if out else "paper low")
+            )
+        elif seen.status is not None and not seen.status.healthy:
+            found.append(Alert("device_fault", device.id, ", ".join(faults) or "unhealthy"))
+    return found
+
+
+def live_view(picture: LivePicture, config: HallConfig, now: datetime) -> dict[str, Any]:
+    """The JSON the live page draws: windows, services, alerts, recent events."""
+    windows = []
+    for window in config.windows:
+        state = picture.windows.get(window.number)
+        current = state.current if state else None
+        windows.append(
+            {
+                "number": window.number,
+                "status": state.status.value if state else "unknown",
+                "pause_reason": state.pause_reason.value if state and state.pause_reason else None,
+                "status_for_s": _seconds(state.status_since if state else None, now),
+                "clerk": state.clerk.name if state and state.clerk else None,
+                "ticket": current.label if current else None,
+                "ticket_state": current.state.value if current else None,
+                "served_for_s": (
+                    _seconds(current.serving_since or current.called_at, now) if current else None
+                ),
+                "waiting": state.waiting if state else None,
+            }
+        )
+    services = []
+    for service in config.services:
+        svc = picture.services.get(service.code)
+        services.append(
+            {
+                "code": service.code,
+                "name": service.names["zh"],
+                "prefix": service.prefix,
+                "waiting": svc.waiting if svc else None,
+                "longest_wait_s": _seconds(svc.longest_waiting_since if svc else None, now),
+                "estimated_wait_s": svc.estimated_wait_s if svc else None,
+                "open_windows": svc.open_windows if svc else None,
+                "unavailable": (svc.unavailable.code.value if svc and svc.unavailable else None),
+            }
+        )
+    return {
+        "at": now.isoformat(),
+        "scheduler_online": picture.scheduler_online,
+        "windows": windows,
+        "services": services,
+        "recent_calls": (
+            [c.model_dump(mode="json") for c in picture.hall.recent_calls] if picture.hall else []
+        ),
+        "alerts": [vars(a) for a in alerts(picture, config, now)],
+        "events": picture.events,
+    }
+
+
+def device_rows(picture: LivePicture, config: HallConfig) -> list[dict[str, Any]]:
+    """Every configured device, and any unknown one heard on the bus, with what is known."""
+    rows = []
+    known = {d.id for d in config.devices}
+    for device in config.devices:
+        seen = picture.devices.get(device.id, DeviceSeen())
+        rows.append(_device_row(device.id, device.kind.value, device.window, device.profile, seen))
+    for device_id, seen in sorted(picture.devices.items()):
+        if device_id not in known:
+            kind = seen.status.kind.value if seen.status else "unknown"
+            rows.append(_device_row(device_id, f"{kind} (not configured)", None, None, seen))
+    return rows
+
+
+def _device_row(
+    device_id: str, kind: str, window: int | None, profile: str | None, seen: DeviceSeen
+) -> dict[str, Any]:
+    status = seen.status
+    return {
+        "id": device_id,
+        "kind": kind,
+        "window": window,
+        "profile": profile or (status.detail.get("model") if status else None),
+        "availability": {True: "online", False: "offline", None: "unknown"}[seen.online],
+        "last_seen": seen.last_seen.isoformat() if seen.last_seen else None,
+        "healthy": status.healthy if status else None,
+        "faults": status.faults if status else [],
+        "detail": status.detail if status else {},
+        "last_key": (f"{seen.last_key.key} → {seen.last_key.outcome}" if seen.last_key else None),
+    }
+
+
+class HallWatch:
+    """Subscribes to the hall's retained state and events and keeps the live picture."""
+
+    def __init__(self, bus: BusClient, topics: HallTopics, clock: Clock) -> None:
+        self.bus = bus
+        self.topics = topics
+        self.clock = clock
+        self.picture = LivePicture()
+        self.version = 0
+        self._lock = threading.Lock()
+        self._listeners: list[Callable[[int], None]] = []
+
+    def attach(self) -> None:
+        """Subscribe; call before the bus starts."""
+        topics = self.topics
+        self.bus.subscribe(topics.window_states(), self._on_window)
+        self.bus.subscribe(topics.service_states(), self._on_service)
+        self.bus.subscribe(topics.hall_state(), self._on_hall)
+        self.bus.subscribe(topics.scheduler_availability(), self._on_scheduler)
+        self.bus.subscribe(topics.device_availabilities(), self._on_availability)
+        self.bus.subscribe(topics.device_statuses(), self._on_status)
+        self.bus.subscribe(topics.device_events(DeviceEventKind.KEY), self._on_key)
+        self.bus.subscribe(topics.hall_event(HallEventKind.RATING), self._on_rating)
+        self.bus.subscribe(topics.hall_event(HallEventKind.CALL), self._on_call)
+
+    def listen(self, listener: Callable[[int], None]) -> Callable[[], None]:
+        """Call ``listener(version)`` after every change; returns the way to stop."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def stop() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return stop
+
+    def _changed(self) -> None:
+        with self._lock:
+            self.version += 1
+            version, listeners = self.version, list(self._listeners)
+        for listener in listeners:
+            listener(version)
+
+    def _decode(self, model: type[_M], topic: str, payload: bytes) -> _M | None:
+        if not payload:
+            return None  # a cleared retained message
+        try:
+            return decode(model, payload)
+        except PayloadError as err:
+            log.warning(
+                "dashboard dropped a bad message", extra={"topic": topic, "error": f"{err}"}
+            )
+            return None
+
+    def _on_window(self, topic: str, payload: bytes) -> None:
+        state = self._decode(WindowState, topic, payload)
+        if state is not None:
+            self.picture.windows[state.window] = state
+            self._changed()
+
+    def _on_service(self, topic: str, payload: bytes) -> None:
+        state = self._decode(ServiceState, topic, payload)
+        if state is not None:
+            self.picture.services[state.service_code] = state
+            self._changed()
+
+    def _on_hall(self, topic: str, payload: bytes) -> None:
+        state = self._decode(HallState, topic, payload)
+        if state is not None:
+            self.picture.hall = state
+            self._changed()
+
+    def _on_scheduler(self, topic: str, payload: bytes) -> None:
+        self.picture.scheduler_online = payload == b"online"
+        self._changed()
+
+    def _seen(self, topic: str) -> DeviceSeen | None:
+        device_id = self.topics.device_of(topic)
+        if device_id is None:
+            return None
+        seen = self.picture.device(device_id)
+        seen.last_seen = self.clock.now()
+        return seen
+
+    def _on_availability(self, topic: str, payload: bytes) -> None:
+        seen = self._seen(topic)
+        if seen is not None:
+            seen.online = payload == b"online"
+            self._changed()
+
+    def _on_status(self, topic: str, payload: bytes) -> None:
+        status = self._decode(DeviceStatus, topic, payload)
+        seen = self._seen(topic)
+        if seen is not None and status is not None:
+            seen.status = status
+            self._changed()
+
+    def _on_key(self, topic: str, payload: bytes) -> None:
+        key = self._decode(KeyHandled, topic, payload)
+        seen = self._seen(topic)
+        if seen is not None and key is not None:
+            seen.last_key = key
+            self.picture.note_event(
+                {
+                    "kind": "key",
+                    "device": self.topics.device_of(topic),
+                    "text": f"{key.key}: {key.outcome}",
+                    "at": key.at.isoformat(),
+                }
+            )
+            self._changed()
+
+    def _on_rating(self, topic: str, payload: bytes) -> None:
+        record = self._decode(RatingRecorded, topic, payload)
+        if record is not None:
+            self.picture.note_event(
+                {
+                    "kind": "rating",
+                    "device": f"window {record.window}",
+                    "text": f"{record.ticket_label}: {record.outcome}",
+                    "at": record.recorded_at.isoformat(),
+                }
+            )
+            self._changed()
+
+    def _on_call(self, topic: str, payload: bytes) -> None:
+        self._changed()  # the window's retained state follows; the ticker shows calls too

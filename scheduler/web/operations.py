@@ -1,0 +1,292 @@
+"""The dashboard's operations, shared by the HTML pages and the JSON API.
+
+Each takes the context and the session of the person acting, checks what the rules
+say, goes over the bus where the scheduler must act, and writes the audit log. Errors
+are ``OperationError`` with the HTTP status a route answers with.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+from sqlalchemy import select
+
+from hallbus.messages import (
+    ApplyConfig,
+    BadRatingReason,
+    ErrorCode,
+    Rate,
+    RatingLevel,
+    Reply,
+    ReviewRating,
+)
+from hallbus.topics import Command
+from scheduler.cases import CaseError, CaseState, Complexity
+from scheduler.config import HallConfig
+from scheduler.ledger import EntryKind
+from scheduler.stats import GroupBy, Period, StatRow, hall_statistics
+from scheduler.store import StoreError
+from scheduler.tables import rating_ledger, tickets, transactions
+from scheduler.web.accounts import Session
+from scheduler.web.context import WebContext
+from scheduler.web.ratings import OUTCOME_LABELS, ReviewDesk, ReviewError
+
+
+class OperationError(Exception):
+    """A refused operation: the status to answer with and what to tell the person."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+# What a refusal from the scheduler means for the person at the browser.
+_REPLY_STATUS = {
+    ErrorCode.TIMEOUT: 504,
+    ErrorCode.INTERNAL: 503,
+    ErrorCode.UNKNOWN_TRANSACTION: 404,
+    ErrorCode.RATING_CLOSED: 409,
+    ErrorCode.NOT_ALLOWED: 403,
+}
+
+
+def _answer(reply: Reply) -> dict[str, Any]:
+    if reply.status == "ok":
+        return reply.data or {}
+    assert reply.error is not None
+    raise OperationError(_REPLY_STATUS.get(reply.error.code, 422), reply.error.message)
+
+
+# --- login --------------------------------------------------------------------------
+
+
+def login(ctx: WebContext, username: str, password: str, client: str) -> tuple[str, Session]:
+    """Check a login, rate-limited per username and per client."""
+    settings = ctx.settings
+    if not ctx.limiter.allow(settings.login_limit_per_client, "login-client", client):
+        raise OperationError(429, "too many logins from here; wait a minute")
+    if not ctx.limiter.allow(settings.login_limit, "login-user", username.lower()):
+        raise OperationError(429, "too many attempts for this account; wait a minute")
+    found = ctx.accounts.login(username, password, ctx.now())
+    if found is None:
+        raise OperationError(401, "wrong username or password")
+    return found
+
+
+# --- bad-rating cases and reviews ----------------------------------------------------
+
+CaseStep = Literal["contacted", "rectified", "called_back", "closed"]
+
+
+def advance_case(
+    ctx: WebContext,
+    session: Session,
+    case_id: str,
+    to: CaseStep,
+    note: str | None,
+    complexity: Complexity | None,
+) -> dict[str, Any]:
+    """Record the next step of a bad-rating case."""
+    config = ctx.config()
+    if not (note or "").strip():
+        raise OperationError(422, "say what was done (the note is kept with the case)")
+    try:
+        case = ctx.store.advance_case(
+            case_id,
+            CaseState(to),
+            actor=session.account.username,
+            now=ctx.now(),
+            today=ctx.today(config),
+            calendar=ctx.calendar(config),
+            note=note,
+            complexity=complexity,
+        )
+    except CaseError as err:
+        raise OperationError(409, str(err)) from err
+    except StoreError as err:
+        raise OperationError(404 if "no case" in str(err) else 409, str(err)) from err
+    ctx.accounts.record(ctx.now(), session.account.username, f"case.{to}", case_id, {"note": note})
+    due = case.due()
+    return {"id": case.id, "state": case.state.value, "due": due.isoformat() if due else None}
+
+
+def propose_review(
+    ctx: WebContext, session: Session, transaction_id: str, reason: str
+) -> dict[str, Any]:
+    """Propose to mark a rating not adopted; a second manager must approve."""
+    try:
+        proposal = ctx.reviews.propose(transaction_id, reason, session.account.username, ctx.now())
+    except ReviewError as err:
+        raise OperationError(409, str(err)) from err
+    ctx.accounts.record(
+        ctx.now(),
+        session.account.username,
+        "review.propose",
+        transaction_id,
+        {"reason": reason, "proposal": proposal.id},
+    )
+    return {"id": proposal.id, "state": proposal.state}
+
+
+def decide_review(
+    ctx: WebContext, session: Session, proposal_id: str, *, approve: bool
+) -> dict[str, Any]:
+    """Approve (the scheduler appends a not-adopted entry) or reject a proposal."""
+    desk: ReviewDesk = ctx.reviews
+    decider = session.account.username
+    try:
+        proposal = desk.pending(proposal_id, decider)
+    except ReviewError as err:
+        raise OperationError(409, str(err)) from err
+    seq = None
+    if approve:
+        request = ReviewRating(
+            request_id=f"review-{proposal.id}"[:64],
+            transaction_id=proposal.transaction_id,
+            reviewer=proposal.proposed_by,
+            approver=decider,
+            reason=proposal.reason,
+        )
+        entry = _answer(
+            ctx.portal.request(Command.REVIEW_RATING, request, timeout=ctx.settings.bus_timeout_s)
+        )
+        seq = int(entry["seq"])
+    try:
+        desk.decide(proposal, decider, ctx.now(), approved_seq=seq)
+    except ReviewError as err:
+        raise OperationError(409, str(err)) from err
+    action = "review.approve" if approve else "review.reject"
+    ctx.accounts.record(
+        ctx.now(), decider, action, proposal.transaction_id, {"proposal": proposal.id, "seq": seq}
+    )
+    return {"id": proposal.id, "state": "approved" if approve else "rejected", "ledger_seq": seq}
+
+
+# --- configuration ----------------------------------------------------------------------
+
+
+def apply_config(ctx: WebContext, session: Session, new: dict[str, Any]) -> dict[str, Any]:
+    """Send a whole new configuration to the scheduler; it checks it and applies it live."""
+    before = ctx.config().model_dump(mode="json")
+    request = ApplyConfig(request_id=uuid.uuid4().hex, config=new, author=session.account.username)
+    applied = _answer(
+        ctx.portal.request(Command.APPLY_CONFIG, request, timeout=ctx.settings.bus_timeout_s)
+    )
+    changed = sorted(k for k in set(before) | set(new) if before.get(k) != new.get(k))
+    ctx.accounts.record(
+        ctx.now(),
+        session.account.username,
+        "config.apply",
+        f"version {applied['version']}",
+        {"changed": changed, "before": {k: before.get(k) for k in changed}},
+    )
+    return {"version": applied["version"], "changed": changed}
+
+
+# --- reports ---------------------------------------------------------------------------
+
+
+def report_rows(
+    ctx: WebContext, config: HallConfig, per: Period, by: GroupBy, first: date, last: date
+) -> list[StatRow]:
+    """The report's figures."""
+    if last < first:
+        raise OperationError(422, "the period ends before it starts")
+    if (last - first).days > 400:
+        raise OperationError(422, "a report covers at most 400 days")
+    return hall_statistics(ctx.store.engine, config, first, last, by=by, per=per)
+
+
+# --- the public rating page ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RateableTransaction:
+    """One transaction of a ticket as its public page shows it."""
+
+    transaction_id: str
+    service_code: str
+    window: int
+    finished_at: datetime
+    outcome: str | None  # None: not rated yet
+    outcome_label: str | None
+    open: bool  # can still be rated here
+
+
+def ticket_page(ctx: WebContext, ticket_id: str, token: str) -> dict[str, Any]:
+    """The ticket behind a QR link and its transactions; 404 for a wrong token or ticket."""
+    if not ctx.tokens.check(ticket_id, token):
+        raise OperationError(404, "this link is not valid")
+    now = ctx.now()
+    with ctx.store.engine.connect() as conn:
+        ticket = conn.execute(
+            select(tickets.c.label, tickets.c.service_code, tickets.c.state).where(
+                tickets.c.id == ticket_id, tickets.c.hall == ctx.settings.hall
+            )
+        ).first()
+        if ticket is None:
+            raise OperationError(404, "this link is not valid")
+        rows = conn.execute(
+            select(transactions)
+            .where(transactions.c.ticket_id == ticket_id)
+            .order_by(transactions.c.finished_at)
+        ).all()
+        outcomes = {
+            r.transaction_id: r.outcome
+            for r in conn.execute(
+                select(rating_ledger.c.transaction_id, rating_ledger.c.outcome).where(
+                    rating_ledger.c.transaction_id.in_([r.id for r in rows]),
+                    rating_ledger.c.kind == EntryKind.RATING.value,
+                )
+            )
+        }
+    items = [
+        RateableTransaction(
+            transaction_id=r.id,
+            service_code=r.service_code,
+            window=r.window,
+            finished_at=r.finished_at,
+            outcome=outcomes.get(r.id),
+            outcome_label=OUTCOME_LABELS.get(outcomes.get(r.id) or ""),
+            open=r.id not in outcomes and now <= r.rating_deadline,
+        )
+        for r in rows
+    ]
+    return {"ticket_id": ticket_id, "label": ticket.label, "state": ticket.state, "items": items}
+
+
+def rate_on_page(
+    ctx: WebContext,
+    ticket_id: str,
+    token: str,
+    transaction_id: str,
+    level: RatingLevel,
+    reason: BadRatingReason | None,
+    comment: str | None,
+    client: str,
+) -> dict[str, Any]:
+    """Rate one transaction of the ticket the token belongs to; once."""
+    if not ctx.limiter.allow(ctx.settings.rating_limit, "rate", client):
+        raise OperationError(429, "too many ratings from here; wait a minute")
+    page = ticket_page(ctx, ticket_id, token)
+    item = next((i for i in page["items"] if i.transaction_id == transaction_id), None)
+    if item is None:
+        raise OperationError(404, "this service does not belong to this ticket")
+    if item.outcome is not None:
+        raise OperationError(409, "this service has already been rated")
+    if level.is_bad and reason is None:
+        raise OperationError(422, "please tell us what went wrong")
+    request = Rate(
+        # One id per transaction: a double tap or a retry rates once.
+        request_id=f"qr-{transaction_id}"[:64],
+        transaction_id=transaction_id,
+        level=level,
+        reason=reason if level.is_bad else None,
+        comment=(comment or "").strip()[:500] or None,
+    )
+    rated = _answer(ctx.portal.request(Command.RATE, request, timeout=ctx.settings.bus_timeout_s))
+    return {"transaction_id": transaction_id, "outcome": rated.get("outcome")}

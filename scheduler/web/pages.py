@@ -1,0 +1,384 @@
+"""The dashboard's HTML pages (server-rendered; the live page updates over SSE)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import AsyncIterator
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.templating import Jinja2Templates
+
+from scheduler.cases import Complexity
+from scheduler.stats import GroupBy, Period
+from scheduler.web import api, operations, reports
+from scheduler.web.accounts import AccountError, Role, Session
+from scheduler.web.context import (
+    LOGIN_COOKIE,
+    SESSION_COOKIE,
+    Administrator,
+    Context,
+    Manager,
+    Viewer,
+    client_address,
+)
+from scheduler.web.live import device_rows, live_view
+from scheduler.web.operations import CaseStep, OperationError
+from scheduler.web.ratings import case_counts, case_page, ledger_page, rating_summary
+
+TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
+router = APIRouter(include_in_schema=False)
+
+STREAM_REFRESH_S = 5.0  # timers on the page move on even when nothing else changes
+STREAM_COALESCE_S = 0.25  # a burst of bus updates becomes one push
+CONFIG_SECTIONS = ("services", "windows", "clerks", "devices")
+
+
+def render(request: Request, name: str, session: Session | None, **values: Any) -> HTMLResponse:
+    """A page with the navigation for ``session``."""
+    return TEMPLATES.TemplateResponse(
+        request,
+        name,
+        {
+            "session": session,
+            "csrf": session.csrf_token if session else "",
+            "is_manager": bool(session and session.account.may(Role.HALL_MANAGER)),
+            "is_admin": bool(session and session.account.may(Role.ADMINISTRATOR)),
+            **values,
+        },
+    )
+
+
+def message_page(request: Request, message: str, status: int) -> HTMLResponse:
+    """A plain page saying what went wrong."""
+    response = TEMPLATES.TemplateResponse(
+        request, "message.html", {"session": None, "message": message, "status": status}
+    )
+    response.status_code = status
+    return response
+
+
+def _period(ctx: Context, first: date | None, last: date | None) -> tuple[date, date]:
+    today = ctx.today(ctx.config())
+    return first or today, last or today
+
+
+# --- login ----------------------------------------------------------------------------
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request, next: str = "/") -> Response:
+    """The login form, with its own CSRF token in a cookie (login CSRF)."""
+    token = secrets.token_urlsafe(24)
+    response = render(request, "login.html", None, login_csrf=token, next=_local(next))
+    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", max_age=3600)
+    return response
+
+
+def _local(target: str) -> str:
+    """Only same-site paths after login: no open redirect."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+@router.post("/login")
+def login_submit(
+    request: Request,
+    ctx: Context,
+    username: Annotated[str, Form(max_length=64)],
+    password: Annotated[str, Form(max_length=200)],
+    csrf_token: Annotated[str, Form(max_length=100)],
+    next: Annotated[str, Form(max_length=200)] = "/",
+) -> Response:
+    """Log in; on success the session cookie and a redirect."""
+    if csrf_token != request.cookies.get(LOGIN_COOKIE):
+        return message_page(request, "the login form expired; reload it", 403)
+    try:
+        token, _ = operations.login(ctx, username, password, client_address(request))
+    except OperationError as err:
+        refused = render(
+            request, "login.html", None, login_csrf=csrf_token, next=_local(next), error=err.message
+        )
+        refused.status_code = err.status
+        return refused
+    response = RedirectResponse(_local(next), status_code=303)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        secure=ctx.settings.secure_cookies,
+        max_age=int(ctx.settings.session_hours * 3600),
+    )
+    response.delete_cookie(LOGIN_COOKIE)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, ctx: Context, session: Viewer) -> Response:
+    """End the session."""
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        ctx.accounts.logout(token, ctx.now())
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+# --- live hall and devices -------------------------------------------------------------
+
+
+@router.get("/", response_class=HTMLResponse)
+def live_page(request: Request, ctx: Context, session: Viewer) -> Response:
+    """The live hall; the page script keeps it current from /live/stream."""
+    config = ctx.config()
+    view = live_view(ctx.watch.picture, config, ctx.now())
+    return render(request, "live.html", session, view=view, hall=config)
+
+
+@router.get("/live/stream")
+async def live_stream(request: Request, ctx: Context, session: Viewer) -> StreamingResponse:
+    """Server-sent events: the whole live view after every change (and every few seconds)."""
+    loop = asyncio.get_running_loop()
+    changed: asyncio.Queue[int] = asyncio.Queue(maxsize=1)
+
+    def offer(version: int) -> None:
+        if changed.empty():
+            changed.put_nowait(version)
+
+    def on_change(version: int) -> None:
+        loop.call_soon_threadsafe(offer, version)  # the bus thread hands over to the loop
+
+    stop = ctx.watch.listen(on_change)
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            yield "retry: 2000\n\n"  # the browser reconnects by itself after this long
+            while not await request.is_disconnected():
+                view = live_view(ctx.watch.picture, ctx.config(), ctx.now())
+                yield f"event: hall\ndata: {json.dumps(view, ensure_ascii=False)}\n\n"
+                try:
+                    await asyncio.wait_for(changed.get(), timeout=STREAM_REFRESH_S)
+                    await asyncio.sleep(STREAM_COALESCE_S)
+                except TimeoutError:
+                    pass
+        finally:
+            stop()
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+@router.get("/devices", response_class=HTMLResponse)
+def devices_page(request: Request, ctx: Context, session: Viewer) -> Response:
+    """Every device with availability, profile, last seen, status and faults."""
+    rows = device_rows(ctx.watch.picture, ctx.config())
+    return render(request, "devices.html", session, devices=rows)
+
+
+# --- 好差评 ---------------------------------------------------------------------------------
+
+
+@router.get("/ratings", response_class=HTMLResponse)
+def ratings_page(
+    request: Request,
+    ctx: Context,
+    session: Viewer,
+    first: date | None = None,
+    last: date | None = None,
+    bad_only: bool = False,
+) -> Response:
+    """Ratings of a period by level, window, clerk and service; the ledger below."""
+    config = ctx.config()
+    first, last = _period(ctx, first, last)
+    return render(
+        request,
+        "ratings.html",
+        session,
+        first=first,
+        last=last,
+        bad_only=bad_only,
+        summary=rating_summary(ctx.store.engine, config, first, last),
+        entries=ledger_page(ctx.store.engine, config, first, last, bad_only=bad_only),
+        proposals={p.transaction_id: p for p in ctx.reviews.proposals()},
+        clerks={c.code: c for c in config.clerks},
+    )
+
+
+@router.get("/cases", response_class=HTMLResponse)
+def cases_page(request: Request, ctx: Context, session: Viewer) -> Response:
+    """Bad-rating cases with deadlines: due today and overdue first."""
+    config = ctx.config()
+    page = case_page(ctx.store.engine, ctx.store.cases(), ctx.today(config))
+    page.sort(key=lambda c: (c["state"] == "closed", not c["overdue"], not c["due_today"]))
+    return render(
+        request,
+        "cases.html",
+        session,
+        cases=page,
+        counts=case_counts(page),
+        steps={c["id"]: ctx.store.case_steps(c["id"]) for c in page},
+        proposals=ctx.reviews.proposals(),
+    )
+
+
+@router.post("/cases/{case_id}/advance")
+def case_advance(
+    ctx: Context,
+    session: Manager,
+    case_id: str,
+    to: Annotated[CaseStep, Form()],
+    note: Annotated[str, Form(max_length=1000)],
+    complexity: Annotated[Complexity | None, Form()] = None,
+) -> Response:
+    """Record contact, rectification, call-back or closing."""
+    operations.advance_case(ctx, session, case_id, to, note, complexity)
+    return RedirectResponse("/cases", status_code=303)
+
+
+@router.post("/reviews")
+def review_propose(
+    ctx: Context,
+    session: Manager,
+    transaction_id: Annotated[str, Form(max_length=64)],
+    reason: Annotated[str, Form(max_length=500)],
+) -> Response:
+    """Propose "not adopted" for a rating."""
+    operations.propose_review(ctx, session, transaction_id, reason)
+    return RedirectResponse("/cases", status_code=303)
+
+
+@router.post("/reviews/{proposal_id}/{decision}")
+def review_decide(
+    ctx: Context, session: Manager, proposal_id: str, decision: Literal["approve", "reject"]
+) -> Response:
+    """A second manager approves or rejects a proposal."""
+    operations.decide_review(ctx, session, proposal_id, approve=decision == "approve")
+    return RedirectResponse("/cases", status_code=303)
+
+
+# --- reports ----------------------------------------------------------------------------------
+
+
+@router.get("/reports", response_class=HTMLResponse)
+def reports_page(
+    request: Request,
+    ctx: Context,
+    session: Viewer,
+    per: Period = "day",
+    by: GroupBy = "service",
+    first: date | None = None,
+    last: date | None = None,
+) -> Response:
+    """A report with charts and export links."""
+    config = ctx.config()
+    first, last = _period(ctx, first, last)
+    if per == "month" and first == last:
+        first = first.replace(day=1)
+    rows = operations.report_rows(ctx, config, per, by, first, last)
+    names = reports.group_names(config, by)
+    return render(
+        request,
+        "reports.html",
+        session,
+        per=per,
+        by=by,
+        first=first,
+        last=last,
+        table=reports.table(rows, names),
+        charts=reports.charts(rows, names),
+    )
+
+
+@router.get("/reports/export")
+def report_export(
+    ctx: Context,
+    session: Manager,
+    format: Literal["csv", "xlsx"],
+    per: Period = "day",
+    by: GroupBy = "service",
+    first: date | None = None,
+    last: date | None = None,
+) -> Response:
+    """The report as CSV or XLSX."""
+    return api.export(ctx, session, format, per, by, first, last)
+
+
+# --- configuration, audit, accounts -----------------------------------------------------------
+
+
+@router.get("/config", response_class=HTMLResponse)
+def config_page(request: Request, ctx: Context, session: Administrator) -> Response:
+    """Each section of the hall configuration, editable as YAML."""
+    config = ctx.config().model_dump(mode="json", exclude_none=True)
+    sections = {
+        name: yaml.safe_dump(config.get(name, []), allow_unicode=True, sort_keys=False)
+        for name in CONFIG_SECTIONS
+    }
+    return render(
+        request, "config.html", session, sections=sections, version=ctx.store.newest_config()
+    )
+
+
+@router.post("/config/{section}", response_class=HTMLResponse)
+def config_save(
+    request: Request,
+    ctx: Context,
+    session: Administrator,
+    section: Literal["services", "windows", "clerks", "devices"],
+    body: Annotated[str, Form(max_length=200_000)],
+) -> Response:
+    """Replace one section; the scheduler checks the whole and applies it live."""
+    try:
+        value = yaml.safe_load(body)
+    except yaml.YAMLError as err:
+        raise OperationError(422, f"that is not valid YAML: {err}") from err
+    new = ctx.config().model_dump(mode="json") | {section: value}
+    operations.apply_config(ctx, session, new)
+    return RedirectResponse("/config", status_code=303)
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit_page(request: Request, ctx: Context, session: Administrator) -> Response:
+    """Every change, newest first."""
+    return render(request, "audit.html", session, entries=ctx.accounts.audit_entries())
+
+
+@router.get("/accounts", response_class=HTMLResponse)
+def accounts_page(request: Request, ctx: Context, session: Administrator) -> Response:
+    """Accounts and their roles."""
+    return render(
+        request, "accounts.html", session, accounts=ctx.accounts.accounts(), roles=list(Role)
+    )
+
+
+@router.post("/accounts")
+def account_create(
+    ctx: Context,
+    session: Administrator,
+    username: Annotated[str, Form(min_length=1, max_length=64)],
+    password: Annotated[str, Form(max_length=200)],
+    role: Annotated[Role, Form()],
+    display_name: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    """A new account."""
+    try:
+        ctx.accounts.create(
+            username,
+            password,
+            role,
+            display_name=display_name or None,
+            actor=session.account.username,
+            now=ctx.now(),
+        )
+    except AccountError as err:
+        raise OperationError(422, str(err)) from err
+    return RedirectResponse("/accounts", status_code=303)

@@ -1,0 +1,168 @@
+"""Daily and monthly reports per service, window or clerk: tables, charts, CSV and XLSX.
+
+The figures come from ``scheduler.stats``; this module only lays them out. Charts are
+drawn as inline SVG on the server, so the dashboard needs no chart library.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from scheduler.config import HallConfig
+from scheduler.stats import StatRow
+
+
+@dataclass(frozen=True)
+class ReportColumn:
+    """One column of a report: its heading and how to read it from a row."""
+
+    key: str
+    heading: str
+
+    def value(self, row: StatRow) -> Any:
+        """The cell of ``row`` (rates as fractions, times in seconds)."""
+        match self.key:
+            case "waiting_mean_s":
+                return row.waiting.mean_s
+            case "waiting_p90_s":
+                return row.waiting.p90_s
+            case "service_mean_s":
+                return row.service.mean_s
+            case "service_p90_s":
+                return row.service.p90_s
+            case _:
+                return getattr(row, self.key)
+
+
+COLUMNS = (
+    ReportColumn("day", "日期 Date"),
+    ReportColumn("group", "对象 Group"),
+    ReportColumn("issued", "取号 Issued"),
+    ReportColumn("served", "办结 Served"),
+    ReportColumn("no_show", "过号 No-show"),
+    ReportColumn("transferred", "转办 Transferred"),
+    ReportColumn("waiting_mean_s", "平均等候(秒) Mean wait s"),
+    ReportColumn("waiting_p90_s", "等候P90(秒) Wait p90 s"),
+    ReportColumn("service_mean_s", "平均办理(秒) Mean service s"),
+    ReportColumn("service_p90_s", "办理P90(秒) Service p90 s"),
+    ReportColumn("rated", "已评价 Rated"),
+    ReportColumn("good", "好评 Good"),
+    ReportColumn("bad", "差评 Bad"),
+    ReportColumn("unrated", "未评价 Unrated"),
+    ReportColumn("not_adopted", "不予采纳 Not adopted"),
+    ReportColumn("satisfaction_rate", "满意率 Satisfaction"),
+    ReportColumn("unrated_share", "未评价率 Unrated share"),
+    ReportColumn("on_time_rate", "按时办结率 On time"),
+)
+
+
+def group_names(config: HallConfig, by: str) -> dict[str, str]:
+    """Readable names of the groups: service names, clerk names, window numbers."""
+    if by == "service":
+        return {s.code: s.names["zh"] for s in config.services}
+    if by == "clerk":
+        return {c.code: f"{c.name} ({c.code})" for c in config.clerks}
+    return {str(w.number): f"{w.number}号窗口" for w in config.windows}
+
+
+def table(rows: Sequence[StatRow], names: dict[str, str]) -> list[list[Any]]:
+    """The report as rows of cells, headings first."""
+    cells: list[list[Any]] = [[c.heading for c in COLUMNS]]
+    for row in rows:
+        line = [c.value(row) for c in COLUMNS]
+        line[1] = names.get(row.group, row.group)
+        cells.append(line)
+    return cells
+
+
+def as_csv(rows: Sequence[StatRow], names: dict[str, str]) -> bytes:
+    """CSV with a BOM, so a spreadsheet program opens the Chinese headings correctly."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    for line in table(rows, names):
+        writer.writerow(["" if v is None else v for v in line])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def as_xlsx(rows: Sequence[StatRow], names: dict[str, str], title: str) -> bytes:
+    """An XLSX workbook with the report on one sheet, rates formatted as percentages."""
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = title[:31]
+    for line in table(rows, names):
+        sheet.append(line)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    rate_columns = [i + 1 for i, c in enumerate(COLUMNS) if c.key.endswith(("_rate", "_share"))]
+    for column in rate_columns:
+        for (cell,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
+            cell.number_format = "0.0%"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def bar_chart(
+    title: str, bars: Sequence[tuple[str, float | None]], *, percent: bool = False
+) -> str:
+    """A horizontal bar chart as inline SVG (labels escaped)."""
+    width, label_w, bar_h, gap = 560, 170, 18, 6
+    height = 28 + len(bars) * (bar_h + gap)
+    top = max((v for _, v in bars if v is not None), default=0.0) or 1.0
+    if percent:
+        top = 1.0
+    parts = [
+        f'<svg class="chart" role="img" aria-label="{escape(title)}" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">',
+        f'<text x="0" y="16" class="chart-title">{escape(title)}</text>',
+    ]
+    for i, (label, value) in enumerate(bars):
+        y = 28 + i * (bar_h + gap)
+        length = 0 if value is None else (width - label_w - 60) * value / top
+        shown = "—" if value is None else (f"{value:.1%}" if percent else f"{value:g}")
+        parts.append(f'<text x="0" y="{y + 13}" class="chart-label">{escape(label)}</text>')
+        parts.append(
+            f'<rect x="{label_w}" y="{y}" width="{length:.1f}" height="{bar_h}" class="bar"/>'
+        )
+        parts.append(f'<text x="{label_w + length + 4:.1f}" y="{y + 13}">{shown}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def charts(rows: Sequence[StatRow], names: dict[str, str]) -> list[str]:
+    """The report's charts: served, satisfaction and mean wait per group over the period."""
+    totals: dict[str, dict[str, float]] = {}
+    for row in rows:
+        t = totals.setdefault(row.group, {"served": 0, "good": 0, "rated": 0, "wait": 0, "n": 0})
+        t["served"] += row.served
+        t["good"] += row.good
+        t["rated"] += row.rated
+        if row.waiting.mean_s is not None:
+            t["wait"] += row.waiting.mean_s * row.waiting.count
+            t["n"] += row.waiting.count
+    groups = sorted(totals)
+
+    def per_group(value: Any) -> list[tuple[str, float | None]]:
+        return [(names.get(g, g), value(totals[g])) for g in groups]
+
+    return [
+        bar_chart("办结量 Served", per_group(lambda t: t["served"])),
+        bar_chart(
+            "满意率 Satisfaction",
+            per_group(lambda t: t["good"] / t["rated"] if t["rated"] else None),
+            percent=True,
+        ),
+        bar_chart(
+            "平均等候(分) Mean wait, min",
+            per_group(lambda t: round(t["wait"] / t["n"] / 60, 1) if t["n"] else None),
+        ),
+    ]
