@@ -167,7 +167,10 @@ def test_a_whole_ticket_by_touch(
     assert emulator.tickets.wait_count(1, WAIT)
     printed = emulator.tickets.items()[0]
     assert label in printed.lines and "社保业务" in printed.lines
-    assert printed.qr_codes == [f"http://127.0.0.1:8000/t/{view.issued.ticket.ticket_id}"]
+    # The test's scheduler signs no links, so the QR opens the page in the kiosk's language.
+    assert printed.qr_codes == [
+        f"http://127.0.0.1:8000/t/{view.issued.ticket.ticket_id}?lang={view.language}"
+    ]
     printed.render(PROFILE.dots_per_line, None).save(artifacts_dir() / "kiosk-printed-ticket.png")
     # The scheduler knows the ticket and that it printed.
     assert kiosk.wait_reported(1, WAIT)

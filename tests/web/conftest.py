@@ -11,6 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from hallbus.clock import FakeClock
+from hallbus.daemon import DeviceDaemon
+from hallbus.messages import BadRatingReason, RatingLevel
 from hallbus.settings import BusSettings
 from scheduler.bridge import SchedulerService
 from scheduler.config import HallConfig
@@ -19,6 +21,7 @@ from scheduler.store import Store
 from scheduler.web.accounts import AccountStore, Role
 from scheduler.web.app import create_app
 from scheduler.web.context import WebSettings
+from simulator.devices import VirtualCounter, VirtualKiosk, VirtualRatingPad
 
 PASSWORD = "correct horse battery"
 PEOPLE = {
@@ -118,3 +121,53 @@ def browser_login(client: TestClient, name: str) -> str:
     marker = 'name="csrf_token" value="'
     start = page.text.index(marker) + len(marker)
     return page.text[start : page.text.index('"', start)]
+
+
+@dataclass(frozen=True)
+class Served:
+    """A ticket served at a window: what its QR link carries and the transaction."""
+
+    ticket_id: str
+    label: str
+    token: str
+    transaction_id: str
+
+
+@pytest.fixture
+def serve(
+    devices: Callable[..., DeviceDaemon], staff: Callable[[int], VirtualCounter]
+) -> Callable[..., Served]:
+    """Issue a ticket, call and finish it at a window, and let its pad rate it (or not)."""
+    kiosks: list[VirtualKiosk] = []
+    counters: dict[int, VirtualCounter] = {}
+    pads: dict[int, VirtualRatingPad] = {}
+
+    def run(
+        window: int = 1,
+        level: RatingLevel | None = None,
+        reason: BadRatingReason | None = None,
+        service: str = "social",
+    ) -> Served:
+        if not kiosks:
+            kiosks.append(devices(VirtualKiosk, "kiosk-1"))
+        if window not in counters:
+            counters[window] = staff(window)
+            pads[window] = devices(VirtualRatingPad, f"pad-{window}", window)
+        issued = kiosks[0].issue(service)
+        assert issued.status == "ok" and issued.data, issued
+        counter = counters[window]
+        assert counter.call_next().status == "ok"
+        finished = counter.finish()
+        assert finished.status == "ok" and finished.data, finished
+        transaction_id = finished.data["transaction_id"]
+        if level is not None:
+            rated = pads[window].rate(transaction_id, level, reason)
+            assert rated.status == "ok", rated
+        return Served(
+            issued.data["ticket_id"],
+            issued.data["label"],
+            issued.data["rating_token"],
+            transaction_id,
+        )
+
+    return run

@@ -1,0 +1,124 @@
+"""Who may do what: every API endpoint's role, sessions, CSRF and the login's rate limit."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from fastapi.testclient import TestClient
+
+from scheduler.web.accounts import RANK, Role
+from tests.web.conftest import PASSWORD, ApiUser, browser_login
+
+# The least role of every endpoint of the versioned API; public ones need none.
+LEAST_ROLE: dict[tuple[str, str], Role | None] = {
+    ("POST", "/api/v1/session"): None,
+    ("DELETE", "/api/v1/session"): Role.VIEWER,
+    ("GET", "/api/v1/live"): Role.VIEWER,
+    ("GET", "/api/v1/devices"): Role.VIEWER,
+    ("GET", "/api/v1/ratings"): Role.VIEWER,
+    ("GET", "/api/v1/ratings/ledger"): Role.VIEWER,
+    ("GET", "/api/v1/cases"): Role.VIEWER,
+    ("POST", "/api/v1/cases/{case_id}/steps"): Role.HALL_MANAGER,
+    ("GET", "/api/v1/reviews"): Role.VIEWER,
+    ("POST", "/api/v1/reviews"): Role.HALL_MANAGER,
+    ("POST", "/api/v1/reviews/{proposal_id}/{decision}"): Role.HALL_MANAGER,
+    ("GET", "/api/v1/reports"): Role.VIEWER,
+    ("GET", "/api/v1/reports/export"): Role.HALL_MANAGER,
+    ("GET", "/api/v1/config"): Role.ADMINISTRATOR,
+    ("PUT", "/api/v1/config"): Role.ADMINISTRATOR,
+    ("GET", "/api/v1/audit"): Role.ADMINISTRATOR,
+    ("GET", "/api/v1/accounts"): Role.ADMINISTRATOR,
+    ("POST", "/api/v1/accounts"): Role.ADMINISTRATOR,
+    ("GET", "/api/v1/tickets/{ticket_id}/rating"): None,
+    ("POST", "/api/v1/tickets/{ticket_id}/rating"): None,
+}
+PAGES: dict[tuple[str, str], Role] = {
+    ("GET", "/"): Role.VIEWER,
+    ("GET", "/devices"): Role.VIEWER,
+    ("GET", "/ratings"): Role.VIEWER,
+    ("GET", "/cases"): Role.VIEWER,
+    ("GET", "/reports"): Role.VIEWER,
+    ("GET", "/reports/export?format=csv"): Role.HALL_MANAGER,
+    ("GET", "/config"): Role.ADMINISTRATOR,
+    ("GET", "/audit"): Role.ADMINISTRATOR,
+    ("GET", "/accounts"): Role.ADMINISTRATOR,
+}
+PERSON = {Role.VIEWER: "viewer", Role.HALL_MANAGER: "manager", Role.ADMINISTRATOR: "admin"}
+
+
+def test_the_table_names_every_endpoint_of_the_openapi_document(app_client: TestClient) -> None:
+    document = app_client.get("/api/v1/openapi.json").json()
+    found = {
+        (method.upper(), path)
+        for path, operations in document["paths"].items()
+        for method in operations
+    }
+    assert found == set(LEAST_ROLE)
+
+
+@pytest.mark.parametrize(("method", "path"), [k for k, v in LEAST_ROLE.items() if v is not None])
+def test_every_manager_endpoint_refuses_anonymous_and_lower_roles(
+    app_client: TestClient, api_login: Callable[[str], ApiUser], method: str, path: str
+) -> None:
+    least = LEAST_ROLE[(method, path)]
+    assert least is not None
+    url = path.format(case_id="c", proposal_id="p", decision="approve")
+    anonymous = app_client.request(method, url)
+    assert anonymous.status_code == 401
+    forged = app_client.request(method, url, headers={"Authorization": "Bearer forged"})
+    assert forged.status_code == 401
+    for role, name in PERSON.items():
+        answer = app_client.request(method, url, headers=api_login(name).headers, json={})
+        if RANK[role] < RANK[least]:
+            assert answer.status_code == 403, (name, answer.text)
+        else:
+            assert answer.status_code not in (401, 403), (name, answer.text)
+
+
+@pytest.mark.parametrize(("method", "path"), list(PAGES))
+def test_every_page_sends_strangers_to_the_login_and_checks_roles(
+    app_client: TestClient, method: str, path: str
+) -> None:
+    answer = app_client.request(method, path, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+    for role, name in PERSON.items():
+        browser_login(app_client, name)
+        page = app_client.request(method, path, follow_redirects=False)
+        assert page.status_code == (200 if RANK[role] >= RANK[PAGES[(method, path)]] else 403)
+        app_client.cookies.clear()
+
+
+def test_a_cookie_session_needs_its_csrf_token_for_every_change(app_client: TestClient) -> None:
+    csrf = browser_login(app_client, "admin")
+    body = {"username": "clerk-lead", "password": "a long passphrase", "role": "viewer"}
+    assert app_client.post("/api/v1/accounts", json=body).status_code == 403
+    wrong = app_client.post("/api/v1/accounts", json=body, headers={"X-CSRF-Token": "nope"})
+    assert wrong.status_code == 403
+    form = app_client.post("/accounts", data=body, follow_redirects=False)
+    assert form.status_code == 403
+    made = app_client.post("/accounts", data=body | {"csrf_token": csrf}, follow_redirects=False)
+    assert made.status_code == 303
+    listed = app_client.get("/api/v1/accounts").json()
+    assert "clerk-lead" in [a["username"] for a in listed]
+    assert "password" not in str(listed) and "argon2" not in str(listed)
+
+
+def test_login_is_rate_limited_and_says_so(app_client: TestClient) -> None:
+    wrong = {"username": "manager", "password": "guess"}
+    codes = [app_client.post("/api/v1/session", json=wrong).status_code for _ in range(6)]
+    assert codes == [401] * 5 + [429]
+    right = {"username": "manager", "password": PASSWORD}
+    locked = app_client.post("/api/v1/session", json=right)
+    assert locked.status_code == 429 and "wait a minute" in locked.json()["detail"]
+    other = app_client.post("/api/v1/session", json={"username": "viewer", "password": PASSWORD})
+    assert other.status_code == 200
+
+
+def test_logging_out_ends_the_token(
+    app_client: TestClient, api_login: Callable[[str], ApiUser]
+) -> None:
+    viewer = api_login("viewer")
+    assert app_client.get("/api/v1/live", headers=viewer.headers).status_code == 200
+    assert app_client.delete("/api/v1/session", headers=viewer.headers).status_code == 204
+    assert app_client.get("/api/v1/live", headers=viewer.headers).status_code == 401

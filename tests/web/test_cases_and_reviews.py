@@ -1,0 +1,147 @@
+"""好差评 follow-up over the API: a bad rating's case to closed, and a two-manager review."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from hallbus.messages import BadRatingReason, RatingLevel
+from scheduler.bridge import SchedulerService
+from scheduler.ledger import EntryKind
+from tests.web.conftest import ApiUser, Served
+
+STEPS = [
+    ("contacted", "called the citizen, apologised"),
+    ("rectified", "clerk retrained"),
+    ("called_back", "citizen satisfied with the fix"),
+    ("closed", "case closed"),
+]
+
+
+def test_a_bad_rating_is_followed_to_closed_with_every_step_kept(
+    app_client: TestClient,
+    api_login: Callable[[str], ApiUser],
+    serve: Callable[..., Served],
+    scheduler: SchedulerService,
+) -> None:
+    served = serve(1, RatingLevel.VERY_DISSATISFIED, BadRatingReason.ATTITUDE)
+    serve(2, RatingLevel.SATISFIED)
+    manager, viewer = api_login("manager"), api_login("viewer")
+
+    listed = app_client.get("/api/v1/cases", headers=viewer.headers).json()
+    assert listed["counts"] == {"open": 1, "due_today": 0, "overdue": 0}
+    (case,) = listed["cases"]
+    assert case["transaction_id"] == served.transaction_id
+    assert case["reason"] == "attitude" and case["state"] == "open"
+    assert case["due"] > case["opened_on"]  # two working days on
+
+    refused = app_client.post(
+        f"/api/v1/cases/{case['id']}/steps",
+        json={"to": "contacted", "note": "x"},
+        headers=viewer.headers,
+    )
+    assert refused.status_code == 403
+    skipped = app_client.post(
+        f"/api/v1/cases/{case['id']}/steps",
+        json={"to": "closed", "note": "close at once"},
+        headers=manager.headers,
+    )
+    assert skipped.status_code == 409 and "cannot become closed" in skipped.json()["detail"]
+
+    for to, note in STEPS:
+        step = app_client.post(
+            f"/api/v1/cases/{case['id']}/steps",
+            json={
+                "to": to,
+                "note": note,
+                **({"complexity": "complex"} if to == "contacted" else {}),
+            },
+            headers=manager.headers,
+        )
+        assert step.status_code == 200, step.text
+        assert step.json()["state"] == to
+
+    steps = scheduler.store.case_steps(case["id"])
+    assert [(s.value, actor, note) for s, _, actor, note in steps] == [
+        (to, "manager", note) for to, note in STEPS
+    ]
+    closed = app_client.get("/api/v1/cases", headers=viewer.headers).json()
+    assert closed["counts"]["open"] == 0 and closed["cases"][0]["state"] == "closed"
+    # Following up never touched the rating.
+    (entry,) = scheduler.store.ledger_entries(served.transaction_id)
+    assert entry.outcome == "very_dissatisfied" and entry.kind == EntryKind.RATING
+    admin = api_login("admin")
+    actions = [e["action"] for e in app_client.get("/api/v1/audit", headers=admin.headers).json()]
+    assert [a for a in actions if a.startswith("case.")] == [
+        "case.closed",
+        "case.called_back",
+        "case.rectified",
+        "case.contacted",
+    ]
+
+
+def test_not_adopted_needs_a_second_manager_and_keeps_the_rating(
+    app_client: TestClient,
+    api_login: Callable[[str], ApiUser],
+    serve: Callable[..., Served],
+    scheduler: SchedulerService,
+) -> None:
+    served = serve(1, RatingLevel.VERY_DISSATISFIED, BadRatingReason.OTHER)
+    manager, manager2, viewer = api_login("manager"), api_login("manager2"), api_login("viewer")
+    body = {"transaction_id": served.transaction_id, "reason": "pressed by a child, per CCTV"}
+
+    assert app_client.post("/api/v1/reviews", json=body, headers=viewer.headers).status_code == 403
+    proposed = app_client.post("/api/v1/reviews", json=body, headers=manager.headers)
+    assert proposed.status_code == 200, proposed.text
+    proposal = proposed.json()["id"]
+    again = app_client.post("/api/v1/reviews", json=body, headers=manager2.headers)
+    assert again.status_code == 409  # one proposal at a time
+
+    own = app_client.post(f"/api/v1/reviews/{proposal}/approve", headers=manager.headers)
+    assert own.status_code == 409 and "second manager" in own.json()["detail"]
+    assert [e.kind for e in scheduler.store.ledger_entries(served.transaction_id)] == [
+        EntryKind.RATING
+    ]
+
+    approved = app_client.post(f"/api/v1/reviews/{proposal}/approve", headers=manager2.headers)
+    assert approved.status_code == 200, approved.text
+    entries = scheduler.store.ledger_entries(served.transaction_id)
+    assert [e.kind for e in entries] == [EntryKind.RATING, EntryKind.NOT_ADOPTED]
+    assert entries[0].outcome == "very_dissatisfied"  # the rating itself stays
+    assert (entries[1].reviewer, entries[1].approver) == ("manager", "manager2")
+    assert approved.json()["ledger_seq"] == entries[1].seq
+    assert scheduler.store.verify_ledger() is None
+
+    ledger = app_client.get("/api/v1/ratings/ledger", headers=viewer.headers).json()
+    assert ledger[0]["not_adopted"] == {
+        "reason": body["reason"],
+        "by": "manager",
+        "approved_by": "manager2",
+    }
+    summary = app_client.get("/api/v1/ratings", headers=viewer.headers).json()
+    assert summary["hall"][0]["not_adopted"] == 1 and summary["hall"][0]["rated"] == 0
+    twice = app_client.post("/api/v1/reviews", json=body, headers=manager.headers)
+    assert twice.status_code == 409 and "already" in twice.json()["detail"]
+
+
+def test_ratings_are_counted_by_level_window_clerk_and_service(
+    app_client: TestClient, api_login: Callable[[str], ApiUser], serve: Callable[..., Served]
+) -> None:
+    serve(1, RatingLevel.VERY_SATISFIED)
+    serve(1, RatingLevel.DISSATISFIED, BadRatingReason.EFFICIENCY)
+    serve(2, RatingLevel.SATISFIED, service="tax")
+    serve(2)  # not rated yet: no record, so not counted
+    viewer = api_login("viewer")
+    summary = app_client.get("/api/v1/ratings", headers=viewer.headers).json()
+    (hall,) = summary["hall"]
+    assert hall["rated"] == 3 and hall["bad"] == 1
+    assert hall["satisfaction_rate"] == round(2 / 3, 4)
+    windows = {row["group"]: row for row in summary["window"]}
+    assert windows["1"]["levels"]["very_satisfied"] == 1
+    assert windows["1"]["levels"]["dissatisfied"] == 1
+    assert windows["2"]["levels"]["satisfied"] == 1
+    services = {row["group"]: row["rated"] for row in summary["service"]}
+    assert services == {"社保业务": 2, "税务业务": 1}
+    clerks = {row["group"]: row["rated"] for row in summary["clerk"]}
+    assert clerks == {"王芳": 2, "李强": 1}  # clerks 1001 and 1002 staff windows 1 and 2
