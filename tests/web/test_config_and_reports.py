@@ -1,0 +1,133 @@
+"""Configuration changed on the dashboard takes effect live; reports export as CSV and XLSX."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from openpyxl import load_workbook
+
+from hallbus.messages import RatingLevel, ServiceState, decode
+from hallbus.settings import BusSettings
+from hallbus.topics import HallTopics
+from scheduler.bridge import SchedulerService
+from scheduler.config import HallConfig
+from simulator.devices import VirtualCounter
+from tests.conftest import Tickets, listen
+from tests.web.conftest import ApiUser, Served, browser_login
+
+WAIT = 5.0
+
+
+def test_a_changed_service_is_live_on_the_bus_and_audited(
+    app_client: TestClient,
+    api_login: Callable[[str], ApiUser],
+    scheduler: SchedulerService,
+    hall: HallConfig,
+    bus: BusSettings,
+) -> None:
+    admin = api_login("admin")
+    config = app_client.get("/api/v1/config", headers=admin.headers).json()
+    config["services"][1]["names"]["zh"] = "税务综合业务"
+    config["services"][1]["quota"] = 50
+    topic = HallTopics(hall.id).service_state("tax")
+    watcher, states = listen(bus, topic, f"watch-{hall.id}")
+    try:
+        applied = app_client.put("/api/v1/config", json={"config": config}, headers=admin.headers)
+        assert applied.status_code == 200, applied.text
+        assert applied.json()["changed"] == ["services"]
+        renamed = states.wait_for(
+            lambda p: decode(ServiceState, p).names["zh"] == "税务综合业务", WAIT
+        )
+        assert renamed is not None
+    finally:
+        watcher.stop()
+    assert scheduler.hall.service("tax").quota == 50  # type: ignore[union-attr]
+    (latest, *_) = app_client.get("/api/v1/audit", headers=admin.headers).json()
+    assert latest["action"] == "config.apply" and latest["actor"] == "admin"
+    assert latest["detail"]["before"]["services"][1]["names"]["zh"] == "税务业务"
+
+
+def test_a_configuration_the_rules_refuse_changes_nothing(
+    app_client: TestClient,
+    api_login: Callable[[str], ApiUser],
+    scheduler: SchedulerService,
+    staff: Callable[[int], VirtualCounter],
+    tickets: Tickets,
+) -> None:
+    admin = api_login("admin")
+    config = app_client.get("/api/v1/config", headers=admin.headers).json()
+    duplicate = config | {"services": [*config["services"], config["services"][0]]}
+    refused = app_client.put("/api/v1/config", json={"config": duplicate}, headers=admin.headers)
+    assert refused.status_code == 422 and "unique" in refused.json()["detail"]
+
+    counter = staff(1)
+    (label,) = tickets(1)
+    assert counter.call_next().status == "ok"
+    before = scheduler.config_version
+    without_1 = config | {
+        "windows": [w for w in config["windows"] if w["number"] != 1],
+        "devices": [d for d in config["devices"] if d.get("window") != 1],
+    }
+    held = app_client.put("/api/v1/config", json={"config": without_1}, headers=admin.headers)
+    assert held.status_code == 422 and f"window 1 still holds {label}" in held.json()["detail"]
+    assert scheduler.config_version == before
+    assert counter.finish().status == "ok"
+    moved = app_client.put("/api/v1/config", json={"config": without_1}, headers=admin.headers)
+    assert moved.status_code == 200, moved.text
+    assert scheduler.config_version == before + 1
+    assert [w.number for w in scheduler.hall.windows] == [2, 3, 4]
+
+
+def test_the_config_page_saves_a_section_as_yaml(
+    app_client: TestClient, scheduler: SchedulerService
+) -> None:
+    csrf = browser_login(app_client, "admin")
+    page = app_client.get("/config")
+    assert "社保业务" in page.text
+    body = "- {code: '1001', name: 王芳, stars: 5}\n- {code: '2001', name: 新柜员}\n"
+    saved = app_client.post(
+        "/config/clerks", data={"body": body, "csrf_token": csrf}, follow_redirects=False
+    )
+    assert saved.status_code == 303, saved.text
+    assert [c.code for c in scheduler.hall.clerks] == ["1001", "2001"]
+    broken = app_client.post("/config/clerks", data={"body": "- {code: ", "csrf_token": csrf})
+    assert broken.status_code == 422 and "YAML" in broken.text
+
+
+def test_a_report_exports_the_same_figures_as_csv_and_xlsx(
+    app_client: TestClient, api_login: Callable[[str], ApiUser], serve: Callable[..., Served]
+) -> None:
+    serve(1, RatingLevel.VERY_SATISFIED)
+    serve(1, RatingLevel.VERY_DISSATISFIED)
+    serve(2, RatingLevel.SATISFIED, service="tax")
+    manager = api_login("manager")
+    rows = app_client.get("/api/v1/reports", params={"by": "service"}, headers=manager.headers)
+    figures = {r["group"]: r for r in rows.json()}
+    assert figures["social"]["served"] == 2 and figures["social"]["bad"] == 1
+    assert figures["tax"]["satisfaction_rate"] == 1.0
+
+    exported = app_client.get(
+        "/api/v1/reports/export", params={"format": "csv"}, headers=manager.headers
+    )
+    assert exported.headers["content-type"].startswith("text/csv")
+    lines = list(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    heading, *body = lines
+    served_at = heading.index("办结 Served")
+    assert {line[1]: line[served_at] for line in body} == {"社保业务": "2", "税务业务": "1"}
+
+    workbook = app_client.get(
+        "/api/v1/reports/export", params={"format": "xlsx", "per": "month"}, headers=manager.headers
+    )
+    sheet = load_workbook(io.BytesIO(workbook.content)).active
+    assert sheet is not None
+    cells = [[c.value for c in row] for row in sheet.iter_rows()]
+    satisfaction = cells[0].index("满意率 Satisfaction")
+    assert {row[1]: row[satisfaction] for row in cells[1:]} == {"社保业务": 0.5, "税务业务": 1.0}
+    assert cells[1][0].day == 1  # type: ignore[union-attr]  # a month is dated its first day
+
+    viewer = api_login("viewer")
+    page = app_client.get("/reports", headers=viewer.headers)
+    assert page.text.count("<svg") == 3 and "export-csv" not in page.text
