@@ -34,7 +34,8 @@ class RatingTokens:
 
     def check(self, ticket_id: str, token: str) -> bool:
         """Whether ``token`` was made for ``ticket_id`` (constant time)."""
-        return hmac.compare_digest(self.token(ticket_id), token)
+        # Bytes, not str: compare_digest refuses non-ASCII text, and a link can carry any.
+        return hmac.compare_digest(self.token(ticket_id).encode(), token.encode())
 
 
 def load_or_create_key(path: Path) -> bytes:
