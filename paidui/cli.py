@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 import threading
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 from hallbus.identity import IdHasher
@@ -58,6 +58,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             seed=args.seed,
             embedded_broker=args.embedded_broker,
             data_dir=args.data_dir,
+            web_port=args.web_port,
         )
     )
 
@@ -92,19 +93,72 @@ def cmd_broker(args: argparse.Namespace) -> int:
     return 0
 
 
+def _rating_key_file(args: argparse.Namespace, hall: str) -> Path:
+    return Path(args.rating_key or f"paidui-{hall}-rating.key").resolve()
+
+
 def cmd_scheduler(args: argparse.Namespace) -> int:
     """Run the scheduler of one hall until SIGTERM."""
     from scheduler.bridge import SchedulerService
     from scheduler.config import load_hall
+    from scheduler.rating_token import RatingTokens, load_or_create_key
     from scheduler.store import Store
 
     hall = load_hall(args.hall)
     url = args.db or Store.sqlite_url(Path(f"paidui-{hall.id}.db").resolve())
-    service = SchedulerService(hall, Store(url, hall.id), _bus_settings(args))
+    tokens = RatingTokens(load_or_create_key(_rating_key_file(args, hall.id)), hall.id)
+    service = SchedulerService(hall, Store(url, hall.id), _bus_settings(args), rating_tokens=tokens)
     service.start(timeout=None)
     log.info("scheduler running", extra={"hall": hall.id})
     _wait_for_signal()
     service.stop()
+    return 0
+
+
+def cmd_web(args: argparse.Namespace) -> int:
+    """Serve the dashboard, API and public rating page of one hall until SIGTERM."""
+    from scheduler.web.context import WebSettings
+    from scheduler.web.server import WebServer
+
+    settings = WebSettings(
+        db_url=_store_url(args),
+        hall=args.hall,
+        bus=_bus_settings(args),
+        portal_device=args.device_id,
+        rating_key_file=_rating_key_file(args, args.hall),
+        public_url=args.public_url or f"http://{args.host}:{args.port}",
+        secure_cookies=args.secure_cookies,
+    )
+    server = WebServer(settings, args.host, args.port)
+    server.start()
+    log.info("dashboard running", extra={"url": server.url, "hall": args.hall})
+    _wait_for_signal()
+    server.stop()
+    return 0
+
+
+def cmd_accounts_add(args: argparse.Namespace) -> int:
+    """Create a dashboard account; the password comes from PAIDUI_NEW_PASSWORD or a prompt."""
+    import getpass
+    from datetime import UTC, datetime
+
+    from scheduler.store import Store
+    from scheduler.web.accounts import AccountError, AccountStore, Role
+
+    password = os.environ.get("PAIDUI_NEW_PASSWORD") or getpass.getpass("password: ")
+    store = Store(_store_url(args), args.hall)
+    store.open()
+    try:
+        accounts = AccountStore(store, args.hall, session_lifetime=timedelta(hours=8))
+        accounts.create(
+            args.username, password, Role(args.role), actor="command line", now=datetime.now(UTC)
+        )
+    except AccountError as err:
+        print(f"refused: {err}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    print(json.dumps({"username": args.username, "role": args.role}))
     return 0
 
 
@@ -492,6 +546,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="keep the database, tickets and board pictures (LED, LCD) here",
     )
     demo.add_argument(
+        "--web-port", type=int, default=8000, help="the dashboard (another free port if taken)"
+    )
+    demo.add_argument(
         "--embedded-broker",
         action="store_true",
         help="use the pure-Python broker even if mosquitto is installed",
@@ -507,8 +564,34 @@ def build_parser() -> argparse.ArgumentParser:
     scheduler = sub.add_parser("scheduler", help="run the scheduler of one hall")
     scheduler.add_argument("--hall", type=Path, default=DEMO_HALL_FILE)
     scheduler.add_argument("--db", default=None, help="SQLAlchemy URL (default: SQLite file)")
+    scheduler.add_argument(
+        "--rating-key",
+        default=None,
+        help="signs QR rating links (default: paidui-<hall>-rating.key)",
+    )
     _add_bus_options(scheduler)
     scheduler.set_defaults(func=cmd_scheduler)
+
+    web = sub.add_parser("web", help="serve the hall dashboard, API and public rating page")
+    web.add_argument("--hall", required=True, help="the hall id")
+    web.add_argument("--db", default=None, help="database URL (default: paidui-<hall>.db)")
+    web.add_argument("--host", default="127.0.0.1")
+    web.add_argument("--port", type=int, default=8000)
+    web.add_argument("--public-url", default=None, help="the address tickets' QR codes open")
+    web.add_argument("--device-id", default="portal", help="the dashboard's device id on the bus")
+    web.add_argument("--rating-key", default=None, help="default: paidui-<hall>-rating.key")
+    web.add_argument("--secure-cookies", action="store_true", help="behind HTTPS")
+    _add_bus_options(web)
+    web.set_defaults(func=cmd_web)
+
+    accounts = sub.add_parser("accounts", help="dashboard accounts")
+    accounts_sub = accounts.add_subparsers(dest="accounts_command", required=True)
+    add = accounts_sub.add_parser("add", help="create an account (password from a prompt)")
+    add.add_argument("username")
+    add.add_argument("--role", choices=["viewer", "hall_manager", "administrator"], required=True)
+    add.add_argument("--hall", required=True)
+    add.add_argument("--db", default=None)
+    add.set_defaults(func=cmd_accounts_add)
 
     ratings = sub.add_parser("ratings", help="the rating ledger")
     ratings_sub = ratings.add_subparsers(dest="ratings_command", required=True)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import secrets
 import sys
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rich.console import Console, Group
@@ -39,10 +42,15 @@ from paidui.broker import (
     MosquittoBroker,
     free_port,
     mosquitto_available,
+    port_free,
 )
 from scheduler.bridge import SchedulerService
 from scheduler.config import DEMO_HALL_FILE, HallConfig, load_hall
+from scheduler.rating_token import RatingTokens, load_or_create_key
 from scheduler.store import Store
+from scheduler.web.accounts import AccountStore, Role
+from scheduler.web.context import WebSettings
+from scheduler.web.server import WebServer
 from simulator.counter_bus_emulator import CounterBusEmulator
 from simulator.display_wall_demo import DemoDisplayWall
 from simulator.hall import Pace, VirtualHall
@@ -56,6 +64,12 @@ DEMO_READER = "sam-v-serial"
 # Every counter's keypad and rater share one emulated RS-485 line, run by the real
 # counter daemon.
 DEMO_KEYPAD = "rs485-keypad-lcd"
+DEMO_ACCOUNTS = {
+    "admin": Role.ADMINISTRATOR,
+    "manager": Role.HALL_MANAGER,
+    "manager2": Role.HALL_MANAGER,  # "not adopted" needs a second manager's approval
+    "viewer": Role.VIEWER,
+}
 DEMO_RATER = "rs485-rater-5key"
 
 log = logging.getLogger(__name__)
@@ -70,6 +84,7 @@ class DemoOptions:
     data_dir: Path | None = None
     seed: int = 1
     embedded_broker: bool = False  # force the pure-Python broker even if mosquitto exists
+    web_port: int = 8000  # the dashboard; another free port if this one is taken
 
 
 def _view(service: SchedulerService, hall: VirtualHall, wall: DemoDisplayWall) -> Group:
@@ -147,10 +162,26 @@ def run_demo(options: DemoOptions) -> dict[str, int]:
             broker = EmbeddedBroker(port)
             settings = BusSettings(port=port, protocol="3.1.1")
         broker.start()
-        store = Store(Store.sqlite_url(data_dir / "paidui.db"), hall_config.id)
-        service = SchedulerService(hall_config, store, settings)
+        db_url = Store.sqlite_url(data_dir / "paidui.db")
+        key_file = data_dir / "rating-page.key"
+        tokens = RatingTokens(load_or_create_key(key_file), hall_config.id)
+        service = SchedulerService(
+            hall_config, Store(db_url, hall_config.id), settings, rating_tokens=tokens
+        )
+        web_port = options.web_port if port_free(options.web_port) else free_port()
+        web = WebServer(
+            WebSettings(
+                db_url=db_url,
+                hall=hall_config.id,
+                bus=settings,
+                rating_key_file=key_file,
+                public_url=f"http://127.0.0.1:{web_port}",
+            ),
+            "127.0.0.1",
+            web_port,
+        )
         printer = PrinterEmulator(load_printer_profile(DEMO_PRINTER))
-        kiosk = _touch_kiosk(hall_config, settings, printer)
+        kiosk = _touch_kiosk(hall_config, settings, printer, web.url)
         card_reader = IdReaderEmulator()
         reader = _id_reader(hall_config, settings, card_reader, data_dir)
         counter_line, counters, rater = _counters(hall_config, settings, data_dir)
@@ -167,6 +198,14 @@ def run_demo(options: DemoOptions) -> dict[str, int]:
         )
         try:
             service.start()
+            web.start()
+            password = demo_logins(service.store, hall_config.id)
+            print(
+                f"Dashboard: {web.url}  login: manager / {password} "
+                f"(also admin, manager2 and viewer, same password)",
+                file=sys.stderr,
+                flush=True,
+            )
             reader.start()
             kiosk.start()
             counters.start()
@@ -200,12 +239,25 @@ def run_demo(options: DemoOptions) -> dict[str, int]:
             card_reader.stop()
             summary = summarize(service, hall, printer) | shown
             printer.stop()
+            web.stop()
             service.stop()
             broker.stop()
     return summary
 
 
-def _touch_kiosk(hall: HallConfig, settings: BusSettings, printer: PrinterEmulator) -> KioskDaemon:
+def demo_logins(store: Store, hall: str) -> str:
+    """The demo's dashboard accounts, one per role, with a fresh password each run."""
+    password = os.environ.get("PAIDUI_DEMO_PASSWORD") or secrets.token_urlsafe(9)
+    accounts = AccountStore(store, hall, session_lifetime=timedelta(hours=8))
+    now = datetime.now(UTC)
+    for name, role in DEMO_ACCOUNTS.items():
+        accounts.ensure(name, password, role, actor="demo", now=now)
+    return password
+
+
+def _touch_kiosk(
+    hall: HallConfig, settings: BusSettings, printer: PrinterEmulator, public_url: str
+) -> KioskDaemon:
     kiosk = next(d for d in hall.devices if d.kind == "kiosk")
     profile = printer.profile
     link = open_link(PrinterAddress.parse(f"tcp:127.0.0.1:{printer.serve_tcp()}"), profile)
@@ -214,7 +266,12 @@ def _touch_kiosk(hall: HallConfig, settings: BusSettings, printer: PrinterEmulat
         hall.id,
         kiosk.id,
         TicketPrinter(link, profile),
-        KioskSettings(hall_names=hall.names, timezone=hall.timezone, id_reader=kiosk.id_reader),
+        KioskSettings(
+            hall_names=hall.names,
+            timezone=hall.timezone,
+            id_reader=kiosk.id_reader,
+            public_url=public_url,
+        ),
     )
 
 

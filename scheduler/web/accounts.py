@@ -138,6 +138,31 @@ class AccountStore:
             rows = conn.execute(select(accounts).order_by(accounts.c.username))
             return [_account_from(r) for r in rows]
 
+    def set_password(self, username: str, password: str, *, actor: str, now: datetime) -> None:
+        """Give an account a new password (audited); its open sessions end."""
+        if len(password) < 10:
+            raise AccountError("a password needs at least 10 characters")
+        with self.engine.begin() as conn:
+            row = conn.execute(select(accounts).where(accounts.c.username == username)).first()
+            if row is None:
+                raise AccountError(f"no account {username!r}")
+            conn.execute(
+                update(accounts)
+                .where(accounts.c.id == row.id)
+                .values(password_hash=self._hasher.hash(password))
+            )
+            conn.execute(delete(web_sessions).where(web_sessions.c.account_id == row.id))
+            self.audit(conn, now, actor, "account.password", username, {})
+
+    def ensure(
+        self, username: str, password: str, role: Role, *, actor: str, now: datetime
+    ) -> None:
+        """Create the account, or reset its password if it exists (the demo's logins)."""
+        try:
+            self.create(username, password, role, actor=actor, now=now)
+        except AccountError:
+            self.set_password(username, password, actor=actor, now=now)
+
     def set_active(self, username: str, active: bool, *, actor: str, now: datetime) -> None:
         """Lock or unlock an account; locking also ends its sessions."""
         with self.engine.begin() as conn:
