@@ -198,8 +198,8 @@ def run_demo(options: DemoOptions) -> dict[str, int]:
         )
         try:
             service.start()
+            password = demo_logins(service.store, hall_config.id)  # before anyone can log in
             web.start()
-            password = demo_logins(service.store, hall_config.id)
             print(
                 f"Dashboard: {web.url}  login: manager / {password} "
                 f"(also admin, manager2 and viewer, same password)",

@@ -1,0 +1,188 @@
+"""The dashboard in a real headless Chromium (Debian's, driven by Playwright).
+
+One test watches the demo hall's own traffic live; one follows a bad rating through to
+closed with the two-manager review, all by clicking. Screenshots go to build/artifacts.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import shutil
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from hallbus.messages import BadRatingReason, RatingLevel
+from paidui.broker import free_port
+from scheduler.bridge import SchedulerService
+from scheduler.web.context import WebSettings
+from scheduler.web.server import WebServer
+from simulator.demo import DemoOptions, run_demo
+from tests.kiosk.tickets import artifacts_dir
+from tests.web.conftest import PASSWORD, Served
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+WAIT_MS = 15_000
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless."""
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is required for the browser tests: run scripts/test")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def log_in(page: Page, url: str, name: str, password: str) -> None:
+    """Fill the login form like a person."""
+    page.goto(f"{url}/login")
+    page.fill("input[name=username]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{url}/")
+
+
+def test_the_live_hall_follows_the_demo_traffic_without_reloading(
+    browser: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PAIDUI_DEMO_PASSWORD", PASSWORD)
+    port = free_port()
+    demo_done = threading.Event()
+    summary: dict[str, int] = {}
+
+    def run() -> None:
+        summary.update(run_demo(DemoOptions(seconds=25, data_dir=tmp_path, web_port=port)))
+        demo_done.set()
+
+    threading.Thread(target=run, name="demo", daemon=True).start()
+    url = f"http://127.0.0.1:{port}"
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    for _ in range(100):  # the demo starts its broker, scheduler and dashboard first
+        try:
+            page.goto(f"{url}/login", timeout=WAIT_MS)
+            break
+        except Exception:
+            page.wait_for_timeout(100)
+    log_in(page, url, "manager", PASSWORD)
+    page.evaluate("window.loadedOnce = true")  # gone if the page ever reloads
+
+    # A ticket appears: some service's waiting count goes up from what the page first drew.
+    page.wait_for_function(
+        """() => [...document.querySelectorAll('#services td.waiting')]
+                 .some(td => Number(td.textContent) > 0)""",
+        timeout=WAIT_MS,
+    )
+    # ... and is called: a window shows a ticket, then a different one as clerks move on.
+    first = page.wait_for_function(
+        """() => { const t = document.querySelector('#windows td.ticket:not(:empty)');
+                   return t && t.textContent.split(' ')[0]; }""",
+        timeout=WAIT_MS,
+    ).json_value()
+    page.wait_for_function(
+        """(first) => [...document.querySelectorAll('#windows td.ticket')]
+                      .some(td => td.textContent && td.textContent.split(' ')[0] !== first)""",
+        arg=first,
+        timeout=WAIT_MS,
+    )
+    assert page.evaluate("window.loadedOnce") is True
+    assert page.text_content("#connection") == "实时 live"
+    page.screenshot(path=str(artifacts_dir() / "dashboard-live.png"), full_page=True)
+
+    page.goto(f"{url}/devices")
+    assert page.locator("#devices tr[data-device=counter-1] td.availability").text_content() == (
+        "online"
+    )
+    page.screenshot(path=str(artifacts_dir() / "dashboard-devices.png"), full_page=True)
+
+    page.goto(f"{url}/reports")
+    with page.expect_download() as download:
+        page.click("#export-csv")
+    saved = download.value.path()
+    rows = list(csv.reader(io.StringIO(Path(saved).read_text(encoding="utf-8-sig"))))
+    assert rows[0][:2] == ["日期 Date", "对象 Group"] and len(rows) > 1
+    page.screenshot(path=str(artifacts_dir() / "dashboard-reports.png"), full_page=True)
+    page.close()
+    assert demo_done.wait(60) and summary["lost"] == 0
+
+
+@pytest.fixture
+def dashboard(
+    scheduler: SchedulerService, people: None, web_settings: WebSettings
+) -> Iterator[WebServer]:
+    """The test hall's dashboard on a real socket."""
+    server = WebServer(web_settings, "127.0.0.1", free_port())
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_a_bad_rating_is_followed_to_closed_by_clicking(
+    browser: Browser,
+    dashboard: WebServer,
+    serve: Callable[..., Served],
+    scheduler: SchedulerService,
+) -> None:
+    served = serve(1, RatingLevel.VERY_DISSATISFIED, BadRatingReason.ATTITUDE)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    log_in(page, dashboard.url, "manager", PASSWORD)
+    page.click("text=差评整改 Cases")
+    row = page.locator(f"tr[data-transaction='{served.transaction_id}']")
+    assert row.locator("td.state").text_content() == "open"
+    page.screenshot(path=str(artifacts_dir() / "dashboard-case-open.png"), full_page=True)
+    for note, button, state in [
+        ("电话联系群众,已致歉", "已联系 Record contact", "contacted"),
+        ("窗口人员已整改", "已整改 Rectified", "rectified"),
+        ("回访群众表示满意", "已回访 Called back", "called_back"),
+        ("办结", "办结 Close", "closed"),
+    ]:
+        row.locator("input[name=note]").fill(note)
+        row.locator(f"button:has-text('{button}')").click()
+        page.wait_for_url(f"{dashboard.url}/cases")
+        assert row.locator("td.state").text_content() == state
+    page.screenshot(path=str(artifacts_dir() / "dashboard-case-closed.png"), full_page=True)
+
+    # The same rating proposed "not adopted" by one manager, approved by another.
+    page.goto(f"{dashboard.url}/ratings")
+    entry = page.locator(f"#ledger tr[data-transaction='{served.transaction_id}']")
+    entry.locator("input[name=reason]").fill("监控显示为误触")
+    entry.locator("button").click()
+    page.wait_for_url(f"{dashboard.url}/cases")
+    assert page.locator("#proposals button").count() == 0  # not for the one who proposed
+    page.click("text=退出 Log out")
+    log_in(page, dashboard.url, "manager2", PASSWORD)
+    page.goto(f"{dashboard.url}/cases")
+    page.click("#proposals button:has-text('批准 Approve')")
+    page.wait_for_url(f"{dashboard.url}/cases")
+    assert "approved (manager2)" in (page.text_content("#proposals") or "")
+    page.goto(f"{dashboard.url}/ratings")
+    assert "不予采纳: 监控显示为误触 (manager / manager2)" in (entry.text_content() or "")
+    assert [e.kind.value for e in scheduler.store.ledger_entries(served.transaction_id)] == [
+        "rating",
+        "not_adopted",
+    ]
+    page.screenshot(path=str(artifacts_dir() / "dashboard-ratings.png"), full_page=True)
+    page.close()
+
+
+def test_the_public_page_on_a_phone(
+    browser: Browser, dashboard: WebServer, serve: Callable[..., Served]
+) -> None:
+    served = serve(2)
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    phone.goto(f"{dashboard.url}/t/{served.ticket_id}?k={served.token}&lang=zh")
+    phone.click("button:has-text('不满意') >> nth=0")
+    phone.wait_for_selector("text=哪里做得不好")
+    phone.check("input[value=efficiency]")
+    phone.screenshot(path=str(artifacts_dir() / "rating-page-reason.png"), full_page=True)
+    phone.click("button.send")
+    phone.wait_for_selector("#thanks")
+    assert "已评价: 不满意" in (phone.text_content("main") or "")
+    phone.screenshot(path=str(artifacts_dir() / "rating-page-thanks.png"), full_page=True)
+    phone.close()
