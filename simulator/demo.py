@@ -10,6 +10,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -85,6 +86,7 @@ class DemoOptions:
     seed: int = 1
     embedded_broker: bool = False  # force the pure-Python broker even if mosquitto exists
     web_port: int = 8000  # the dashboard; another free port if this one is taken
+    on_dashboard: Callable[[str], None] | None = None  # told the dashboard's URL once it serves
 
 
 def _view(service: SchedulerService, hall: VirtualHall, wall: DemoDisplayWall) -> Group:
@@ -206,6 +208,8 @@ def run_demo(options: DemoOptions) -> dict[str, int]:
                 file=sys.stderr,
                 flush=True,
             )
+            if options.on_dashboard is not None:
+                options.on_dashboard(web.url)
             reader.start()
             kiosk.start()
             counters.start()

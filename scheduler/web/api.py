@@ -15,6 +15,7 @@ from scheduler.stats import GroupBy, Period
 from scheduler.web import operations, reports
 from scheduler.web.accounts import AccountError, Role, Session
 from scheduler.web.context import (
+    SESSION_COOKIE,
     Administrator,
     Context,
     Manager,
@@ -126,7 +127,7 @@ def end_session(request: Request, ctx: Context, session: Viewer) -> Response:
     """Log out this token."""
     header = request.headers.get("authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else None
-    token = token or request.cookies.get("paidui_session")
+    token = token or request.cookies.get(SESSION_COOKIE)
     if token:
         ctx.accounts.logout(token, ctx.now())
     return Response(status_code=204)
@@ -150,20 +151,12 @@ def devices(ctx: Context, session: Viewer) -> list[dict[str, Any]]:
 # --- 好差评 --------------------------------------------------------------------------------
 
 
-def _period(ctx: WebContext, first: date | None, last: date | None) -> tuple[date, date]:
-    today = ctx.today(ctx.config())
-    first, last = first or today, last or today
-    if last < first or (last - first).days > 400:
-        raise OperationError(422, "give a period of at most 400 days, first before last")
-    return first, last
-
-
 @router.get("/ratings", responses=UNAUTHORIZED)
 def ratings(
     ctx: Context, session: Viewer, first: date | None = None, last: date | None = None
 ) -> dict[str, list[dict[str, Any]]]:
     """Rating records of a period by level: for the hall and per window, clerk and service."""
-    first, last = _period(ctx, first, last)
+    first, last = operations.period(ctx, first, last)
     return rating_summary(ctx.store.engine, ctx.config(), first, last)
 
 
@@ -176,7 +169,7 @@ def ledger(
     bad_only: bool = False,
 ) -> list[dict[str, Any]]:
     """The rating records of a period, newest first, with any review."""
-    first, last = _period(ctx, first, last)
+    first, last = operations.period(ctx, first, last)
     return ledger_page(ctx.store.engine, ctx.config(), first, last, bad_only=bad_only)
 
 
@@ -226,7 +219,7 @@ def report(
     last: date | None = None,
 ) -> list[dict[str, Any]]:
     """Figures per day or month and per service, window or clerk."""
-    first, last = _period(ctx, first, last)
+    first, last = operations.period(ctx, first, last)
     return [r.as_dict() for r in operations.report_rows(ctx, ctx.config(), per, by, first, last)]
 
 
@@ -241,7 +234,7 @@ def export(
 ) -> Response:
     """A report file, named after its period and grouping."""
     config = ctx.config()
-    first, last = _period(ctx, first, last)
+    first, last = operations.period(ctx, first, last)
     rows = operations.report_rows(ctx, config, per, by, first, last)
     names = reports.group_names(config, by)
     stem = f"paidui-{config.id}-{per}-{by}-{first}-{last}"

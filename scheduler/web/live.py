@@ -148,17 +148,19 @@ def live_view(picture: LivePicture, config: HallConfig, now: datetime) -> dict[s
         )
     services = []
     for service in config.services:
-        svc = picture.services.get(service.code)
+        shown = picture.services.get(service.code)
         services.append(
             {
                 "code": service.code,
                 "name": service.names["zh"],
                 "prefix": service.prefix,
-                "waiting": svc.waiting if svc else None,
-                "longest_wait_s": _seconds(svc.longest_waiting_since if svc else None, now),
-                "estimated_wait_s": svc.estimated_wait_s if svc else None,
-                "open_windows": svc.open_windows if svc else None,
-                "unavailable": (svc.unavailable.code.value if svc and svc.unavailable else None),
+                "waiting": shown.waiting if shown else None,
+                "longest_wait_s": _seconds(shown.longest_waiting_since if shown else None, now),
+                "estimated_wait_s": shown.estimated_wait_s if shown else None,
+                "open_windows": shown.open_windows if shown else None,
+                "unavailable": (
+                    shown.unavailable.code.value if shown and shown.unavailable else None
+                ),
             }
         )
     return {
@@ -229,7 +231,6 @@ class HallWatch:
         self.bus.subscribe(topics.device_statuses(), self._on_status)
         self.bus.subscribe(topics.device_events(DeviceEventKind.KEY), self._on_key)
         self.bus.subscribe(topics.hall_event(HallEventKind.RATING), self._on_rating)
-        self.bus.subscribe(topics.hall_event(HallEventKind.CALL), self._on_call)
 
     def listen(self, listener: Callable[[int], None]) -> Callable[[], None]:
         """Call ``listener(version)`` after every change; returns the way to stop."""
@@ -331,6 +332,3 @@ class HallWatch:
                 }
             )
             self._changed()
-
-    def _on_call(self, topic: str, payload: bytes) -> None:
-        self._changed()  # the window's retained state follows; the ticker shows calls too

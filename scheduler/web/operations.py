@@ -194,11 +194,16 @@ def report_rows(
     ctx: WebContext, config: HallConfig, per: Period, by: GroupBy, first: date, last: date
 ) -> list[StatRow]:
     """The report's figures."""
-    if last < first:
-        raise OperationError(422, "the period ends before it starts")
-    if (last - first).days > 400:
-        raise OperationError(422, "a report covers at most 400 days")
     return hall_statistics(ctx.store.engine, config, first, last, by=by, per=per)
+
+
+def period(ctx: WebContext, first: date | None, last: date | None) -> tuple[date, date]:
+    """A period of local days, today by default; at most 400 days, first before last."""
+    today = ctx.today(ctx.config())
+    first, last = first or today, last or today
+    if last < first or (last - first).days > 400:
+        raise OperationError(422, "give a period of at most 400 days, first before last")
+    return first, last
 
 
 # --- the public rating page ------------------------------------------------------------

@@ -64,11 +64,6 @@ def message_page(request: Request, message: str, status: int) -> HTMLResponse:
     return response
 
 
-def _period(ctx: Context, first: date | None, last: date | None) -> tuple[date, date]:
-    today = ctx.today(ctx.config())
-    return first or today, last or today
-
-
 # --- login ----------------------------------------------------------------------------
 
 
@@ -198,7 +193,7 @@ def ratings_page(
 ) -> Response:
     """Ratings of a period by level, window, clerk and service; the ledger below."""
     config = ctx.config()
-    first, last = _period(ctx, first, last)
+    first, last = operations.period(ctx, first, last)
     return render(
         request,
         "ratings.html",
@@ -280,7 +275,7 @@ def reports_page(
 ) -> Response:
     """A report with charts and export links."""
     config = ctx.config()
-    first, last = _period(ctx, first, last)
+    first, last = operations.period(ctx, first, last)
     if per == "month" and first == last:
         first = first.replace(day=1)
     rows = operations.report_rows(ctx, config, per, by, first, last)

@@ -238,11 +238,11 @@ class ReviewDesk:
         """The open store's engine."""
         return self.store.engine
 
-    def proposals(self, *, pending_only: bool = False) -> list[Proposal]:
-        """Every proposal, newest first."""
+    def proposals(self, *, proposal_id: str | None = None) -> list[Proposal]:
+        """Every proposal (or the one with ``proposal_id``), newest first."""
         query = select(review_proposals).where(review_proposals.c.hall == self.hall)
-        if pending_only:
-            query = query.where(review_proposals.c.state == "proposed")
+        if proposal_id is not None:
+            query = query.where(review_proposals.c.id == proposal_id)
         with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(review_proposals.c.proposed_at.desc())).all()
         return [
@@ -301,7 +301,7 @@ class ReviewDesk:
 
     def pending(self, proposal_id: str, decider: str) -> Proposal:
         """A proposal still waiting, that ``decider`` may decide (not its proposer)."""
-        found = next((p for p in self.proposals() if p.id == proposal_id), None)
+        found = next((p for p in self.proposals(proposal_id=proposal_id)), None)
         if found is None:
             raise ReviewError(f"no proposal {proposal_id}")
         if found.state != "proposed":

@@ -53,23 +53,26 @@ def test_the_live_hall_follows_the_demo_traffic_without_reloading(
     browser: Browser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("PAIDUI_DEMO_PASSWORD", PASSWORD)
-    port = free_port()
     demo_done = threading.Event()
+    serving: list[str] = []
+    dashboard_up = threading.Event()
     summary: dict[str, int] = {}
 
+    def dashboard_ready(url: str) -> None:
+        serving.append(url)
+        dashboard_up.set()
+
     def run() -> None:
-        summary.update(run_demo(DemoOptions(seconds=25, data_dir=tmp_path, web_port=port)))
+        options = DemoOptions(
+            seconds=25, data_dir=tmp_path, web_port=free_port(), on_dashboard=dashboard_ready
+        )
+        summary.update(run_demo(options))
         demo_done.set()
 
     threading.Thread(target=run, name="demo", daemon=True).start()
-    url = f"http://127.0.0.1:{port}"
+    assert dashboard_up.wait(60), "the demo's dashboard did not start"
+    (url,) = serving
     page = browser.new_page(viewport={"width": 1400, "height": 900})
-    for _ in range(100):  # the demo starts its broker, scheduler and dashboard first
-        try:
-            page.goto(f"{url}/login", timeout=WAIT_MS)
-            break
-        except Exception:
-            page.wait_for_timeout(100)
     log_in(page, url, "manager", PASSWORD)
     page.evaluate("window.loadedOnce = true")  # gone if the page ever reloads
 
