@@ -117,9 +117,17 @@ class BusClient:
             protocol=protocol,
             clean_session=None if protocol == MQTTProtocolVersion.MQTTv5 else not self.persistent,
         )
-        if self.settings.username:
-            password = self.settings.password.get_secret_value() if self.settings.password else None
-            client.username_pw_set(self.settings.username, password)
+        settings = self.settings.for_identity(self.client_id)
+        if settings.username:
+            password = settings.password.get_secret_value() if settings.password else None
+            client.username_pw_set(settings.username, password)
+        if settings.ca_file is not None:
+            # The hall's own CA; a client certificate where the listener asks for one.
+            client.tls_set(
+                ca_certs=str(settings.ca_file),
+                certfile=str(settings.cert_file) if settings.cert_file else None,
+                keyfile=str(settings.key_file) if settings.key_file else None,
+            )
         client.will_set(self.availability_topic, OFFLINE, qos=1, retain=True)
         client.reconnect_delay_set(self.settings.reconnect_min_s, self.settings.reconnect_max_s)  # type: ignore[arg-type]
         client.max_inflight_messages_set(200)
@@ -160,12 +168,12 @@ class BusClient:
                 f"within {timeout:.0f} s"
             )
 
-    def stop(self) -> None:
-        """Say ``offline``, disconnect and stop the threads."""
+    def stop(self, *, announce: bool = True) -> None:
+        """Say ``offline`` (unless told not to), disconnect and stop the threads."""
         client = self._client
         if client is None:
             return
-        if self.connected.is_set():
+        if announce and self.connected.is_set():
             info = client.publish(self.availability_topic, OFFLINE, qos=1, retain=True)
             try:
                 info.wait_for_publish(timeout=2.0)

@@ -17,7 +17,9 @@ class DeviceDaemon:
         self.settings = settings
         self.topics = HallTopics(hall)
         self.device_id = device_id
-        self.bus = BusClient(settings, device_id, self.topics.availability(device_id))
+        self.bus = BusClient(
+            settings, self.topics.identity(device_id), self.topics.availability(device_id)
+        )
         self.requests = Requester(self.bus, self.topics, device_id)
 
     def setup(self) -> None:

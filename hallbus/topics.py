@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 ROOT = "paidui/v1"
+# The scheduler's name inside its hall's broker identity; no device may take it.
+SCHEDULER_NAME = "scheduler"
 
 # Hall and device ids become topic levels and broker identities: no wildcards, no slashes.
 _ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -105,6 +107,20 @@ class HallTopics:
         if not valid_id(device_id):
             raise ValueError(f"invalid device id {device_id!r}")
         return f"{self.base}/device/{device_id}"
+
+    # --- broker identities ----------------------------------------------------
+    def identity(self, device_id: str) -> str:
+        """A device's broker identity: user name, client id and certificate CN.
+
+        Qualified by the hall, so several halls share one broker without two ``kiosk-1``
+        taking each other's session; the ACL is written for exactly these names.
+        """
+        self._device(device_id)
+        return f"{self.hall}.{device_id}"
+
+    def scheduler_identity(self) -> str:
+        """The broker identity of the hall's scheduler (active or standby)."""
+        return f"{self.hall}.{SCHEDULER_NAME}"
 
     # --- written by devices -------------------------------------------------
     def availability(self, device_id: str) -> str:

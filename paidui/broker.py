@@ -44,6 +44,11 @@ def mosquitto_available() -> bool:
     return shutil.which("mosquitto") is not None
 
 
+# Where production.conf expects the broker's files in a hall (see credentials.py).
+HALL_BROKER_DIR = Path("/etc/paidui/broker")
+_FILE_KEYS = ("acl_file", "password_file", "cafile", "certfile", "keyfile")
+
+
 def render_config(
     source: Path,
     port: int,
@@ -51,22 +56,38 @@ def render_config(
     *,
     bind: str | None = None,
     overrides: dict[str, str] | None = None,
+    listener_ports: dict[int, int] | None = None,
+    broker_dir: Path | None = None,
 ) -> str:
-    """The project's mosquitto file with this run's port, data folder and file paths."""
+    """The project's mosquitto file with this run's ports, data folder and file paths.
+
+    The file's first listener moves to ``port``, others as ``listener_ports`` maps them;
+    files under /etc/paidui/broker are read from ``broker_dir`` when one is given.
+    """
     overrides = overrides or {}
+    listener_ports = listener_ports or {}
     lines = []
+    first_listener = True
     for raw in source.read_text(encoding="utf-8").splitlines():
         words = raw.split()
         key = words[0] if words and not raw.lstrip().startswith("#") else ""
         if key in overrides:
             lines.append(f"{key} {overrides[key]}")
         elif key == "listener":
+            configured = int(words[1])
+            run_port = port if first_listener else listener_ports.get(configured, configured)
+            first_listener = False
             address = f" {bind or words[2]}" if bind or len(words) > 2 else ""
-            lines.append(f"listener {port}{address}")
+            lines.append(f"listener {run_port}{address}")
         elif key == "persistence_location":
             lines.append(f"persistence_location {data_dir}/")
-        elif key in ("acl_file", "password_file") and not Path(words[1]).is_absolute():
-            lines.append(f"{key} {(source.parent / words[1]).resolve()}")
+        elif key in _FILE_KEYS:
+            path = Path(words[1])
+            if broker_dir is not None and path.parent == HALL_BROKER_DIR:
+                path = broker_dir / path.name
+            elif not path.is_absolute():
+                path = source.parent / path
+            lines.append(f"{key} {path.resolve()}")
         elif key in ("log_dest", "pid_file", "user"):
             continue
         else:
@@ -92,10 +113,14 @@ class MosquittoBroker:
         *,
         bind: str | None = None,
         overrides: dict[str, str] | None = None,
+        listener_ports: dict[int, int] | None = None,
+        broker_dir: Path | None = None,
     ) -> None:
         self.config = config
         self.bind = bind
         self.overrides = overrides
+        self.listener_ports = listener_ports
+        self.broker_dir = broker_dir
         self.port = port
         self.data_dir = data_dir
         self._process: subprocess.Popen[str] | None = None
@@ -107,7 +132,13 @@ class MosquittoBroker:
         rendered = self.data_dir / "mosquitto.conf"
         rendered.write_text(
             render_config(
-                self.config, self.port, self.data_dir, bind=self.bind, overrides=self.overrides
+                self.config,
+                self.port,
+                self.data_dir,
+                bind=self.bind,
+                overrides=self.overrides,
+                listener_ports=self.listener_ports,
+                broker_dir=self.broker_dir,
             ),
             encoding="utf-8",
         )

@@ -30,21 +30,41 @@ def _bus_settings(args: argparse.Namespace) -> BusSettings:
         username=args.mqtt_user,
         password=password,
         protocol=args.mqtt_protocol,
+        ca_file=args.mqtt_ca,
+        credentials_dir=args.mqtt_credentials,
     )
 
 
 def _add_bus_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--mqtt-host", default="127.0.0.1")
-    parser.add_argument("--mqtt-port", type=int, default=1883)
+    # In a hall these come from /etc/paidui/bus.env (printed by paidui devices provision).
+    env = os.environ.get
+    parser.add_argument("--mqtt-host", default=env("PAIDUI_MQTT_HOST", "127.0.0.1"))
+    parser.add_argument("--mqtt-port", type=int, default=int(env("PAIDUI_MQTT_PORT", "1883")))
     parser.add_argument("--mqtt-user", default=None, help="password from PAIDUI_MQTT_PASSWORD")
     parser.add_argument("--mqtt-protocol", choices=["5", "3.1.1"], default="5")
+    parser.add_argument(
+        "--mqtt-ca",
+        type=Path,
+        default=env("PAIDUI_MQTT_CA"),
+        help="the hall CA's certificate: connect with TLS",
+    )
+    parser.add_argument(
+        "--mqtt-credentials",
+        type=Path,
+        default=env("PAIDUI_MQTT_CREDENTIALS"),
+        help="folder of per-identity credentials (paidui devices provision)",
+    )
 
 
-def _wait_for_signal() -> None:
+def _stop_on_signal() -> threading.Event:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+    return stop
+
+
+def _wait_for_signal() -> None:
+    _stop_on_signal().wait()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -76,7 +96,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
     if not config.exists():
         config = BROKER_CONFIG_DIR / f"{args.config}.conf"
     if mosquitto_available():
-        broker = MosquittoBroker(config, args.port, Path(args.data))
+        broker = MosquittoBroker(config, args.port, Path(args.data), broker_dir=args.broker_dir)
         broker.start()
         log.info("mosquitto running", extra={"port": args.port, "config": str(config)})
         _wait_for_signal()
@@ -107,7 +127,23 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     hall = load_hall(args.hall)
     url = args.db or Store.sqlite_url(Path(f"paidui-{hall.id}.db").resolve())
     tokens = RatingTokens(load_or_create_key(_rating_key_file(args, hall.id)), hall.id)
-    service = SchedulerService(hall, Store(url, hall.id), _bus_settings(args), rating_tokens=tokens)
+
+    def make_service() -> SchedulerService:
+        return SchedulerService(
+            hall, Store(url, hall.id), _bus_settings(args), rating_tokens=tokens
+        )
+
+    if url.startswith("postgresql"):
+        # Any number of schedulers per hall: one is active, the others stand by (leader.py).
+        from hallbus.clock import SystemClock
+        from scheduler.leader import HallLease, LeaderRunner
+
+        stop = _stop_on_signal()
+        runner = LeaderRunner(HallLease(url, hall.id), make_service, clock=SystemClock())
+        why = runner.run(stop)
+        log.info("scheduler ended", extra={"hall": hall.id, "why": why})
+        return 0 if why == "stopped" else 3  # systemd restarts it as a standby
+    service = make_service()
     service.start(timeout=None)
     log.info("scheduler running", extra={"hall": hall.id})
     _wait_for_signal()
@@ -559,7 +595,16 @@ def build_parser() -> argparse.ArgumentParser:
     broker.add_argument("--config", default="demo", help="demo, production, or a file")
     broker.add_argument("--port", type=int, default=1883)
     broker.add_argument("--data", default="var/broker", help="persistence folder")
+    broker.add_argument(
+        "--broker-dir",
+        type=Path,
+        default=None,
+        help="production: read passwd, acl.conf and certificates here, not /etc/paidui/broker",
+    )
     broker.set_defaults(func=cmd_broker)
+    from paidui.broker_cli import add_broker_commands
+
+    add_broker_commands(broker.add_subparsers(dest="broker_command"), sub)
 
     scheduler = sub.add_parser("scheduler", help="run the scheduler of one hall")
     scheduler.add_argument("--hall", type=Path, default=DEMO_HALL_FILE)

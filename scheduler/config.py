@@ -11,7 +11,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hallbus.messages import DeviceKind, IdHash
-from hallbus.topics import valid_id
+from hallbus.topics import SCHEDULER_NAME, valid_id
 
 DEMO_HALL_FILE = Path(__file__).with_name("halls") / "demo.yaml"
 
@@ -125,6 +125,8 @@ class DeviceConfig(_Strict):
     def _valid_id(cls, value: str) -> str:
         if not valid_id(value):
             raise ValueError(f"device id {value!r} must be letters, digits, '.', '_' or '-'")
+        if value == SCHEDULER_NAME:
+            raise ValueError(f"device id {value!r} is the scheduler's own broker identity")
         return value
 
 

@@ -36,7 +36,9 @@ def build_context(settings: WebSettings, clock: Clock | None = None) -> WebConte
     store = Store(settings.db_url, settings.hall)
     topics = HallTopics(settings.hall)
     bus = BusClient(
-        settings.bus, settings.portal_device, topics.availability(settings.portal_device)
+        settings.bus,
+        topics.identity(settings.portal_device),
+        topics.availability(settings.portal_device),
     )
     context = WebContext(
         settings=settings,
