@@ -58,7 +58,14 @@ from scheduler.config import ClerkConfig, DeviceConfig, HallConfig
 from scheduler.domain import Changes, HallQueue, QueueError, Ticket, Transaction, Window
 from scheduler.ledger import EntryKind, LedgerEntry
 from scheduler.rating_token import RatingTokens
-from scheduler.store import OutboxMessage, ProcessedRequest, Store, StoreError, config_hash
+from scheduler.store import (
+    LeadershipLost,
+    OutboxMessage,
+    ProcessedRequest,
+    Store,
+    StoreError,
+    config_hash,
+)
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +178,7 @@ class SchedulerService:
         bus_settings: BusSettings,
         *,
         clock: Clock | None = None,
-        client_id: str = "scheduler",
+        client_id: str | None = None,
         rating_tokens: RatingTokens | None = None,
     ) -> None:
         self.hall = hall
@@ -180,7 +187,11 @@ class SchedulerService:
         self.store = store
         self.clock = clock or SystemClock()
         self.topics = HallTopics(hall.id)
-        self.bus = BusClient(bus_settings, client_id, self.topics.scheduler_availability())
+        self.bus = BusClient(
+            bus_settings,
+            client_id or self.topics.scheduler_identity(),
+            self.topics.scheduler_availability(),
+        )
         self.queue = HallQueue(hall)
         self._inbox: queue.Queue[tuple[str, bytes] | _Signal] = queue.Queue()
         self._answers: OrderedDict[tuple[str, str], tuple[bytes, datetime]] = OrderedDict()
@@ -192,6 +203,7 @@ class SchedulerService:
         self._batch_duplicates: list[tuple[str, str]] = []
         self._last_state: dict[str, bytes] = {}  # topic -> retained payload last sent
         self.processed = 0  # commands committed, for benchmarks
+        self.deposed = threading.Event()  # a standby took over: commit nothing more
 
     # --- lifecycle ---------------------------------------------------------------
     def start(self, timeout: float | None = 10.0) -> None:
@@ -212,7 +224,8 @@ class SchedulerService:
             self._inbox.put(_Signal.STOP)
             self._worker.join(timeout=10.0)
             self._worker = None
-        self.bus.stop()
+        # A deposed scheduler leaves the availability to the one that replaced it.
+        self.bus.stop(announce=not self.deposed.is_set())
         self.store.close()
 
     def poke(self) -> None:
@@ -251,6 +264,8 @@ class SchedulerService:
                     self._republish()
                 if self._inbox.empty():
                     self._flush_acks()
+                if self.deposed.is_set():
+                    running = False
             except Exception:
                 # Never let one message take the scheduler down; state is rebuilt from the store.
                 log.exception("worker failed on a batch; rebuilding state from the store")
@@ -551,6 +566,16 @@ class SchedulerService:
             ids = self.store.commit(
                 changes, now, answered=answered, messages=events, published=self._take_acked()
             )
+        except LeadershipLost as err:
+            # Say nothing to the devices: they retry, and the new leader answers them.
+            log.error("deposed: another scheduler leads the hall", extra={"error": str(err)})
+            self._batch_keys.clear()
+            self._batch_duplicates.clear()
+            self.deposed.set()
+            # Off the bus at once: two clients with one identity would take turns kicking
+            # each other off, and this one would swallow requests meant for the leader.
+            self.bus.stop(announce=False)
+            return
         except StoreError:
             log.exception("commit failed; rebuilding state from the store")
             self._fail_batch()

@@ -47,6 +47,7 @@ from scheduler.tables import (
     processed_requests,
     rating_cases,
     rating_ledger,
+    scheduler_leases,
     tickets,
     transactions,
     transfers,
@@ -58,6 +59,10 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 
 class StoreError(RuntimeError):
     """The database failed; the command it carried changed nothing."""
+
+
+class LeadershipLost(StoreError):
+    """Another scheduler took the hall over (leader.py); this one may commit nothing more."""
 
 
 @dataclass(frozen=True)
@@ -249,6 +254,8 @@ class Store:
         self.hall = hall
         self._engine: Engine | None = None
         self._conn: Connection | None = None
+        # Set by the hall lease on PostgreSQL: commits only while this epoch is current.
+        self.fence_epoch: int | None = None
 
     @staticmethod
     def sqlite_url(path: Path) -> str:
@@ -264,11 +271,12 @@ class Store:
             event.listen(engine, "connect", _sqlite_pragmas)
         self._engine = engine
         if migrate:
-            self._migrate(engine)
+            self.migrate(engine)
         self._conn = engine.connect()
 
     @staticmethod
-    def _migrate(engine: Engine) -> None:
+    def migrate(engine: Engine) -> None:
+        """Bring the schema to the newest migration."""
         sqlite = engine.dialect.name == "sqlite"
         with engine.connect() as conn:
             if sqlite:
@@ -446,6 +454,7 @@ class Store:
         hall = self.hall
         try:
             with conn.begin():
+                self._check_fence(conn)
                 new = [
                     _ticket_row(hall, t)
                     for t in changes.tickets.values()
@@ -553,9 +562,27 @@ class Store:
                         ],
                     )
                     ids = [row[0] for row in result]
+        except LeadershipLost:
+            raise
         except Exception as err:
             raise StoreError(f"commit failed: {err}") from err
         return ids
+
+    def _check_fence(self, conn: Connection) -> None:
+        """Refuse the transaction if a standby has taken the hall over since we won it."""
+        if self.fence_epoch is None:
+            return
+        # FOR SHARE: a takeover's epoch bump waits for this commit, never interleaves.
+        current = conn.execute(
+            select(scheduler_leases.c.epoch)
+            .where(scheduler_leases.c.hall == self.hall)
+            .with_for_update(read=True)
+        ).scalar()
+        if current != self.fence_epoch:
+            raise LeadershipLost(
+                f"hall {self.hall} is led by epoch {current}, this scheduler holds "
+                f"{self.fence_epoch}"
+            )
 
     def _insert_answers(
         self, conn: Connection, answered: Sequence[ProcessedRequest], now: datetime

@@ -232,6 +232,17 @@ config_versions = Table(
 )
 Index("ix_config_versions", config_versions.c.hall, config_versions.c.id)
 
+# One row per hall on PostgreSQL: the epoch of the scheduler that holds the hall's lock.
+# Every command commit re-reads it, so a deposed scheduler can commit nothing (leader.py).
+scheduler_leases = Table(
+    "scheduler_leases",
+    metadata,
+    Column("hall", String(64), primary_key=True),
+    Column("epoch", Integer, nullable=False),
+    Column("holder", String(128), nullable=False),
+    Column("since", UtcDateTime, nullable=False),
+)
+
 # --- the manager dashboard (scheduler/web) ------------------------------------------
 
 accounts = Table(

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import yaml
 
 from hallbus.settings import BusSettings
 from scheduler.config import HallConfig
+from simulator.mailbox import Mailbox
 
 
 def write_hall_file(hall: HallConfig, path: Path) -> Path:
@@ -22,16 +26,30 @@ def write_hall_file(hall: HallConfig, path: Path) -> Path:
 class SchedulerProcess:
     """``paidui scheduler`` in its own process, which can be killed and started again."""
 
-    def __init__(self, hall_file: Path, db_url: str, bus: BusSettings) -> None:
+    def __init__(
+        self, hall_file: Path, db_url: str, bus: BusSettings, *, log_level: str = "WARNING"
+    ) -> None:
         self.args = [
-            sys.executable, "-m", "paidui", "scheduler", "--hall", str(hall_file),
-            "--db", db_url, "--mqtt-port", str(bus.port), "--mqtt-protocol", bus.protocol,
+            sys.executable, "-m", "paidui", "--log-level", log_level, "scheduler",
+            "--hall", str(hall_file), "--db", db_url,
+            "--mqtt-port", str(bus.port), "--mqtt-protocol", bus.protocol,
         ]  # fmt: skip
         self.process: subprocess.Popen[bytes] | None = None
+        # Its JSON log records, as they come (tests wait on "active" and "standby").
+        self.log: Mailbox[dict[str, Any]] = Mailbox()
 
     def start(self) -> None:
         """Start the process (it announces itself online on the bus)."""
-        self.process = subprocess.Popen(self.args, stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(self.args, stderr=subprocess.PIPE)
+        threading.Thread(target=self._read_log, args=(self.process,), daemon=True).start()
+
+    def _read_log(self, process: subprocess.Popen[bytes]) -> None:
+        assert process.stderr is not None
+        for line in process.stderr:
+            try:
+                self.log.put(json.loads(line))
+            except ValueError:
+                self.log.put({"msg": line.decode(errors="replace").rstrip()})
 
     def kill(self, timeout: float = 10.0) -> None:
         """SIGKILL: no clean shutdown, as in a crash or power cut of the process."""

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, select
 
-from hallbus.client import BusClient
 from hallbus.messages import OFFLINE, ONLINE
 from hallbus.settings import BusSettings
-from hallbus.topics import HallTopics
 from scheduler.config import HallConfig
 from scheduler.tables import tickets
 from simulator.devices import VirtualCounter, VirtualKiosk, VirtualWindowBoard
@@ -26,17 +23,6 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def hall_file(hall: HallConfig, tmp_path: Path) -> Path:
     return write_hall_file(hall, tmp_path / "hall.yaml")
-
-
-@pytest.fixture
-def availability(bus: BusSettings, hall: HallConfig) -> Iterator[Mailbox[bytes]]:
-    topics = HallTopics(hall.id)
-    box: Mailbox[bytes] = Mailbox()
-    watcher = BusClient(bus, f"watch-{hall.id}", topics.availability(f"watch-{hall.id}"))
-    watcher.subscribe(topics.scheduler_availability(), lambda _t, p: box.put(p), inline=True)
-    watcher.start()
-    yield box
-    watcher.stop()
 
 
 def _wait_state_count(box: Mailbox[bytes], value: str, count: int) -> None:
