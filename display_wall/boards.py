@@ -22,7 +22,7 @@ from display_wall.bx5_protocol import (
     request_data,
 )
 from display_wall.line_protocol import AckDecoder, encode_line
-from display_wall.profile import Bx5BoardProfile, Colour, LineBoardProfile
+from display_wall.profile import Bx5BoardProfile, Colour, LedBoardProfileBase, LineBoardProfile
 from hallbus.messages import HallState, TicketState, WindowState, WindowStatus
 
 
@@ -36,7 +36,7 @@ class BoardContent:
 
 
 def window_content(
-    state: WindowState | None, window: int, profile: Bx5BoardProfile | LineBoardProfile
+    state: WindowState | None, window: int, profile: LedBoardProfileBase
 ) -> BoardContent:
     """A window board: the call, the ticket being served, 暂停服务, or the idle line."""
     texts, colours = profile.texts, profile.state_colours
@@ -54,9 +54,7 @@ def window_content(
     return BoardContent(text, colours.call, scrolling=True)
 
 
-def strip_content(
-    hall: HallState | None, profile: Bx5BoardProfile | LineBoardProfile
-) -> BoardContent:
+def strip_content(hall: HallState | None, profile: LedBoardProfileBase) -> BoardContent:
     """A hall strip: the latest calls, newest first, scrolling."""
     texts = profile.texts
     calls = hall.recent_calls[: profile.strip_calls] if hall is not None else []
@@ -204,10 +202,3 @@ class LineCodec:
     def answer(self) -> Answer:
         """Reads ``<address> ACK``."""
         return _LineAnswer(self.address, AckDecoder(self.profile.framing))
-
-
-def codec_for(profile: Bx5BoardProfile | LineBoardProfile, address: int) -> Bx5Codec | LineCodec:
-    """The codec of a board's model at ``address``."""
-    if isinstance(profile, Bx5BoardProfile):
-        return Bx5Codec(profile, address)
-    return LineCodec(profile, address)

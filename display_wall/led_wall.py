@@ -12,9 +12,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from display_wall.boards import codec_for, strip_content, window_content
+from display_wall.boards import strip_content, window_content
+from display_wall.drivers import codec_for
 from display_wall.led_line import LedLine
-from display_wall.profile import Bx5BoardProfile, LineBoardProfile, load_led_profile
+from display_wall.profile import LedBoardProfileBase, load_led_profile
 from hallbus.daemon import DeviceDaemon
 from hallbus.messages import DeviceKind, HallState, PayloadError, WindowState, decode
 from hallbus.profiles import ProfileError
@@ -37,7 +38,7 @@ class LedBoardSpec:
 
     device_id: str
     address: int
-    profile: Bx5BoardProfile | LineBoardProfile
+    profile: LedBoardProfileBase
     window: int | None = None  # None: a hall strip
 
 

@@ -9,13 +9,22 @@ with it. LCD layouts live in ``firmware_profiles/hall_boards/``.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Literal
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from display_wall.bx5_protocol import Bx5Commands, Bx5Framing, Effect
 from display_wall.line_protocol import LineFraming
-from hallbus.profiles import PROFILE_ROOT, load_profile, profile_names
+from hallbus.drivers import UnknownDriverError
+from hallbus.profiles import (
+    PROFILE_ROOT,
+    ProfileError,
+    load_profile,
+    load_raw_profile,
+    profile_names,
+    validate_profile,
+)
 from hallbus.serial_line import SerialLine
 
 LED_PROFILES = PROFILE_ROOT / "led_boards"
@@ -68,7 +77,10 @@ class LineTiming(_Strict):
     reconnect_s: float = Field(default=1.0, gt=0)  # an unplugged adapter is reopened
 
 
-class _LedBoard(_Strict):
+class LedBoardProfileBase(_Strict):
+    """What every LED board model says; a driver's profile model adds its protocol's keys."""
+
+    type: str  # the driver serving the model (display_wall/drivers.py)
     id: str
     name: str
     role: Literal["window", "strip"]  # above a window, or the hall's scrolling strip
@@ -91,7 +103,7 @@ class Bx5Area(_Strict):
     stay_s: int = Field(default=0, ge=0, le=255)
 
 
-class Bx5BoardProfile(_LedBoard):
+class Bx5BoardProfile(LedBoardProfileBase):
     """An Onbon BX-5 family controller."""
 
     type: Literal["bx5"]
@@ -109,28 +121,44 @@ class Bx5BoardProfile(_LedBoard):
         return Effect.SCROLL_LEFT if scrolling and self.scroll else Effect.STATIC
 
 
-class LineBoardProfile(_LedBoard):
+class LineBoardProfile(LedBoardProfileBase):
     """A cheap window screen on the line protocol (one colour, fixed text)."""
 
     type: Literal["line"]
     framing: LineFraming = LineFraming()
 
 
-LedBoardProfile = Annotated[Bx5BoardProfile | LineBoardProfile, Field(discriminator="type")]
+def led_profile_folders() -> list[Path]:
+    """Where LED board profiles are found: the shipped ones, then each plug-in's."""
+    from display_wall.drivers import LED_DRIVERS
+
+    folders = [LED_PROFILES]
+    for driver_type in LED_DRIVERS.types():
+        folders.extend(LED_DRIVERS.get(driver_type).profile_dirs)
+    return folders
 
 
-class _LedProfileFile(RootModel[LedBoardProfile]):
-    pass
+def validate_led_profile(data: dict[str, Any], name: str, where: str) -> LedBoardProfileBase:
+    """A merged profile validated by the schema of the driver its ``type`` names."""
+    from display_wall.drivers import LED_DRIVERS
+
+    try:
+        driver = LED_DRIVERS.get(str(data.get("type")))
+    except UnknownDriverError as err:
+        raise ProfileError(f"profile {name!r} in {where}: type: {err}") from err
+    return validate_profile(driver.profile_model, data, name, where)
 
 
-def load_led_profile(name: str) -> Bx5BoardProfile | LineBoardProfile:
-    """A shipped LED board profile, validated."""
-    return load_profile(_LedProfileFile, LED_PROFILES, name).root
+def load_led_profile(name: str) -> LedBoardProfileBase:
+    """An LED board profile (shipped or a plug-in's), validated by its driver's schema."""
+    folders = led_profile_folders()
+    data = load_raw_profile(folders, name)
+    return validate_led_profile(data, name, ", ".join(str(f) for f in folders))
 
 
 def led_profile_names() -> list[str]:
-    """Every shipped LED board model."""
-    return profile_names(LED_PROFILES)
+    """Every LED board model, shipped or plugged in."""
+    return sorted({n for folder in led_profile_folders() for n in profile_names(folder)})
 
 
 class LcdColours(_Strict):

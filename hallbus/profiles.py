@@ -7,6 +7,7 @@ from the validated model and never branches on a model name.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -33,12 +34,19 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-def _raw(folder: Path, name: str, seen: tuple[str, ...]) -> dict[str, Any]:
+def _find(folders: Sequence[Path], name: str) -> Path:
+    for folder in folders:
+        path = folder / f"{name}.yaml"
+        if path.is_file():
+            return path
+    where = ", ".join(str(f) for f in folders)
+    raise ProfileError(f"no profile {name!r} in {where}")
+
+
+def _raw(folders: Sequence[Path], name: str, seen: tuple[str, ...]) -> dict[str, Any]:
     if name in seen:
         raise ProfileError(f"profile inheritance loops: {' -> '.join((*seen, name))}")
-    path = folder / f"{name}.yaml"
-    if not path.is_file():
-        raise ProfileError(f"no profile {name!r} in {folder}")
+    path = _find(folders, name)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
@@ -48,19 +56,32 @@ def _raw(folder: Path, name: str, seen: tuple[str, ...]) -> dict[str, Any]:
     parent = data.pop("inherits", None)
     if parent is None:
         return data
-    return _merge(_raw(folder, str(parent), (*seen, name)), data)
+    # A family's base is looked for beside the file first, then in the other folders.
+    return _merge(_raw([path.parent, *folders], str(parent), (*seen, name)), data)
 
 
-def load_profile(model: type[P], folder: Path, name: str) -> P:
-    """Load profile ``name`` from ``folder`` with its ancestors, validated as ``model``."""
-    data = _raw(folder, name, ())
+def load_raw_profile(folders: Sequence[Path], name: str) -> dict[str, Any]:
+    """Profile ``name`` merged with its ancestors, not yet validated."""
+    data = _raw(folders, name, ())
     data.setdefault("id", name)
+    return data
+
+
+def validate_profile(model: type[P], data: dict[str, Any], name: str, where: str) -> P:
+    """``data`` as ``model``; a ProfileError names the profile, the field and the problem."""
     try:
         return model.model_validate(data)
     except ValidationError as err:
         first = err.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "profile"
-        raise ProfileError(f"profile {name!r} in {folder}: {where}: {first['msg']}") from err
+        field = ".".join(str(p) for p in first["loc"]) or "profile"
+        raise ProfileError(f"profile {name!r} in {where}: {field}: {first['msg']}") from err
+
+
+def load_profile(model: type[P], folder: Path | Sequence[Path], name: str) -> P:
+    """Load profile ``name`` from ``folder`` with its ancestors, validated as ``model``."""
+    folders = [folder] if isinstance(folder, Path) else list(folder)
+    data = load_raw_profile(folders, name)
+    return validate_profile(model, data, name, ", ".join(str(f) for f in folders))
 
 
 def profile_names(folder: Path) -> list[str]:

@@ -730,6 +730,9 @@ def build_parser() -> argparse.ArgumentParser:
     id_hash.set_defaults(func=cmd_id_hash)
 
     from paidui.board_cli import add_board_commands
+    from paidui.profiles_cli import add_profile_commands
+
+    add_profile_commands(sub)
 
     add_board_commands(sub, DEMO_HALL_FILE, _add_bus_options)
 

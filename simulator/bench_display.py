@@ -19,8 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from display_wall.boards import BoardContent, codec_for, window_content
+from display_wall.boards import BoardContent, window_content
 from display_wall.bx5_protocol import Bx5Frame, encode_frame, reply_data
+from display_wall.drivers import codec_for
 from display_wall.led_wall import LedBoardSpec, LedWall
 from display_wall.profile import Bx5BoardProfile, load_led_profile
 from display_wall.voice import Announcer

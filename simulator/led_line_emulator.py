@@ -28,8 +28,9 @@ from display_wall.bx5_protocol import (
     parse_request,
     reply_data,
 )
+from display_wall.drivers import LED_DRIVERS, BoardEmulator
 from display_wall.line_protocol import LineDecoder, TextLine, encode_ack
-from display_wall.profile import Bx5BoardProfile, Colour, LineBoardProfile
+from display_wall.profile import Bx5BoardProfile, Colour, LedBoardProfileBase, LineBoardProfile
 from hallbus.fonts import font_for
 from simulator.mailbox import Mailbox
 from simulator.pty_port import PtyPort
@@ -63,7 +64,7 @@ class EmulatedBoard:
     """One board on the line and what it shows."""
 
     address: int
-    profile: Bx5BoardProfile | LineBoardProfile
+    profile: LedBoardProfileBase
     text: str = ""
     colour: Colour = Colour.RED
     scrolling: bool = False
@@ -85,17 +86,27 @@ class LedLineEmulator:
         self.line_bytes = 0  # bytes the host wrote
         self._bx5: dict[int, EmulatedBoard] = {}
         self._line: dict[int, EmulatedBoard] = {}
+        # Plug-in drivers' boards: each hears every byte, as on a real multi-drop line.
+        self._plugged: dict[int, tuple[EmulatedBoard, BoardEmulator]] = {}
         self._unit = bytearray()
         self._lock = threading.Lock()
         self._port: PtyPort | None = None
 
     # --- boards ------------------------------------------------------------------------
-    def add(self, address: int, profile: Bx5BoardProfile | LineBoardProfile) -> EmulatedBoard:
+    def add(self, address: int, profile: LedBoardProfileBase) -> EmulatedBoard:
         """Put a board of ``profile``'s model at ``address``."""
+        board = EmulatedBoard(address, profile, colour=profile.colours[0])
+        if not isinstance(profile, Bx5BoardProfile | LineBoardProfile):
+            driver = LED_DRIVERS.get(profile.type)
+            if driver.emulator is None:
+                raise ValueError(f"the {profile.type} driver brings no emulator")
+            if address in self._plugged:
+                raise ValueError(f"two boards at address {address}")
+            self._plugged[address] = (board, driver.emulator(profile, address))
+            return board
         table = self._bx5 if isinstance(profile, Bx5BoardProfile) else self._line
         if address in table:
             raise ValueError(f"two boards at address {address}")
-        board = EmulatedBoard(address, profile, colour=profile.colours[0])
         table[address] = board
         return board
 
@@ -105,7 +116,8 @@ class LedLineEmulator:
 
     def boards(self) -> list[EmulatedBoard]:
         """Every board."""
-        return [*self._bx5.values(), *self._line.values()]
+        plugged = [board for board, _ in self._plugged.values()]
+        return [*self._bx5.values(), *self._line.values(), *plugged]
 
     # --- the port ----------------------------------------------------------------------
     def serve_pty(self, link: Path, *, delay_s: Callable[[], float] = lambda: 0.0) -> str:
@@ -136,6 +148,15 @@ class LedLineEmulator:
         out = bytearray()
         with self._lock:
             self.line_bytes += len(data)
+            for board, emulator in self._plugged.values():
+                shown, answer = emulator.feed(data)
+                for content in shown:
+                    self._show(board, content.text, content.colour, scrolling=content.scrolling)
+                if answer:
+                    board.frames += 1
+                    out += self._answer(board, answer)
+            if not self._bx5 and not self._line:
+                return bytes(out)
             for byte in data:
                 self._unit.append(byte)
                 if self._unit_complete():

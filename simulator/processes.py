@@ -32,6 +32,7 @@ class SchedulerProcess:
         self.args = [
             sys.executable, "-m", "paidui", "--log-level", log_level, "scheduler",
             "--hall", str(hall_file), "--db", db_url,
+            "--rating-key", str(hall_file.with_suffix(".rating.key")),
             "--mqtt-port", str(bus.port), "--mqtt-protocol", bus.protocol,
         ]  # fmt: skip
         self.process: subprocess.Popen[bytes] | None = None

@@ -1,0 +1,1 @@
+"""An example paidui driver package: 'Acme ASCII' LED window boards (see README.md)."""

@@ -1,0 +1,11 @@
+"""The Acme driver against paidui's conformance kit for LED board drivers."""
+
+from acme_led.driver import DRIVER
+
+from display_wall.conformance import LedBoardConformance
+
+
+class TestAcmeWindowBoard(LedBoardConformance):
+    driver = DRIVER
+    profile_name = "acme-window-96x16"
+    address = 7
