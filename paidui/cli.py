@@ -733,6 +733,9 @@ def build_parser() -> argparse.ArgumentParser:
     from paidui.profiles_cli import add_profile_commands
 
     add_profile_commands(sub)
+    from paidui.install import add_install_command
+
+    add_install_command(sub)
 
     add_board_commands(sub, DEMO_HALL_FILE, _add_bus_options)
 
