@@ -239,6 +239,22 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report_halls(args: argparse.Namespace) -> int:
+    """Print every hall's totals and all halls together as JSON (one shared database)."""
+    from sqlalchemy import create_engine
+
+    from scheduler.config import load_hall
+    from scheduler.stats import central_report
+
+    engine = create_engine(args.db)
+    try:
+        rows = central_report(engine, [load_hall(f) for f in args.hall_file], args.first, args.last)
+    finally:
+        engine.dispose()
+    print(json.dumps([row.as_dict() for row in rows], ensure_ascii=False))
+    return 0
+
+
 def cmd_kiosk(args: argparse.Namespace) -> int:
     """Run one kiosk: its printer, its touch screen (or none with --headless), until stopped."""
     from hallbus.fonts import FontNotFound, font_for
@@ -653,6 +669,15 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--to", dest="last", type=date.fromisoformat, default=date.today())
     stats.add_argument("--by", choices=["service", "window", "clerk"], default="service")
     stats.set_defaults(func=cmd_stats)
+
+    report = sub.add_parser("report", help="reports across halls")
+    report_sub = report.add_subparsers(dest="report_command", required=True)
+    halls = report_sub.add_parser("halls", help="each hall's totals and all halls together")
+    halls.add_argument("--db", required=True, help="the database the halls share")
+    halls.add_argument("--hall-file", type=Path, action="append", required=True)
+    halls.add_argument("--from", dest="first", type=date.fromisoformat, default=date.today())
+    halls.add_argument("--to", dest="last", type=date.fromisoformat, default=date.today())
+    halls.set_defaults(func=cmd_report_halls)
 
     kiosk = sub.add_parser("kiosk", help="run a ticket kiosk (touch screen and printer)")
     kiosk.add_argument("--hall", type=Path, default=DEMO_HALL_FILE, help="hall YAML")

@@ -225,3 +225,56 @@ def hall_statistics(
             r.estimate_error_s = round(sum(abs(m) for m in misses) / len(misses), 1)
             r.estimate_bias_s = round(sum(misses) / len(misses), 1)
     return [rows[key] for key in sorted(rows)]
+
+
+@dataclass
+class HallSummary:
+    """One hall's totals over a period, for the central report across halls."""
+
+    hall: str
+    issued: int = 0
+    served: int = 0
+    no_show: int = 0
+    rated: int = 0
+    good: int = 0
+    bad: int = 0
+    unrated: int = 0
+    mean_wait_s: float | None = None
+    max_wait_s: float | None = None
+    satisfaction_rate: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return asdict(self)
+
+
+def _summary(name: str, rows: Iterable[StatRow]) -> HallSummary:
+    summary = HallSummary(name)
+    waited = 0.0
+    waits = 0
+    for row in rows:
+        summary.issued += row.issued or 0
+        summary.served += row.served
+        summary.no_show += row.no_show or 0
+        summary.rated += row.rated
+        summary.good += row.good
+        summary.bad += row.bad
+        summary.unrated += row.unrated
+        if row.waiting.count and row.waiting.mean_s is not None:
+            waited += row.waiting.mean_s * row.waiting.count
+            waits += row.waiting.count
+            longest = row.waiting.max_s or 0.0
+            summary.max_wait_s = max(summary.max_wait_s or 0.0, longest)
+    summary.mean_wait_s = round(waited / waits, 1) if waits else None
+    summary.satisfaction_rate = _share(summary.good, summary.rated)
+    return summary
+
+
+def central_report(
+    engine: Engine, halls: Iterable[HallConfig], first: date, last: date
+) -> list[HallSummary]:
+    """Each hall sharing one database, then all of them together (hall ``*``)."""
+    per_hall = [(hall.id, hall_statistics(engine, hall, first, last)) for hall in halls]
+    summaries = [_summary(name, rows) for name, rows in per_hall]
+    summaries.append(_summary("*", [row for _, rows in per_hall for row in rows]))
+    return summaries
