@@ -30,6 +30,7 @@ from simulator.bench_display import run_display_bench
 from simulator.bench_id_reader import run_id_reader_bench
 from simulator.bench_kiosk import run_kiosk_bench
 from simulator.bench_policy import run_policy_bench
+from simulator.bench_scale import run_scale_bench
 from simulator.mailbox import Mailbox
 from simulator.processes import SchedulerProcess, write_hall_file
 
@@ -84,6 +85,7 @@ def run_bench(seconds: float = 5.0, *, postgres: bool = True) -> dict[str, Any]:
             url = create_database(admin, name)
             try:
                 results["postgresql"] = _bus_bench(seconds, url)
+                results["scale_out"] = run_scale_bench(url, min(seconds, 3.0))
             finally:
                 drop_database(admin, name)
     results["call_next_decision"] = run_policy_bench()
