@@ -30,7 +30,7 @@ from simulator.bench_display import run_display_bench
 from simulator.bench_id_reader import run_id_reader_bench
 from simulator.bench_kiosk import run_kiosk_bench
 from simulator.bench_policy import run_policy_bench
-from simulator.bench_scale import run_scale_bench
+from simulator.bench_scale import hall_load, run_scale_bench
 from simulator.mailbox import Mailbox
 from simulator.processes import SchedulerProcess, write_hall_file
 
@@ -218,48 +218,11 @@ def _measure(bus: BusSettings, topics: HallTopics, seconds: float) -> dict[str, 
 
 
 def _sustained(bus: BusSettings, topics: HallTopics, seconds: float) -> float:
-    """Issue tickets from two kiosks, each keeping a window of requests in flight."""
-    window = 32
-    answered = 0
-    lock = threading.Lock()
-    stop_at = time.perf_counter() + seconds
-
-    def kiosk_load(device_id: str) -> None:
-        nonlocal answered
-        client, requester = _device(bus, topics, device_id)
-        slots = threading.Semaphore(window)
-        done = 0
-        done_lock = threading.Lock()
-
-        def on_reply(_reply: object) -> None:
-            nonlocal done
-            with done_lock:
-                done += 1
-            slots.release()
-
-        requester.on_reply = on_reply
-        client.start()
-        sent = 0
-        while time.perf_counter() < stop_at:
-            if not slots.acquire(timeout=WAIT):
-                break
-            request = IssueTicket(request_id=Requester.new_request_id(), service_code="tax")
-            requester.forget(request.request_id)
-            client.publish(topics.request(device_id, Command.ISSUE_TICKET), request)
-            sent += 1
-        for _ in range(window):  # wait for the replies still in flight
-            slots.acquire(timeout=WAIT)
-        client.stop()
-        with lock:
-            answered += done
-
+    """Issue tickets from two kiosks, each keeping 32 requests in flight."""
+    counts: list[int] = []
     started = time.perf_counter()
-    threads = [threading.Thread(target=kiosk_load, args=(k,)) for k in ("kiosk-1", "kiosk-2")]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return answered / (time.perf_counter() - started)
+    hall_load(bus, topics, started + seconds, counts, window=32)
+    return sum(counts) / (time.perf_counter() - started)
 
 
 def main_bench(seconds: float = 5.0, *, postgres: bool = True) -> int:

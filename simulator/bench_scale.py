@@ -88,9 +88,10 @@ def _takeover(bus: BusSettings, url: str, folder: Path) -> dict[str, float]:
         standby.stop()
 
 
-def _hall_load(bus: BusSettings, topics: HallTopics, stop_at: float, counts: list[int]) -> None:
-    """One hall's two kiosks keeping 16 requests each in flight until ``stop_at``."""
-    window = 16
+def hall_load(
+    bus: BusSettings, topics: HallTopics, stop_at: float, counts: list[int], *, window: int = 16
+) -> None:
+    """One hall's two kiosks keeping ``window`` requests each in flight until ``stop_at``."""
 
     def kiosk(device_id: str) -> None:
         client = BusClient(bus, topics.identity(device_id), topics.availability(device_id))
@@ -141,7 +142,7 @@ def _halls(bus: BusSettings, url: str, folder: Path, halls: int, seconds: float)
         started = time.perf_counter()
         stop_at = started + seconds
         threads = [
-            threading.Thread(target=_hall_load, args=(bus, HallTopics(h.id), stop_at, counts))
+            threading.Thread(target=hall_load, args=(bus, HallTopics(h.id), stop_at, counts))
             for h in configs
         ]
         for thread in threads:
