@@ -32,7 +32,7 @@ from hypothesis import strategies as st
 from display_wall.boards import BoardCodec, BoardContent
 from display_wall.drivers import LED_DRIVERS, BoardEmulator, LedBoardDriver
 from display_wall.led_wall import LedBoardSpec, LedWall, led_boards, line_settings
-from display_wall.profile import Colour, LedBoardProfileBase, LineTiming, load_led_profile
+from display_wall.profile import LedBoardProfileBase, LineTiming, load_led_profile
 from hallbus.client import BusClient
 from hallbus.messages import DeviceKind, DeviceStatus, decode
 from hallbus.serial_line import SerialLineLink
@@ -284,6 +284,3 @@ class LedBoardConformance:
             finally:
                 kiosk.stop()
                 counter.stop()
-
-
-__all__ = ["QUICK", "Colour", "LedBoardConformance"]

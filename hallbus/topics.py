@@ -207,6 +207,31 @@ class HallTopics:
         device_id = topic[len(prefix) :].split("/", 1)[0]
         return device_id if valid_id(device_id) else None
 
+    # --- filters for the broker's ACL (paidui/acl.py) ----------------------------
+    def own_events(self, device_id: str) -> str:
+        """Filter for every event one device raises."""
+        return f"{self._device(device_id)}/event/#"
+
+    def own_requests(self, device_id: str) -> str:
+        """Filter for every request one device sends."""
+        return f"{self._device(device_id)}/req/#"
+
+    def all_replies(self) -> str:
+        """Filter for the replies to every device."""
+        return f"{self.base}/device/+/reply"
+
+    def all_device_commands(self) -> str:
+        """Filter for the commands to every device."""
+        return f"{self.base}/device/+/cmd/+"
+
+    def all_state(self) -> str:
+        """Filter for all retained board state (windows, services, hall)."""
+        return f"{self.base}/state/#"
+
+    def hall_events(self) -> str:
+        """Filter for every hall-wide event."""
+        return f"{self.base}/event/+"
+
     def all_requests(self) -> str:
         """Filter for every device request in the hall."""
         return f"{self.base}/device/+/req/+"

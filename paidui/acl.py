@@ -36,14 +36,13 @@ class Grant:
 
 
 def _device_grants(topics: HallTopics, device: DeviceConfig, hall: HallConfig) -> list[Grant]:
-    own = f"{topics.base}/device/{device.id}"
     grants = [
         Grant("write", topics.availability(device.id)),
         Grant("write", topics.device_status(device.id)),
-        Grant("write", f"{own}/event/#"),
-        Grant("write", f"{own}/req/#"),
+        Grant("write", topics.own_events(device.id)),
+        Grant("write", topics.own_requests(device.id)),
         Grant("read", topics.reply(device.id)),
-        Grant("read", f"{own}/cmd/#"),
+        Grant("read", topics.device_commands(device.id)),
         Grant("read", topics.scheduler_availability()),
     ]
     reads: list[str] = []
@@ -57,12 +56,12 @@ def _device_grants(topics: HallTopics, device: DeviceConfig, hall: HallConfig) -
             if device.window is not None:
                 reads.append(topics.window_state(device.window))
         case DeviceKind.HALL_BOARD:
-            reads = [f"{topics.base}/state/#"]
+            reads = [topics.all_state()]
         case DeviceKind.VOICE:
             reads = [topics.hall_event(HallEventKind.CALL), topics.hall_state()]
         case DeviceKind.PORTAL:
             reads = [
-                f"{topics.base}/state/#",
+                topics.all_state(),
                 topics.device_availabilities(),
                 topics.device_statuses(),
                 topics.device_events(DeviceEventKind.KEY),
@@ -79,10 +78,10 @@ def _device_grants(topics: HallTopics, device: DeviceConfig, hall: HallConfig) -
 def _scheduler_grants(topics: HallTopics) -> list[Grant]:
     return [
         Grant("read", topics.all_requests()),
-        Grant("write", f"{topics.base}/device/+/reply"),
-        Grant("write", f"{topics.base}/device/+/cmd/#"),
-        Grant("write", f"{topics.base}/state/#"),
-        Grant("write", f"{topics.base}/event/#"),
+        Grant("write", topics.all_replies()),
+        Grant("write", topics.all_device_commands()),
+        Grant("write", topics.all_state()),
+        Grant("write", topics.hall_events()),
         Grant("readwrite", topics.scheduler_availability()),
     ]
 

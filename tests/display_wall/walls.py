@@ -7,8 +7,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from display_wall.conformance import QUICK
 from display_wall.led_wall import LedBoardSpec, LedWall, led_boards, line_settings
-from display_wall.profile import LineTiming
 from hallbus.client import BusClient
 from hallbus.messages import DeviceStatus, decode
 from hallbus.serial_line import SerialLineLink
@@ -18,9 +18,6 @@ from scheduler.config import HallConfig
 from simulator.led_line_emulator import LedLineEmulator
 from simulator.mailbox import Mailbox
 from tests.conftest import WAIT, listen
-
-# Short waits so a silent board is found and retried within a test.
-QUICK = LineTiming(reply_timeout_s=0.1, retries=1, missed_before_silent=1, probe_interval_s=0.3)
 
 
 @dataclass
