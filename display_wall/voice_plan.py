@@ -94,7 +94,7 @@ def _clip(script: VoiceScript, word: str, text: str) -> Clip:
 def _ticket(script: VoiceScript, label: str) -> list[Clip]:
     clips = []
     for ch in label:
-        if ch.isdigit():
+        if ch in script.digits:
             clips.append(_clip(script, f"digit_{ch}", script.digits[ch]))
         else:
             clips.append(_clip(script, f"letter_{ch}", script.letters.get(ch, ch)))

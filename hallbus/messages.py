@@ -6,7 +6,15 @@ from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from hallbus.topics import Command
 
@@ -19,6 +27,19 @@ OFFLINE = "offline"
 M = TypeVar("M", bound=BaseModel)
 
 RequestId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$")]
+
+
+def _within_service_years(value: datetime) -> datetime:
+    # A time a device sends is about now: far years would overflow date arithmetic
+    # (year 9999 plus a slot length) deep in the scheduler instead of failing here.
+    if not 2000 <= value.year <= 2199:
+        raise ValueError("must be a time between the years 2000 and 2199")
+    return value
+
+
+# A time in a request: with its zone (a naive time is ambiguous in a hall's day) and in
+# years a hall can mean.
+RequestTime = Annotated[AwareDatetime, AfterValidator(_within_service_years)]
 TicketId = Annotated[str, Field(min_length=1, max_length=64)]
 
 
@@ -55,6 +76,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_TRANSACTION = "unknown_transaction"
     RATING_CLOSED = "rating_closed"  # already rated, timed out, or not this pad's window
     INVALID_CONFIG = "invalid_config"  # a configuration change fails the hall's rules
+    REQUEST_ID_REUSED = "request_id_reused"  # the id was used before for another request
     INTERNAL = "internal"  # the scheduler failed; the request changed nothing, retry
     TIMEOUT = "timeout"  # raised on the device side: no reply in time
 
@@ -317,7 +339,7 @@ class BookAppointment(Request):
     """Portal: book a slot for a service; the citizen checks in with their ID card."""
 
     service_code: ServiceCode
-    slot_start: datetime
+    slot_start: RequestTime
     id_hash: IdHash
     contact: str = Field(min_length=1, max_length=64)
 

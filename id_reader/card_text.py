@@ -73,7 +73,7 @@ NATIONS: dict[str, str] = {
 # GB 11643: weights of the first 17 digits, and the check character for each sum mod 11.
 _WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
-_ID_NUMBER = re.compile(r"^\d{17}[\dX]$")
+_ID_NUMBER = re.compile(r"^[0-9]{17}[0-9X]$")  # ASCII: \d would take any Unicode digit
 _FOREIGN_2017_NUMBER = re.compile(r"^[A-Z]{3}\d{12}$")
 _HMT_REGIONS = ("81", "82", "83")  # Hong Kong, Macao, Taiwan address codes of permits
 
@@ -86,9 +86,14 @@ class UnsupportedCard(CardDataError):
     """A card family this parser knows by its type letter but does not decode."""
 
 
+def _digits(text: str) -> bool:
+    # str.isdigit() also accepts characters such as "³" that int() refuses.
+    return text.isascii() and text.isdigit()
+
+
 def check_digit(first17: str) -> str:
     """The GB 11643 check character for the first 17 digits of an ID number."""
-    if len(first17) != 17 or not first17.isdigit():
+    if len(first17) != 17 or not _digits(first17):
         raise CardDataError("an ID number starts with 17 digits")
     return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True)) % 11]
 
@@ -166,7 +171,7 @@ def _fields(block: bytes, layout: tuple[tuple[str, int], ...]) -> dict[str, str]
 
 
 def _date(name: str, text: str) -> date:
-    if len(text) != 8 or not text.isdigit():
+    if len(text) != 8 or not _digits(text):
         raise CardDataError(f"{name} is not a YYYYMMDD date")
     try:
         return date(int(text[:4]), int(text[4:6]), int(text[6:]))
@@ -230,7 +235,7 @@ def _parse_resident(block: bytes, *, permit: bool) -> CardText:
     issue_count = None
     if permit:
         count = values["issue_count"]
-        issue_count = int(count) if count.isdigit() else None
+        issue_count = int(count) if _digits(count) else None
     return CardText(
         kind=CardKind.HMT_RESIDENCE_PERMIT if permit else CardKind.RESIDENT,
         id_number=number,

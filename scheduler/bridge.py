@@ -6,6 +6,7 @@ slow commit never stalls MQTT keep-alives.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import queue
@@ -157,15 +158,28 @@ def window_view(window: Window) -> WindowView:
 
 
 def _loose_request_id(payload: bytes) -> str | None:
-    """The request id of a payload too broken to validate, so the error can be matched."""
+    """The request id of a payload too broken to validate, so the error can be matched.
+
+    Any string is echoed, even one too long or odd to be accepted: the device matches its
+    reply by it, and the payload's size limit already bounds it.
+    """
+    if len(payload) > bus.MAX_PAYLOAD_BYTES:
+        return None
     try:
         raw = json.loads(payload)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        # RecursionError: JSON nested deeper than the interpreter's recursion limit.
         return None
     value = raw.get("request_id") if isinstance(raw, dict) else None
-    if isinstance(value, str) and 0 < len(value) <= 64:
+    if isinstance(value, str) and value:
         return value
     return None
+
+
+def request_fingerprint(command: Command, request: Request) -> str:
+    """What a request asks, without its id: a reused id with another body is refused."""
+    body = request.model_dump_json(exclude={"request_id"})
+    return hashlib.sha256(f"{command.value}\n{body}".encode()).hexdigest()[:32]
 
 
 class SchedulerService:
@@ -194,12 +208,13 @@ class SchedulerService:
         )
         self.queue = HallQueue(hall)
         self._inbox: queue.Queue[tuple[str, bytes] | _Signal] = queue.Queue()
-        self._answers: OrderedDict[tuple[str, str], tuple[bytes, datetime]] = OrderedDict()
+        # (device, request id) -> (answer, fingerprint of the request, when answered)
+        self._answers: OrderedDict[tuple[str, str], tuple[bytes, str, datetime]] = OrderedDict()
         self._acked_mids: deque[int] = deque()
         self._outbox_mids: dict[int, int] = {}  # worker thread only: mid -> outbox id
         self._worker: threading.Thread | None = None
         # The batch in hand: answers waiting for their commit, and retries of them.
-        self._batch_keys: dict[tuple[str, str], bytes] = {}
+        self._batch_keys: dict[tuple[str, str], tuple[bytes, str]] = {}
         self._batch_duplicates: list[tuple[str, str]] = []
         self._last_state: dict[str, bytes] = {}  # topic -> retained payload last sent
         self.processed = 0  # commands committed, for benchmarks
@@ -250,12 +265,9 @@ class SchedulerService:
                     items.append(self._inbox.get_nowait())
                 except queue.Empty:
                     break
+            running = _Signal.STOP not in items
             try:
-                for item in items:
-                    if item is _Signal.STOP:
-                        running = False
-                    elif isinstance(item, tuple):
-                        self._handle_request(*item)
+                self._handle_requests([item for item in items if isinstance(item, tuple)])
                 self._expire_ratings()
                 self._commit_batch()
                 if _Signal.TICK in items:
@@ -267,10 +279,48 @@ class SchedulerService:
                 if self.deposed.is_set():
                     running = False
             except Exception:
-                # Never let one message take the scheduler down; state is rebuilt from the store.
+                # Committing or publishing failed: never let that take the scheduler down.
                 log.exception("worker failed on a batch; rebuilding state from the store")
                 self._fail_batch()
                 self._restore()
+
+    def _handle_requests(self, requests: list[tuple[str, bytes]]) -> None:
+        """Run a batch's requests; one that fails by a fault of ours harms no other.
+
+        Bad input is refused at the edge (validation, QueueError) and changes nothing. A
+        request that still raises may have half-changed the queue, so the uncommitted batch
+        is thrown away, the queue rebuilt from the last commit and the batch run again
+        without it. Refusals given before it are then given again: the same answer twice.
+        """
+        failed: set[int] = set()
+        while True:
+            for index, (topic, payload) in enumerate(requests):
+                if index in failed:
+                    continue
+                try:
+                    self._handle_request(topic, payload)
+                except Exception:
+                    log.exception("a request failed; it is refused, the rest of its batch runs")
+                    failed.add(index)
+                    self._refuse_failed(topic, payload)
+                    self._batch_keys.clear()
+                    self._batch_duplicates.clear()
+                    self._restore()
+                    break
+            else:
+                return
+
+    def _refuse_failed(self, topic: str, payload: bytes) -> None:
+        parsed = self.topics.parse_request(topic)
+        if parsed is not None:
+            self._reply(
+                parsed.device_id,
+                Reply.fail(
+                    _loose_request_id(payload),
+                    ErrorCode.INTERNAL,
+                    "the scheduler failed on this request; it changed nothing",
+                ),
+            )
 
     def _idle_wait(self) -> float:
         deadline = self.queue.next_rating_deadline()
@@ -285,7 +335,8 @@ class SchedulerService:
         self.queue = state.queue_for(self.hall)
         self._answers.clear()
         for answer in state.processed:
-            self._answers[(answer.requester, answer.request_id)] = (answer.reply.encode(), now)
+            key = (answer.requester, answer.request_id)
+            self._answers[key] = (answer.reply.encode(), answer.fingerprint, now)
 
     # --- requests -------------------------------------------------------------------
     def _reply(self, device_id: str, reply: Reply | bytes) -> None:
@@ -341,19 +392,36 @@ class SchedulerService:
             )
             return
         key = (device.id, request.request_id)
-        cached = self._answers.get(key)
-        if cached is not None:
-            self._reply(device.id, cached[0])  # a retry: same answer, nothing done again
+        fingerprint = request_fingerprint(command, request)
+        known = self._answers.get(key)
+        in_batch = self._batch_keys.get(key)
+        first = known[1] if known else in_batch[1] if in_batch else None
+        if first and first != fingerprint:  # rows from before fingerprints have none
+            # A device that reuses an id for another request must not get the old answer
+            # as if the new one had been done.
+            self._reply(
+                device.id,
+                Reply.fail(
+                    request.request_id,
+                    ErrorCode.REQUEST_ID_REUSED,
+                    f"request id {request.request_id} was used for another request",
+                ),
+            )
             return
-        if key in self._batch_keys:
+        if known is not None:
+            self._reply(device.id, known[0])  # a retry: same answer, nothing done again
+            return
+        if in_batch is not None:
             self._batch_duplicates.append(key)  # a retry within the batch: answered with it
             return
         if isinstance(request, bus.ApplyConfig):
-            self._apply_config(request, key)
+            self._apply_config(request, key, fingerprint)
             return
-        self._execute(device, command, request, key)
+        self._execute(device, command, request, key, fingerprint)
 
-    def _apply_config(self, request: bus.ApplyConfig, key: tuple[str, str]) -> None:
+    def _apply_config(
+        self, request: bus.ApplyConfig, key: tuple[str, str], fingerprint: str
+    ) -> None:
         """A manager's configuration change: checked, stored as a version, in force at once."""
         self._commit_batch()  # what came before runs under the configuration it came under
         now = self.clock.now()
@@ -361,7 +429,7 @@ class SchedulerService:
             config = self._checked_config(request.config)
         except QueueError as err:
             refusal = Reply.fail(request.request_id, err.code, err.message).to_bytes()
-            self._remember(key, refusal, now)
+            self._remember(key, refusal, fingerprint, now)
             self._reply(key[0], refusal)
             return
         previous = self.store.newest_config()
@@ -369,7 +437,7 @@ class SchedulerService:
 
         def answer(version: int) -> ProcessedRequest:
             reply = Reply.ok(request.request_id, ConfigApplied(version=version))
-            return ProcessedRequest(key[0], key[1], reply.to_bytes().decode())
+            return ProcessedRequest(key[0], key[1], reply.to_bytes().decode(), fingerprint)
 
         try:
             version = self.store.save_config(
@@ -383,7 +451,7 @@ class SchedulerService:
         reply = answer(version).reply.encode()
         self.hall, self.config_version = config, version
         self._restore()
-        self._remember(key, reply, now)
+        self._remember(key, reply, fingerprint, now)
         self._reply(key[0], reply)
         self._republish()
         log.info("configuration applied", extra={"version": version, "author": request.author})
@@ -417,7 +485,12 @@ class SchedulerService:
         return config
 
     def _execute(
-        self, device: DeviceConfig, command: Command, request: Request, key: tuple[str, str]
+        self,
+        device: DeviceConfig,
+        command: Command,
+        request: Request,
+        key: tuple[str, str],
+        fingerprint: str,
     ) -> None:
         now = self.clock.now()
         try:
@@ -425,10 +498,10 @@ class SchedulerService:
         except QueueError as err:
             # A refusal changed nothing, so it needs no commit.
             refusal = Reply.fail(request.request_id, err.code, err.message).to_bytes()
-            self._remember(key, refusal, now)
+            self._remember(key, refusal, fingerprint, now)
             self._reply(device.id, refusal)
             return
-        self._batch_keys[key] = Reply.ok(request.request_id, data).to_bytes()
+        self._batch_keys[key] = (Reply.ok(request.request_id, data).to_bytes(), fingerprint)
 
     def _apply(
         self, device: DeviceConfig, command: Command, request: Request, now: datetime
@@ -510,6 +583,12 @@ class SchedulerService:
                     slot_start=appointment.slot_start,
                 )
             case bus.ReportPrint():
+                if not queue.holds_ticket(request.ticket_id) and not self.store.has_ticket(
+                    request.ticket_id
+                ):
+                    raise QueueError(
+                        ErrorCode.UNKNOWN_TICKET, f"no ticket {request.ticket_id} in this hall"
+                    )
                 report = queue.report_print(request.ticket_id, request.state, request.faults)
                 return PrintRecorded(
                     ticket_id=report.ticket_id, state=report.state, faults=list(report.faults)
@@ -542,10 +621,12 @@ class SchedulerService:
             now=now,
         )
 
-    def _remember(self, key: tuple[str, str], reply: bytes, now: datetime) -> None:
-        self._answers[key] = (reply, now)
+    def _remember(
+        self, key: tuple[str, str], reply: bytes, fingerprint: str, now: datetime
+    ) -> None:
+        self._answers[key] = (reply, fingerprint, now)
         while self._answers:
-            oldest_key, (_, at) = next(iter(self._answers.items()))
+            oldest_key, (_, _, at) = next(iter(self._answers.items()))
             if now - at <= ANSWER_MEMORY:
                 break
             del self._answers[oldest_key]
@@ -558,8 +639,8 @@ class SchedulerService:
             return
         now = self.clock.now()
         answered = [
-            ProcessedRequest(device_id, request_id, reply.decode())
-            for (device_id, request_id), reply in self._batch_keys.items()
+            ProcessedRequest(device_id, request_id, reply.decode(), fingerprint)
+            for (device_id, request_id), (reply, fingerprint) in self._batch_keys.items()
         ]
         events = self._events(changes, now)
         try:
@@ -582,11 +663,11 @@ class SchedulerService:
             self._restore()
             return
         self.processed += len(answered)
-        for key, reply in self._batch_keys.items():
-            self._remember(key, reply, now)
+        for key, (reply, fingerprint) in self._batch_keys.items():
+            self._remember(key, reply, fingerprint, now)
             self._reply(key[0], reply)
         for key in self._batch_duplicates:
-            self._reply(key[0], self._batch_keys[key])
+            self._reply(key[0], self._batch_keys[key][0])
         self._batch_keys.clear()
         self._batch_duplicates.clear()
         for outbox_id, message in zip(ids, events, strict=True):
@@ -607,15 +688,14 @@ class SchedulerService:
     def _events(self, changes: Changes, now: datetime) -> list[OutboxMessage]:
         """What devices must hear about, written to the outbox with the command."""
         events: list[OutboxMessage] = []
-        for ticket in changes.calls:
-            assert ticket.window is not None and ticket.called_at is not None
+        for call in changes.calls:
             announcement = CallAnnouncement(
-                ticket_id=ticket.id,
-                label=ticket.label,
-                window=ticket.window,
-                service_code=ticket.service_code,
-                recalls=ticket.recalls,
-                called_at=now,
+                ticket_id=call.ticket_id,
+                label=call.label,
+                window=call.window,
+                service_code=call.service_code,
+                recalls=call.recalls,
+                called_at=call.called_at,
             )
             events.append(
                 OutboxMessage(

@@ -161,11 +161,18 @@ class TransferRecord:
 
 
 @dataclass(frozen=True)
-class RecentCallEntry:
-    """A call shown on the hall board."""
+class CallRecord:
+    """One call as it was made: announced, shown on the hall board and kept in the call log.
 
+    A snapshot, not the ticket: a postpone or transfer later clears the ticket's window,
+    but the call to that window still happened and the board still lists it.
+    """
+
+    ticket_id: str
     label: str
+    service_code: str
     window: int
+    recalls: int
     called_at: datetime
 
 
@@ -204,7 +211,7 @@ class Changes:
     tickets: dict[str, Ticket] = field(default_factory=dict)
     new_ticket_ids: set[str] = field(default_factory=set)
     transactions: dict[str, Transaction] = field(default_factory=dict)
-    calls: list[Ticket] = field(default_factory=list)  # to announce
+    calls: list[CallRecord] = field(default_factory=list)  # to announce and log
     prompts: list[Transaction] = field(default_factory=list)  # rating prompts to send
     pad_closed: list[Transaction] = field(default_factory=list)  # prompts whose time ran out
     ledger: list[tuple[LedgerEntry, Transaction | None]] = field(default_factory=list)
@@ -280,7 +287,7 @@ class HallQueue:
         self._appointments: dict[str, Appointment] = {}
         self.ledger = RatingLedger(hall.id)
         self._entries: dict[str, list[LedgerEntry]] = {}
-        self.recent_calls: deque[RecentCallEntry] = deque(maxlen=hall.recent_calls)
+        self.recent_calls: deque[CallRecord] = deque(maxlen=hall.recent_calls)
         self.changes = Changes()
 
     # --- restoring from the store ---------------------------------------------
@@ -291,7 +298,7 @@ class HallQueue:
         awaiting: Iterable[Transaction] = (),
         counters: dict[tuple[date, str], int] | None = None,
         walk_ins: dict[tuple[date, str], int] | None = None,
-        recent_calls: Iterable[RecentCallEntry] = (),
+        recent_calls: Iterable[CallRecord] = (),
         window_events: Iterable[WindowEvent] = (),
         appointments: Iterable[Appointment] = (),
         service_times: Iterable[tuple[str, float]] = (),
@@ -343,6 +350,12 @@ class HallQueue:
         """When the longest-waiting ticket of a service was issued (None: nobody waits)."""
         issued = [t.issued_at for t in self._tickets.values() if t.service_code == service_code]
         return min(issued, default=None)
+
+    def holds_ticket(self, ticket_id: str) -> bool:
+        """Whether a ticket is waiting or at a window."""
+        return ticket_id in self._tickets or any(
+            w.current is not None and w.current.id == ticket_id for w in self._windows.values()
+        )
 
     def active_tickets(self) -> list[Ticket]:
         """Waiting tickets and those at a window, for a configuration change to check."""
@@ -573,11 +586,14 @@ class HallQueue:
     def report_print(
         self, ticket_id: str, state: PrintState, faults: Sequence[PrinterFault]
     ) -> PrintReport:
-        """Record whether the kiosk printed a ticket; the first report stands."""
+        """Record whether the kiosk printed a ticket; the first report stands.
+
+        A ticket the queue no longer holds (already called or served in a fast hall) must
+        have been checked by the caller to exist; the store then updates its row.
+        """
         report = PrintReport(ticket_id, state, tuple(faults))
         ticket = self._tickets.get(ticket_id)
         if ticket is None:
-            # Already called and served (a fast hall): the store updates the row by id.
             self.changes.print_reports.append(report)
             return report
         if ticket.print_state is None:
@@ -651,6 +667,7 @@ class HallQueue:
         window.current = None
         ticket.state = TicketState.WAITING
         ticket.window = None
+        ticket.called_at = None  # a waiting ticket has no call in hand; the log keeps it
         ticket.recalls = 0
         ticket.queued_at = now
         self._enqueue(ticket)
@@ -691,6 +708,7 @@ class HallQueue:
         ticket.priority = min(ticket.priority, PriorityClass.TRANSFER_BACK, key=lambda c: c.rank)
         ticket.state = TicketState.WAITING
         ticket.window = None
+        ticket.called_at = None  # a waiting ticket has no call in hand; the log keeps it
         ticket.recalls = 0
         ticket.serving_since = None
         ticket.transfers += 1
@@ -931,9 +949,12 @@ class HallQueue:
 
     def _announce(self, ticket: Ticket, now: datetime) -> None:
         assert ticket.window is not None
-        self.recent_calls.appendleft(RecentCallEntry(ticket.label, ticket.window, now))
+        call = CallRecord(
+            ticket.id, ticket.label, ticket.service_code, ticket.window, ticket.recalls, now
+        )
+        self.recent_calls.appendleft(call)
         self.changes.touch(ticket)
-        self.changes.calls.append(ticket)
+        self.changes.calls.append(call)
         self.changes.windows.add(ticket.window)
 
     def _close_transaction(

@@ -31,9 +31,9 @@ from scheduler.config import HallConfig
 from scheduler.domain import (
     ACTIVE_STATES,
     Appointment,
+    CallRecord,
     Changes,
     HallQueue,
-    RecentCallEntry,
     Ticket,
     Transaction,
     WindowEvent,
@@ -41,6 +41,7 @@ from scheduler.domain import (
 from scheduler.ledger import GENESIS_HASH, Breach, EntryKind, LedgerEntry, verify_chain
 from scheduler.tables import (
     appointments,
+    calls,
     case_steps,
     config_versions,
     outbox,
@@ -91,6 +92,7 @@ class ProcessedRequest:
     requester: str
     request_id: str
     reply: str
+    fingerprint: str = ""  # of what was asked (bridge.request_fingerprint); "" if unknown
 
 
 @dataclass
@@ -101,7 +103,7 @@ class LoadedState:
     awaiting: list[Transaction]
     counters: dict[tuple[date, str], int]
     walk_ins: dict[tuple[date, str], int]
-    recent_calls: list[RecentCallEntry]
+    recent_calls: list[CallRecord]
     window_events: list[WindowEvent]
     appointments: list[Appointment]
     service_times: list[tuple[str, float]]
@@ -352,10 +354,10 @@ class Store:
                 )
                 .group_by(tickets.c.service_date, tickets.c.issued_service)
             ).all()
-            calls = conn.execute(
-                select(tickets.c.label, tickets.c.window, tickets.c.called_at)
-                .where(tickets.c.hall == hall, tickets.c.called_at.is_not(None))
-                .order_by(tickets.c.called_at.desc())
+            recent = conn.execute(
+                select(calls)
+                .where(calls.c.hall == hall)
+                .order_by(calls.c.id.desc())
                 .limit(recent_calls)
             ).all()
             latest = (
@@ -396,6 +398,7 @@ class Store:
                     processed_requests.c.requester,
                     processed_requests.c.request_id,
                     processed_requests.c.reply,
+                    processed_requests.c.fingerprint,
                 )
                 .where(
                     processed_requests.c.hall == hall,
@@ -408,7 +411,10 @@ class Store:
             awaiting=[_transaction_from(r) for r in open_ratings],
             counters={(r[0], r[1]): r[2] for r in counters},
             walk_ins={(r[0], r[1]): r[2] for r in walk_ins},
-            recent_calls=[RecentCallEntry(r.label, r.window, r.called_at) for r in calls],
+            recent_calls=[
+                CallRecord(r.ticket_id, r.label, r.service_code, r.window, r.recalls, r.called_at)
+                for r in recent
+            ],
             window_events=[
                 WindowEvent(
                     r.window,
@@ -436,7 +442,7 @@ class Store:
                 (r.service_code, (r.finished_at - r.started_at).total_seconds()) for r in durations
             ],
             ledger_head=(head.seq, head.hash) if head else (0, GENESIS_HASH),
-            processed=[ProcessedRequest(r[0], r[1], r[2]) for r in answers],
+            processed=[ProcessedRequest(r[0], r[1], r[2], r[3] or "") for r in answers],
         )
 
     # --- the one write path --------------------------------------------------------
@@ -472,7 +478,11 @@ class Store:
                 for report in changes.print_reports:
                     conn.execute(
                         update(tickets)
-                        .where(tickets.c.id == report.ticket_id, tickets.c.print_state.is_(None))
+                        .where(
+                            tickets.c.hall == hall,
+                            tickets.c.id == report.ticket_id,
+                            tickets.c.print_state.is_(None),
+                        )
                         .values(
                             print_state=report.state.value,
                             print_faults=",".join(report.faults) or None,
@@ -522,6 +532,8 @@ class Store:
                         ],
                     )
                 self._write_appointments(conn, changes)
+                if changes.calls:
+                    conn.execute(insert(calls), [{"hall": hall, **vars(c)} for c in changes.calls])
                 if changes.transfers:
                     conn.execute(
                         insert(transfers),
@@ -596,6 +608,7 @@ class Store:
                         "requester": a.requester,
                         "request_id": a.request_id,
                         "reply": a.reply,
+                        "fingerprint": a.fingerprint or None,
                         "created_at": now,
                     }
                     for a in answered
@@ -786,6 +799,14 @@ class Store:
         return case
 
     # --- read-only queries (demo summary, tests, reports) ----------------------------
+    def has_ticket(self, ticket_id: str) -> bool:
+        """Whether this hall ever issued the ticket (any state, any day)."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                select(tickets.c.id).where(tickets.c.hall == self.hall, tickets.c.id == ticket_id)
+            ).first()
+        return found is not None
+
     def ticket_counts(self) -> dict[str, int]:
         """Number of tickets in each state."""
         with self.engine.connect() as conn:

@@ -204,8 +204,25 @@ processed_requests = Table(
     Column("requester", String(64), primary_key=True),
     Column("request_id", String(64), primary_key=True),
     Column("reply", Text, nullable=False),
+    Column("fingerprint", String(32)),  # what was asked; a reused id with another is refused
     Column("created_at", UtcDateTime, nullable=False),
 )
+
+# Every call as it was made (the ticket row keeps only its current window): the hall
+# board's recent calls are rebuilt from here after a restart.
+calls = Table(
+    "calls",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("hall", String(64), nullable=False),
+    Column("ticket_id", String(64), nullable=False),
+    Column("label", String(16), nullable=False),
+    Column("service_code", String(16), nullable=False),
+    Column("window", Integer, nullable=False),
+    Column("recalls", Integer, nullable=False),
+    Column("called_at", UtcDateTime, nullable=False),
+)
+Index("ix_calls", calls.c.hall, calls.c.id)
 
 outbox = Table(
     "outbox",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from datetime import date
 
@@ -172,3 +173,35 @@ def test_check_digit_catches_every_single_digit_change(first: int) -> None:
         digit = int(number[position])
         changed = number[:position] + str((digit + 1) % 10) + number[position + 1 :]
         assert not valid_id_number(changed)
+
+
+# The numeric fields of a resident card: (offset, characters). Random bytes almost never
+# spell a Unicode digit such as "³", which str.isdigit() accepts and int() refuses.
+NUMERIC_FIELDS = [(36, 8), (122, 18), (188, 8), (204, 8)]
+
+
+@pytest.mark.parametrize("digit", ["³", "١", "٣", "߃", "０"])
+@pytest.mark.parametrize(("offset", "width"), NUMERIC_FIELDS)
+def test_a_unicode_digit_in_a_numeric_field_is_a_card_data_error(
+    offset: int, width: int, digit: str
+) -> None:
+    with pytest.raises(CardDataError):
+        parse_card_text(_with(offset + 2 * (width - 2), digit))
+
+
+@given(
+    st.sampled_from(NUMERIC_FIELDS),
+    st.text(st.characters(codec="utf-16", exclude_categories=["Cs"]), min_size=1, max_size=8),
+    st.integers(0, 7),
+)
+def test_fuzz_numeric_fields_raise_only_card_data_errors(
+    field: tuple[int, int], text: str, at: int
+) -> None:
+    offset, width = field
+    start = offset + 2 * min(at, width - len(text)) if len(text) <= width else offset
+    block = bytearray(encode_card_text(YOUNG_RESIDENT))
+    raw = text[:width].encode("utf-16-le")
+    block[start : start + len(raw)] = raw
+    # Anything but a CardDataError (ValueError from int(), IndexError, ...) fails the test.
+    with contextlib.suppress(CardDataError):
+        parse_card_text(bytes(block[:TEXT_BLOCK_SIZE]))

@@ -320,3 +320,20 @@ def test_call_is_announced_and_hall_board_state_is_retained(
     assert state["recent_calls"][0]["label"] == "B001"
     assert state["waiting"] == {"social": 0, "tax": 0, "residence": 0}
     late.stop()
+
+
+def test_a_print_report_names_a_ticket_of_this_hall_and_an_id_means_one_request(
+    scheduler: SchedulerService, bus: BusSettings, hall: HallConfig, devices: Callable[..., Any]
+) -> None:
+    unknown = b'{"request_id": "p1", "ticket_id": "no-such-ticket", "state": "printed"}'
+    reply = _raw_request(bus, hall, "kiosk-1", "report_print", unknown)
+    assert reply.error is not None and reply.error.code == ErrorCode.UNKNOWN_TICKET
+
+    kiosk = devices(VirtualKiosk, "kiosk-2")
+    first = kiosk.issue("social", "same-id")
+    assert first.status == "ok"
+    assert kiosk.issue("social", "same-id").data == first.data  # a retry: the first answer
+    # The same id for another request is refused, not answered as if it had been done.
+    reused = kiosk.issue("tax", "same-id")
+    assert reused.error is not None and reused.error.code == ErrorCode.REQUEST_ID_REUSED
+    assert scheduler.store.ticket_counts() == {"waiting": 1}

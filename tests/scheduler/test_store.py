@@ -344,3 +344,14 @@ def test_print_reports_are_kept_for_waiting_and_finished_tickets(
     assert reloaded.report_print(waiting.id, PrintState.PRINTED, []).faults == (
         PrinterFault.PAPER_OUT,
     )
+
+
+def test_the_migrations_build_exactly_the_schema_the_code_uses(store: Store) -> None:
+    """A table or column added to tables.py without its migration fails here, not in a hall."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from scheduler.tables import metadata
+
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
