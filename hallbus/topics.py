@@ -26,8 +26,11 @@ ROOT = "paidui/v1"
 # The scheduler's name inside its hall's broker identity; no device may take it.
 SCHEDULER_NAME = "scheduler"
 
-# Hall and device ids become topic levels and broker identities: no wildcards, no slashes.
-_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Hall and device ids become topic levels and broker identities: no wildcards, no slashes,
+# and no dots, which join hall and device in an identity: were they allowed, device
+# "y.scheduler" of hall "x" and the scheduler of hall "x.y" would be one broker user.
+_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+IDENTITY_SEPARATOR = "."
 
 
 class Command(StrEnum):
@@ -116,11 +119,11 @@ class HallTopics:
         taking each other's session; the ACL is written for exactly these names.
         """
         self._device(device_id)
-        return f"{self.hall}.{device_id}"
+        return f"{self.hall}{IDENTITY_SEPARATOR}{device_id}"
 
     def scheduler_identity(self) -> str:
         """The broker identity of the hall's scheduler (active or standby)."""
-        return f"{self.hall}.{SCHEDULER_NAME}"
+        return f"{self.hall}{IDENTITY_SEPARATOR}{SCHEDULER_NAME}"
 
     # --- written by devices -------------------------------------------------
     def availability(self, device_id: str) -> str:

@@ -39,7 +39,9 @@ def _add_bus_options(parser: argparse.ArgumentParser) -> None:
     # In a hall these come from /etc/paidui/bus.env (printed by paidui devices provision).
     env = os.environ.get
     parser.add_argument("--mqtt-host", default=env("PAIDUI_MQTT_HOST", "127.0.0.1"))
-    parser.add_argument("--mqtt-port", type=int, default=int(env("PAIDUI_MQTT_PORT", "1883")))
+    # argparse passes a string default through ``type`` too: a bad PAIDUI_MQTT_PORT is a
+    # usage error naming the value, not a traceback while the parser is built.
+    parser.add_argument("--mqtt-port", type=_port, default=env("PAIDUI_MQTT_PORT", "1883"))
     parser.add_argument("--mqtt-user", default=None, help="password from PAIDUI_MQTT_PASSWORD")
     parser.add_argument("--mqtt-protocol", choices=["5", "3.1.1"], default="5")
     parser.add_argument(
@@ -83,6 +85,17 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
 
 
+def _port(text: str) -> int:
+    """A TCP port from the command line or the environment."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
+    return port
+
+
 def cmd_broker(args: argparse.Namespace) -> int:
     """Run mosquitto with the project's configuration (or the embedded broker for the demo)."""
     from paidui.broker import (
@@ -96,7 +109,15 @@ def cmd_broker(args: argparse.Namespace) -> int:
     if not config.exists():
         config = BROKER_CONFIG_DIR / f"{args.config}.conf"
     if mosquitto_available():
-        broker = MosquittoBroker(config, args.port, Path(args.data), broker_dir=args.broker_dir)
+        # The file's first listener takes --port; production's loopback listener (1883 in
+        # the file) takes --local-port, so a second broker on one machine collides nowhere.
+        broker = MosquittoBroker(
+            config,
+            args.port,
+            Path(args.data),
+            broker_dir=args.broker_dir,
+            listener_ports={1883: args.local_port} if args.local_port else None,
+        )
         broker.start()
         log.info("mosquitto running", extra={"port": args.port, "config": str(config)})
         _wait_for_signal()
@@ -164,6 +185,7 @@ def cmd_web(args: argparse.Namespace) -> int:
         rating_key_file=_rating_key_file(args, args.hall),
         public_url=args.public_url or f"http://{args.host}:{args.port}",
         secure_cookies=args.secure_cookies,
+        trusted_proxies=tuple(args.trusted_proxy),
     )
     server = WebServer(settings, args.host, args.port)
     server.start()
@@ -609,7 +631,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     broker = sub.add_parser("broker", help="run the MQTT broker")
     broker.add_argument("--config", default="demo", help="demo, production, or a file")
-    broker.add_argument("--port", type=int, default=1883)
+    broker.add_argument(
+        "--port", type=_port, default=1883, help="the first listener (production: TLS)"
+    )
+    broker.add_argument(
+        "--local-port",
+        type=_port,
+        default=None,
+        help="production: the loopback listener for the scheduler and dashboard (1883)",
+    )
     broker.add_argument("--data", default="var/broker", help="persistence folder")
     broker.add_argument(
         "--broker-dir",
@@ -641,7 +671,16 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--public-url", default=None, help="the address tickets' QR codes open")
     web.add_argument("--device-id", default="portal", help="the dashboard's device id on the bus")
     web.add_argument("--rating-key", default=None, help="default: paidui-<hall>-rating.key")
-    web.add_argument("--secure-cookies", action="store_true", help="behind HTTPS")
+    web.add_argument(
+        "--secure-cookies", action="store_true", help="Secure cookies even if --public-url is http"
+    )
+    web.add_argument(
+        "--trusted-proxy",
+        action="append",
+        default=[],
+        metavar="ADDRESS",
+        help="a reverse proxy whose X-Forwarded-For is believed (repeatable; default none)",
+    )
     _add_bus_options(web)
     web.set_defaults(func=cmd_web)
 

@@ -50,11 +50,23 @@ def mosquitto_password_hash(password: str, *, salt: bytes | None = None) -> str:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    """Write a secret readable by its owner only, from the first byte on."""
+    """Write a secret readable by its owner only, from the first byte on, all or nothing.
+
+    Written beside the file, flushed to disk and renamed over it: a crash mid-write of the
+    broker's password file must not leave every identity without its entry.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as handle:
-        handle.write(data)
+    partial = path.with_name(f".{path.name}.{secrets.token_hex(4)}.partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     path.chmod(0o600)
 
 

@@ -124,7 +124,7 @@ class DeviceConfig(_Strict):
     @classmethod
     def _valid_id(cls, value: str) -> str:
         if not valid_id(value):
-            raise ValueError(f"device id {value!r} must be letters, digits, '.', '_' or '-'")
+            raise ValueError(f"device id {value!r} must be letters, digits, '_' or '-'")
         if value == SCHEDULER_NAME:
             raise ValueError(f"device id {value!r} is the scheduler's own broker identity")
         return value
@@ -168,7 +168,7 @@ class HallConfig(_Strict):
     @model_validator(mode="after")
     def _consistent(self) -> HallConfig:
         if not valid_id(self.id):
-            raise ValueError(f"hall id {self.id!r} must be letters, digits, '.', '_' or '-'")
+            raise ValueError(f"hall id {self.id!r} must be letters, digits, '_' or '-'")
         codes = [s.code for s in self.services]
         prefixes = [s.prefix for s in self.services]
         if len(set(codes)) != len(codes) or len(set(prefixes)) != len(prefixes):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -43,12 +44,27 @@ class WebSettings(BaseModel):
     portal_device: str = "portal"  # the dashboard's device id on the bus
     rating_key_file: Path
     public_url: str = "http://127.0.0.1:8000"
-    secure_cookies: bool = False  # set behind HTTPS
+    secure_cookies: bool = False  # forces Secure cookies; an https public_url implies them
+    # Addresses of reverse proxies whose X-Forwarded-For is believed; from anyone else the
+    # header is ignored, so a client cannot rotate it to dodge the per-client limits.
+    trusted_proxies: tuple[str, ...] = ()
     session_hours: float = Field(default=8.0, gt=0)
     login_limit: str = "5/minute"  # per username
     login_limit_per_client: str = "30/minute"
     rating_limit: str = "30/minute"  # the public page, per client
     bus_timeout_s: float = Field(default=3.0, gt=0)
+
+    @property
+    def https(self) -> bool:
+        """Whether people reach the dashboard over HTTPS: Secure cookies and HSTS then."""
+        return self.secure_cookies or self.public_url.lower().startswith("https://")
+
+
+def same_secret(sent: str | None, expected: str | None) -> bool:
+    """Compare a token in constant time (no early exit that leaks how much matched)."""
+    if not sent or not expected:
+        return False
+    return hmac.compare_digest(sent.encode(), expected.encode())
 
 
 class RateLimiter:
@@ -145,7 +161,7 @@ def require(role: Role) -> Callable[[Request, WebContext], Awaitable[Session]]:
             raise NotLoggedIn()
         if request.method not in SAFE_METHODS and from_cookie:
             sent = await _csrf_token_sent(request)
-            if sent != session.csrf_token:
+            if not same_secret(sent, session.csrf_token):
                 raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
         if not session.account.may(role):
             raise HTTPException(

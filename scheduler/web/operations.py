@@ -293,5 +293,10 @@ def rate_on_page(
         reason=reason if level.is_bad else None,
         comment=(comment or "").strip()[:500] or None,
     )
-    rated = _answer(ctx.portal.request(Command.RATE, request, timeout=ctx.settings.bus_timeout_s))
+    reply = ctx.portal.request(Command.RATE, request, timeout=ctx.settings.bus_timeout_s)
+    if reply.error is not None and reply.error.code == ErrorCode.REQUEST_ID_REUSED:
+        # Another tap or phone rated this transaction first with another level: the
+        # request id is the transaction's, so the scheduler kept the first one only.
+        raise OperationError(409, "this service has already been rated")
+    rated = _answer(reply)
     return {"transaction_id": transaction_id, "outcome": rated.get("outcome")}

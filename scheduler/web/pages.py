@@ -27,6 +27,7 @@ from scheduler.web.context import (
     Manager,
     Viewer,
     client_address,
+    same_secret,
 )
 from scheduler.web.live import device_rows, live_view
 from scheduler.web.operations import CaseStep, OperationError
@@ -68,17 +69,32 @@ def message_page(request: Request, message: str, status: int) -> HTMLResponse:
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_page(request: Request, next: str = "/") -> Response:
+def login_page(request: Request, ctx: Context, next: str = "/") -> Response:
     """The login form, with its own CSRF token in a cookie (login CSRF)."""
     token = secrets.token_urlsafe(24)
     response = render(request, "login.html", None, login_csrf=token, next=_local(next))
-    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="strict", max_age=3600)
+    response.set_cookie(
+        LOGIN_COOKIE,
+        token,
+        httponly=True,
+        samesite="strict",
+        max_age=3600,
+        secure=ctx.settings.https,
+    )
     return response
 
 
 def _local(target: str) -> str:
-    """Only same-site paths after login: no open redirect."""
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    """Only same-site paths after login: no open redirect.
+
+    Browsers read a backslash as a slash, so "/\\evil.example" is "//evil.example", a
+    link to another site; control characters are dropped by them too.
+    """
+    if not target.startswith("/") or target.startswith("//"):
+        return "/"
+    if "\\" in target or any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in target):
+        return "/"
+    return target
 
 
 @router.post("/login")
@@ -91,7 +107,7 @@ def login_submit(
     next: Annotated[str, Form(max_length=200)] = "/",
 ) -> Response:
     """Log in; on success the session cookie and a redirect."""
-    if csrf_token != request.cookies.get(LOGIN_COOKIE):
+    if not same_secret(csrf_token, request.cookies.get(LOGIN_COOKIE)):
         return message_page(request, "the login form expired; reload it", 403)
     try:
         token, _ = operations.login(ctx, username, password, client_address(request))
@@ -107,7 +123,7 @@ def login_submit(
         token,
         httponly=True,
         samesite="strict",
-        secure=ctx.settings.secure_cookies,
+        secure=ctx.settings.https,
         max_age=int(ctx.settings.session_hours * 3600),
     )
     response.delete_cookie(LOGIN_COOKIE)

@@ -37,8 +37,17 @@ class WebServer:
     def start(self, timeout: float = 15.0) -> None:
         """Serve in a thread; returns once the socket listens and the lifespan ran."""
         app = create_app(self.settings, clock=self.clock)
+        proxies = self.settings.trusted_proxies
         config = uvicorn.Config(
-            app, host=self.host, port=self.port, log_level="warning", lifespan="on"
+            app,
+            host=self.host,
+            port=self.port,
+            log_level="warning",
+            lifespan="on",
+            # uvicorn believes X-Forwarded-For from loopback by default; only from the
+            # proxies the hall names here.
+            proxy_headers=bool(proxies),
+            forwarded_allow_ips=list(proxies) or None,
         )
         self._server = server = uvicorn.Server(config)
         self._thread = threading.Thread(target=server.run, name="dashboard", daemon=True)

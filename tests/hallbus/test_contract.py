@@ -53,7 +53,9 @@ def test_request_topics_parse_back() -> None:
     assert T.parse_request("paidui/v1/other-hall/device/x/req/rate") is None
 
 
-@pytest.mark.parametrize("bad", ["", "a/b", "a+", "#", "x" * 65, "-lead", "空格 id"])
+@pytest.mark.parametrize(
+    "bad", ["", "a/b", "a+", "#", "x" * 65, "-lead", "空格 id", "y.scheduler", "x.y"]
+)
 def test_ids_that_would_break_topics_or_acl_are_refused(bad: str) -> None:
     assert not valid_id(bad)
     with pytest.raises(ValueError, match="invalid"):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from fastapi.testclient import TestClient
 
 from hallbus.clock import FakeClock
 from hallbus.messages import RatingLevel
 from scheduler.bridge import SchedulerService
+from scheduler.web import operations
 from tests.web.conftest import Served
 
 
@@ -111,3 +113,25 @@ def test_the_page_is_rate_limited_per_client(
     wrong = Served(served.ticket_id, "", "bad-token", "t")
     answers = [_rate(app_client, wrong, "satisfied").status_code for _ in range(31)]
     assert answers[:30] == [404] * 30 and answers[30] == 429
+
+
+def test_the_second_of_two_concurrent_ratings_is_told_it_was_already_rated(
+    app_client: TestClient,
+    serve: Callable[..., Served],
+    scheduler: SchedulerService,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two phones post at once: both pass the page's "not rated yet" check first.
+
+    The interleaving is made deterministic by giving the second post the page as it was
+    before the first one was recorded.
+    """
+    served = serve(1)
+    ctx = app_client.app.state.context  # type: ignore[attr-defined]
+    before = operations.ticket_page(ctx, served.ticket_id, served.token)
+    assert _rate(app_client, served, "very_satisfied").status_code == 303
+    monkeypatch.setattr(operations, "ticket_page", lambda *_args: before)
+    second = _rate(app_client, served, "very_dissatisfied", reason="attitude")
+    assert second.status_code == 409 and "本次服务已评价过" in second.text
+    (entry,) = scheduler.store.ledger_entries(served.transaction_id)
+    assert entry.outcome == "very_satisfied"
