@@ -16,7 +16,7 @@ from pydantic import (
     model_validator,
 )
 
-from hallbus.topics import Command
+from hallbus.topics import Command, HallEventKind
 
 # Requests larger than this are refused before parsing: no legitimate request comes near it.
 MAX_PAYLOAD_BYTES = 16 * 1024
@@ -76,6 +76,7 @@ class ErrorCode(StrEnum):
     UNKNOWN_TRANSACTION = "unknown_transaction"
     RATING_CLOSED = "rating_closed"  # already rated, timed out, or not this pad's window
     INVALID_CONFIG = "invalid_config"  # a configuration change fails the hall's rules
+    RATE_LIMITED = "rate_limited"  # this device sent more than its kind may; slow down
     REQUEST_ID_REUSED = "request_id_reused"  # the id was used before for another request
     INTERNAL = "internal"  # the scheduler failed; the request changed nothing, retry
     TIMEOUT = "timeout"  # raised on the device side: no reply in time
@@ -385,6 +386,16 @@ class ReportPrint(Request):
     faults: list[PrinterFault] = Field(default_factory=list, max_length=16)
 
 
+class ReplayEvents(Request):
+    """Portal: the hall events after ``after_seq`` that it missed (a gap, a reconnect).
+
+    Without ``after_seq`` only the newest sequence number is answered: where to start.
+    """
+
+    after_seq: int | None = Field(default=None, ge=0)
+    limit: int = Field(default=100, ge=1, le=200)
+
+
 REQUEST_MODELS: dict[Command, type[Request]] = {
     Command.ISSUE_TICKET: IssueTicket,
     Command.CANCEL: Cancel,
@@ -405,6 +416,7 @@ REQUEST_MODELS: dict[Command, type[Request]] = {
     Command.REVIEW_RATING: ReviewRating,
     Command.REPORT_PRINT: ReportPrint,
     Command.APPLY_CONFIG: ApplyConfig,
+    Command.REPLAY_EVENTS: ReplayEvents,
 }
 
 
@@ -611,9 +623,27 @@ class HallState(Message):
 # --- events and device commands ------------------------------------------------
 
 
+class ReplayedEvent(Message):
+    """One hall event as it was published."""
+
+    event_seq: int
+    kind: HallEventKind
+    payload: dict[str, Any]
+
+
+class EventsReplayed(Message):
+    """The answer to ReplayEvents: events in order, and what the scheduler still keeps."""
+
+    events: list[ReplayedEvent] = Field(default_factory=list)
+    last_seq: int = 0  # the newest event of the hall (0: none yet)
+    oldest_seq: int | None = None  # the oldest still kept; older ones are gone for good
+    more: bool = False  # more events follow after the last one here: ask again
+
+
 class CallAnnouncement(Message):
     """Hall event: a ticket was called (or recalled) to a window; voice says it."""
 
+    event_seq: int | None = None  # the hall's event sequence (ReplayEvents fills gaps)
     ticket_id: str
     label: str
     window: int
@@ -646,6 +676,7 @@ class RatingRecorded(Message):
     newest entries is noticed.
     """
 
+    event_seq: int | None = None  # the hall's event sequence, not the ledger's ``seq``
     seq: int
     hash: str
     transaction_id: str

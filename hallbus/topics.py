@@ -55,6 +55,7 @@ class Command(StrEnum):
     REVIEW_RATING = "review_rating"
     REPORT_PRINT = "report_print"
     APPLY_CONFIG = "apply_config"
+    REPLAY_EVENTS = "replay_events"
 
 
 class DeviceCommandKind(StrEnum):
@@ -238,6 +239,16 @@ class HallTopics:
     def all_requests(self) -> str:
         """Filter for every device request in the hall."""
         return f"{self.base}/device/+/req/+"
+
+    def parse_hall_event(self, topic: str) -> HallEventKind | None:
+        """The kind of a hall event topic; None if it is not one."""
+        prefix = f"{self.base}/event/"
+        if not topic.startswith(prefix):
+            return None
+        try:
+            return HallEventKind(topic[len(prefix) :])
+        except ValueError:
+            return None
 
     def parse_request(self, topic: str) -> RequestTopic | None:
         """Split a request topic into device id and command; None if it is not one."""

@@ -11,6 +11,7 @@ import json
 import logging
 import queue
 import threading
+import time
 from collections import OrderedDict, deque
 from datetime import datetime, timedelta
 from enum import Enum
@@ -57,6 +58,7 @@ from hallbus.settings import BusSettings
 from hallbus.topics import Command, DeviceCommandKind, HallEventKind, HallTopics
 from scheduler.config import ClerkConfig, DeviceConfig, HallConfig
 from scheduler.domain import Changes, HallQueue, QueueError, Ticket, Transaction, Window
+from scheduler.flood import FloodGuard, Rate, Verdict
 from scheduler.ledger import EntryKind, LedgerEntry
 from scheduler.rating_token import RatingTokens
 from scheduler.store import (
@@ -92,11 +94,20 @@ ALLOWED_COMMANDS: dict[DeviceKind, frozenset[Command]] = {
     DeviceKind.RATING_PAD: frozenset({Command.RATE}),
     # The web side: the ticket's public rating page, booking, and managers' reviews.
     DeviceKind.PORTAL: frozenset(
-        {Command.RATE, Command.BOOK_APPOINTMENT, Command.REVIEW_RATING, Command.APPLY_CONFIG}
+        {
+            Command.RATE,
+            Command.BOOK_APPOINTMENT,
+            Command.REVIEW_RATING,
+            Command.APPLY_CONFIG,
+            Command.REPLAY_EVENTS,
+        }
     ),
 }
 
 MAX_BATCH = 256  # commands sharing one commit under load
+# A replay answer stays under the size devices accept for any payload (MAX_PAYLOAD_BYTES).
+REPLAY_BYTES = 12 * 1024
+PRUNE_EVERY = timedelta(minutes=10)  # how often kept hall events past retention are dropped
 ANSWER_MEMORY = timedelta(days=1)  # how long a retried request still gets its first answer
 
 
@@ -218,6 +229,11 @@ class SchedulerService:
         self._batch_duplicates: list[tuple[str, str]] = []
         self._last_state: dict[str, bytes] = {}  # topic -> retained payload last sent
         self.processed = 0  # commands committed, for benchmarks
+        # Read on the network thread: replaced whole when the configuration changes.
+        self._device_kinds: dict[str, DeviceKind] = {d.id: d.kind for d in hall.devices}
+        self._event_seq = 0  # the newest hall event's number; set from the store
+        self._pruned_at: datetime | None = None
+        self.flood = FloodGuard(self._rate_of, time.monotonic)
         self.deposed = threading.Event()  # a standby took over: commit nothing more
 
     # --- lifecycle ---------------------------------------------------------------
@@ -248,8 +264,27 @@ class SchedulerService:
         self._inbox.put(_Signal.TICK)
 
     # --- the worker --------------------------------------------------------------
+    def _rate_of(self, device_id: str) -> Rate:
+        limit = self.hall.rate_limit(self._device_kinds.get(device_id))
+        return Rate(limit.per_s, limit.burst)
+
     def _enqueue(self, topic: str, payload: bytes) -> None:
-        self._inbox.put((topic, payload))
+        # On the network thread: a flood is turned away here, before it takes memory.
+        parsed = self.topics.parse_request(topic)
+        device_id = parsed.device_id if parsed is not None else None
+        known = device_id if device_id in self._device_kinds else FloodGuard.UNKNOWN
+        verdict = self.flood.check(known)
+        if verdict is Verdict.ACCEPT:
+            self._inbox.put((topic, payload))
+        elif verdict is Verdict.REFUSE and device_id is not None:
+            self._reply(
+                device_id,
+                Reply.fail(
+                    _loose_request_id(payload),
+                    ErrorCode.RATE_LIMITED,
+                    "too many requests from this device; slow down and retry",
+                ),
+            )
 
     def _work(self) -> None:
         running = True
@@ -267,6 +302,8 @@ class SchedulerService:
                     break
             running = _Signal.STOP not in items
             try:
+                if _Signal.TICK in items:
+                    self._prune_events()
                 self._handle_requests([item for item in items if isinstance(item, tuple)])
                 self._expire_ratings()
                 self._commit_batch()
@@ -333,6 +370,10 @@ class SchedulerService:
         now = self.clock.now()
         state = self.store.load(now, self.hall.recent_calls)
         self.queue = state.queue_for(self.hall)
+        self._device_kinds = {d.id: d.kind for d in self.hall.devices}
+        self.flood.forget(set(self._device_kinds))
+        # Numbers of events that were never committed are given again: no consumer saw them.
+        self._event_seq = self.store.last_event_seq()
         self._answers.clear()
         for answer in state.processed:
             key = (answer.requester, answer.request_id)
@@ -391,6 +432,9 @@ class SchedulerService:
                 ),
             )
             return
+        if isinstance(request, bus.ReplayEvents):
+            self._reply(device.id, Reply.ok(request.request_id, self._replay(request)))
+            return  # a read: nothing to commit or to remember
         key = (device.id, request.request_id)
         fingerprint = request_fingerprint(command, request)
         known = self._answers.get(key)
@@ -603,6 +647,28 @@ class SchedulerService:
                 )
         raise QueueError(ErrorCode.UNKNOWN_COMMAND, f"unhandled command {command}")
 
+    def _replay(self, request: bus.ReplayEvents) -> bus.EventsReplayed:
+        """Kept hall events after a consumer's last one, as many as fit one reply."""
+        self._commit_batch()  # events of the batch so far are part of the answer
+        if request.after_seq is None:
+            return bus.EventsReplayed(last_seq=self._event_seq)
+        kept, oldest = self.store.kept_events(request.after_seq, request.limit)
+        events: list[bus.ReplayedEvent] = []
+        size = 0
+        for event in kept:
+            kind = self.topics.parse_hall_event(event.topic)
+            if kind is None:
+                continue
+            size += len(event.payload) + 64
+            if events and size > REPLAY_BYTES:
+                break
+            payload = json.loads(event.payload)
+            events.append(bus.ReplayedEvent(event_seq=event.event_seq, kind=kind, payload=payload))
+        last = events[-1].event_seq if events else request.after_seq
+        return bus.EventsReplayed(
+            events=events, last_seq=self._event_seq, oldest_seq=oldest, more=last < self._event_seq
+        )
+
     def _review(self, request: bus.ReviewRating, now: datetime) -> LedgerEntry:
         entries = self.queue.ledger_entries(request.transaction_id)
         if entries is None:
@@ -689,7 +755,9 @@ class SchedulerService:
         """What devices must hear about, written to the outbox with the command."""
         events: list[OutboxMessage] = []
         for call in changes.calls:
+            self._event_seq += 1
             announcement = CallAnnouncement(
+                event_seq=self._event_seq,
                 ticket_id=call.ticket_id,
                 label=call.label,
                 window=call.window,
@@ -699,7 +767,10 @@ class SchedulerService:
             )
             events.append(
                 OutboxMessage(
-                    self.topics.hall_event(HallEventKind.CALL), announcement.to_bytes(), False
+                    self.topics.hall_event(HallEventKind.CALL),
+                    announcement.to_bytes(),
+                    False,
+                    announcement.event_seq,
                 )
             )
         for transaction in changes.prompts:
@@ -709,7 +780,9 @@ class SchedulerService:
         for entry, rated in changes.ledger:
             if rated is None or rated.outcome is None:
                 continue  # a review is no news for the hall's devices
+            self._event_seq += 1
             record = RatingRecorded(
+                event_seq=self._event_seq,
                 seq=entry.seq,
                 hash=entry.hash,
                 transaction_id=rated.id,
@@ -725,7 +798,10 @@ class SchedulerService:
             )
             events.append(
                 OutboxMessage(
-                    self.topics.hall_event(HallEventKind.RATING), record.to_bytes(), False
+                    self.topics.hall_event(HallEventKind.RATING),
+                    record.to_bytes(),
+                    False,
+                    record.event_seq,
                 )
             )
             if not rated.pad_closed:
@@ -874,6 +950,17 @@ class SchedulerService:
         for service in self.hall.services:
             self._publish_service(service.code)
 
+    def _prune_events(self) -> None:
+        now = self.clock.now()
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        before = now - timedelta(hours=self.hall.event_retention_h)
+        try:
+            self.store.prune_events(before)
+        except StoreError:
+            log.exception("could not drop old hall events; they are kept longer")
+
     def _take_acked(self) -> list[int]:
         ids = []
         while self._acked_mids:
@@ -886,6 +973,6 @@ class SchedulerService:
         acked = self._take_acked()
         if acked:
             try:
-                self.store.delete_outbox(acked)
+                self.store.delete_outbox(acked, self.clock.now())
             except StoreError:
                 log.exception("could not clear acknowledged outbox rows; they will be resent")

@@ -106,6 +106,29 @@ class ClerkConfig(_Strict):
     stars: int | None = Field(default=None, ge=1, le=5)  # 星级柜员
 
 
+class RateLimitConfig(_Strict):
+    """How many requests one device may send: ``per_s`` sustained, ``burst`` at once."""
+
+    per_s: float = Field(gt=0, le=100_000)
+    burst: int = Field(ge=1, le=1_000_000)
+
+
+# A person takes a ticket or presses a key every few seconds; a burst covers a queue of
+# retries after a network outage. The portal carries every phone's rating and booking.
+DEFAULT_RATE_LIMITS: dict[str, RateLimitConfig] = {
+    DeviceKind.KIOSK.value: RateLimitConfig(per_s=5, burst=30),
+    DeviceKind.COUNTER.value: RateLimitConfig(per_s=5, burst=30),
+    DeviceKind.RATING_PAD.value: RateLimitConfig(per_s=5, burst=30),
+    DeviceKind.PORTAL.value: RateLimitConfig(per_s=50, burst=200),
+    # Every other kind, and all devices not in the hall file together.
+    "other": RateLimitConfig(per_s=2, burst=10),
+}
+
+
+# Benchmarks and load tests drive one device far past any person's pace on purpose.
+UNLIMITED_RATE = RateLimitConfig(per_s=100_000, burst=1_000_000)
+
+
 class DeviceConfig(_Strict):
     """A device known to the scheduler; its id is its MQTT client id."""
 
@@ -155,6 +178,32 @@ class HallConfig(_Strict):
     windows: list[WindowConfig] = Field(min_length=1)
     clerks: list[ClerkConfig] = Field(default_factory=list)
     devices: list[DeviceConfig] = Field(default_factory=list)
+    # Hall events (calls, ratings) stay this long for consumers that missed some to replay.
+    event_retention_h: float = Field(default=48.0, gt=0, le=24 * 90)
+    # Per device kind (kiosk, counter, rating_pad, portal, other): overrides the defaults.
+    rate_limits: dict[str, RateLimitConfig] = Field(default_factory=dict)
+
+    @field_validator("rate_limits")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, RateLimitConfig]) -> dict[str, RateLimitConfig]:
+        unknown = sorted(set(value) - {*(k.value for k in DeviceKind), "other"})
+        if unknown:
+            raise ValueError(f"rate_limits for unknown device kinds: {', '.join(unknown)}")
+        return value
+
+    def without_flood_limits(self) -> HallConfig:
+        """This hall with every device unlimited: for benchmarks and load tests only."""
+        return self.model_copy(
+            update={"rate_limits": dict.fromkeys(DEFAULT_RATE_LIMITS, UNLIMITED_RATE)}
+        )
+
+    def rate_limit(self, kind: DeviceKind | None) -> RateLimitConfig:
+        """The flood limit of one device of ``kind`` (None: not in the hall file)."""
+        key = kind.value if kind is not None else "other"
+        for limits in (self.rate_limits, DEFAULT_RATE_LIMITS):
+            if key in limits:
+                return limits[key]
+        return self.rate_limits.get("other", DEFAULT_RATE_LIMITS["other"])
 
     @field_validator("timezone")
     @classmethod

@@ -73,6 +73,16 @@ class OutboxMessage:
     topic: str
     payload: bytes
     retain: bool
+    event_seq: int | None = None  # hall events: kept after PUBACK for replays
+
+
+@dataclass(frozen=True)
+class KeptEvent:
+    """A hall event as it was published, for a replay."""
+
+    event_seq: int
+    topic: str
+    payload: bytes
 
 
 @dataclass(frozen=True)
@@ -555,9 +565,7 @@ class Store:
                         ],
                     )
                 self._insert_answers(conn, answered, now)
-                done = list(published)
-                if done:
-                    conn.execute(delete(outbox).where(outbox.c.id.in_(done)))
+                self._acknowledge(conn, list(published), now)
                 ids: list[int] = []
                 if messages:
                     result = conn.execute(
@@ -569,6 +577,7 @@ class Store:
                                 "payload": m.payload,
                                 "retain": m.retain,
                                 "created_at": now,
+                                "event_seq": m.event_seq,
                             }
                             for m in messages
                         ],
@@ -646,22 +655,80 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(outbox.c.id, outbox.c.topic, outbox.c.payload, outbox.c.retain)
-                .where(outbox.c.hall == self.hall)
+                .where(outbox.c.hall == self.hall, outbox.c.acked_at.is_(None))
                 .order_by(outbox.c.id)
             ).all()
         return [OutboxRow(r[0], r[1], bytes(r[2]), bool(r[3])) for r in rows]
 
-    def delete_outbox(self, ids: Iterable[int]) -> None:
-        """Forget outbox rows the broker has acknowledged."""
+    def delete_outbox(self, ids: Iterable[int], now: datetime) -> None:
+        """Outbox rows the broker has acknowledged: forgotten, hall events kept for replays."""
         done = list(ids)
         if not done:
             return
         conn = self._writer()
         try:
             with conn.begin():
-                conn.execute(delete(outbox).where(outbox.c.id.in_(done)))
+                self._acknowledge(conn, done, now)
         except Exception as err:
             raise StoreError(f"outbox cleanup failed: {err}") from err
+
+    def _acknowledge(self, conn: Connection, ids: list[int], now: datetime) -> None:
+        if not ids:
+            return
+        conn.execute(delete(outbox).where(outbox.c.id.in_(ids), outbox.c.event_seq.is_(None)))
+        conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(ids), outbox.c.event_seq.is_not(None))
+            .values(acked_at=now)
+        )
+
+    def last_event_seq(self) -> int:
+        """The hall's newest event sequence number (0 before the first)."""
+        with self.engine.connect() as conn:
+            newest = conn.execute(
+                select(func.max(outbox.c.event_seq)).where(outbox.c.hall == self.hall)
+            ).scalar()
+        return int(newest or 0)
+
+    def kept_events(self, after_seq: int, limit: int) -> tuple[list[KeptEvent], int | None]:
+        """Hall events after ``after_seq`` in order, and the oldest still kept."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(outbox.c.event_seq, outbox.c.topic, outbox.c.payload)
+                .where(outbox.c.hall == self.hall, outbox.c.event_seq > after_seq)
+                .order_by(outbox.c.event_seq)
+                .limit(limit)
+            ).all()
+            oldest = conn.execute(
+                select(func.min(outbox.c.event_seq)).where(
+                    outbox.c.hall == self.hall, outbox.c.event_seq.is_not(None)
+                )
+            ).scalar()
+        return [KeptEvent(r[0], r[1], bytes(r[2])) for r in rows], oldest
+
+    def prune_events(self, before: datetime) -> int:
+        """Forget hall events older than the retention window, sent or not.
+
+        The newest event is always kept: its number is where the sequence goes on.
+        """
+        conn = self._writer()
+        try:
+            with conn.begin():
+                newest = conn.execute(
+                    select(func.max(outbox.c.event_seq)).where(outbox.c.hall == self.hall)
+                ).scalar()
+                if newest is None:
+                    return 0
+                gone = conn.execute(
+                    delete(outbox).where(
+                        outbox.c.hall == self.hall,
+                        outbox.c.event_seq < newest,
+                        outbox.c.created_at < before,
+                    )
+                )
+        except Exception as err:
+            raise StoreError(f"event pruning failed: {err}") from err
+        return int(gone.rowcount or 0)
 
     # --- configuration versions ----------------------------------------------------------
     def config_in_force(self, from_file: HallConfig, now: datetime) -> tuple[int, HallConfig]:

@@ -233,7 +233,13 @@ outbox = Table(
     Column("payload", LargeBinary, nullable=False),
     Column("retain", Boolean, nullable=False),
     Column("created_at", UtcDateTime, nullable=False),
+    # Hall events that consumers must not miss carry the hall's sequence number; their
+    # rows stay after the broker's PUBACK (acked_at) for the retention window, so a
+    # consumer that saw a gap gets them replayed. Other rows go at PUBACK.
+    Column("event_seq", Integer),
+    Column("acked_at", UtcDateTime),
 )
+Index("ix_outbox_events", outbox.c.hall, outbox.c.event_seq)
 
 # Every configuration the scheduler ran with, newest last: the hall file it started from
 # (source_hash is that file's SHA-256) and each change a manager made on the dashboard.

@@ -27,6 +27,7 @@ from scheduler.config import DEMO_HALL_FILE, load_hall
 from scheduler.store import Store
 from simulator.bench_counter import run_counter_bench
 from simulator.bench_display import run_display_bench
+from simulator.bench_flood import run_flood_bench
 from simulator.bench_id_reader import run_id_reader_bench
 from simulator.bench_kiosk import run_kiosk_bench
 from simulator.bench_policy import run_policy_bench
@@ -93,6 +94,7 @@ def run_bench(seconds: float = 5.0, *, postgres: bool = True) -> dict[str, Any]:
     results["id_reader"] = _on_a_broker(run_id_reader_bench)
     results["counter"] = _on_a_broker(run_counter_bench)
     results["display"] = _on_a_broker(run_display_bench)
+    results["flood"] = _on_a_broker(run_flood_bench)
     return results
 
 
@@ -111,12 +113,16 @@ def _on_a_broker(bench: Callable[[BusSettings], dict[str, Any]]) -> dict[str, An
 def _bus_bench(seconds: float, db_url: str | None) -> dict[str, float | int]:
     # Windows open as their clerks log in; the throughput phase issues tickets with
     # nobody logged in, so the bench hall does not insist on an open window.
-    hall = load_hall(DEMO_HALL_FILE).model_copy(
-        update={
-            "id": f"bench-{uuid.uuid4().hex[:6]}",
-            "rating_timeout_s": 3600.0,
-            "require_open_window": False,
-        }
+    hall = (
+        load_hall(DEMO_HALL_FILE)
+        .without_flood_limits()
+        .model_copy(
+            update={
+                "id": f"bench-{uuid.uuid4().hex[:6]}",
+                "rating_timeout_s": 3600.0,
+                "require_open_window": False,
+            }
+        )
     )
     topics = HallTopics(hall.id)
     with tempfile.TemporaryDirectory(prefix="paidui-bench-") as scratch:

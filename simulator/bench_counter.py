@@ -69,8 +69,10 @@ def run_counter_bench(bus: BusSettings) -> dict[str, Any]:
     keypad = load_counter_profile("rs485-keypad-lcd")
     rater = load_counter_profile("rs485-rater-5key")
     assert isinstance(keypad, BusKeypadProfile) and isinstance(rater, BusRaterProfile)
-    hall = load_hall(DEMO_HALL_FILE).model_copy(
-        update={"id": f"bench-{uuid.uuid4().hex[:6]}", "require_open_window": False}
+    hall = (
+        load_hall(DEMO_HALL_FILE)
+        .without_flood_limits()
+        .model_copy(update={"id": f"bench-{uuid.uuid4().hex[:6]}", "require_open_window": False})
     )
     topics = HallTopics(hall.id)
     samples: list[float] = []

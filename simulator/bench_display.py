@@ -98,7 +98,7 @@ def _percentiles(samples: list[float]) -> dict[str, float]:
 
 
 def _hall(boards: int) -> Any:
-    base = load_hall(DEMO_HALL_FILE)
+    base = load_hall(DEMO_HALL_FILE).without_flood_limits()
     windows = [WindowConfig(number=n, services="all") for n in range(1, boards + 1)]
     devices = [
         DeviceConfig(id="kiosk-1", kind="kiosk"),

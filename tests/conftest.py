@@ -53,9 +53,15 @@ def bus(broker: MosquittoBroker) -> BusSettings:
 
 
 @pytest.fixture
-def hall() -> HallConfig:
-    """The demo hall under a fresh id, so retained state of other tests never leaks in."""
+def hall(request: pytest.FixtureRequest) -> HallConfig:
+    """The demo hall under a fresh id, so retained state of other tests never leaks in.
+
+    Load tests (marked ``load``) drive one device far past a person's pace: their hall has
+    no flood limits. Every other test runs with the defaults a hall gets.
+    """
     base = load_hall(DEMO_HALL_FILE)
+    if request.node.get_closest_marker("load") is not None:
+        base = base.without_flood_limits()
     # Kiosks here may issue before any clerk logs in; tests of that rule turn it back on.
     return base.model_copy(
         update={

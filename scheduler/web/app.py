@@ -64,12 +64,13 @@ def create_app(settings: WebSettings, *, clock: Clock | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         context.store.open()  # migrates: the dashboard may start before the scheduler
         context.portal.attach()
-        context.watch.attach()
+        context.watch.attach(context.portal)
         context.bus.start(timeout=None)  # the page shows "scheduler offline" until it connects
         log.info("dashboard started", extra={"hall": settings.hall})
         try:
             yield
         finally:
+            context.watch.detach()
             context.bus.stop()
             context.store.close()
 

@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from hallbus.client import BusClient
+from hallbus.client import BusClient, Requester
 from hallbus.clock import Clock
+from hallbus.events import HallEventFollower
 from hallbus.messages import (
     DeviceKind,
     DeviceStatus,
@@ -219,9 +220,10 @@ class HallWatch:
         self.version = 0
         self._lock = threading.Lock()
         self._listeners: list[Callable[[int], None]] = []
+        self.events: HallEventFollower | None = None
 
-    def attach(self) -> None:
-        """Subscribe; call before the bus starts."""
+    def attach(self, requester: Requester) -> None:
+        """Subscribe; call before the bus starts. Rating records come without gaps."""
         topics = self.topics
         self.bus.subscribe(topics.window_states(), self._on_window)
         self.bus.subscribe(topics.service_states(), self._on_service)
@@ -230,7 +232,16 @@ class HallWatch:
         self.bus.subscribe(topics.device_availabilities(), self._on_availability)
         self.bus.subscribe(topics.device_statuses(), self._on_status)
         self.bus.subscribe(topics.device_events(DeviceEventKind.KEY), self._on_key)
-        self.bus.subscribe(topics.hall_event(HallEventKind.RATING), self._on_rating)
+        # Ratings come through a follower: one the broker lost is replayed, none twice.
+        self.events = HallEventFollower(
+            self.bus, requester, self._on_event, kinds=(HallEventKind.RATING,)
+        )
+        self.events.attach()
+
+    def detach(self) -> None:
+        """Stop following events."""
+        if self.events is not None:
+            self.events.stop()
 
     def listen(self, listener: Callable[[int], None]) -> Callable[[], None]:
         """Call ``listener(version)`` after every change; returns the way to stop."""
@@ -319,6 +330,10 @@ class HallWatch:
                 }
             )
             self._changed()
+
+    def _on_event(self, kind: HallEventKind, _seq: int, payload: bytes) -> None:
+        if kind == HallEventKind.RATING:
+            self._on_rating(self.topics.hall_event(kind), payload)
 
     def _on_rating(self, topic: str, payload: bytes) -> None:
         record = self._decode(RatingRecorded, topic, payload)

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from sqlalchemy import select
 
+from hallbus.messages import UNRATED as UNRATED_OUTCOME
 from hallbus.messages import (
     ApplyConfig,
     BadRatingReason,
@@ -281,6 +282,9 @@ def rate_on_page(
     item = next((i for i in page["items"] if i.transaction_id == transaction_id), None)
     if item is None:
         raise OperationError(404, "this service does not belong to this ticket")
+    if item.outcome == UNRATED_OUTCOME or (item.outcome is None and not item.open):
+        # Nobody rated in time: the record says so, and the page says rating has closed.
+        raise OperationError(409, "rating for this service has closed")
     if item.outcome is not None:
         raise OperationError(409, "this service has already been rated")
     if level.is_bad and reason is None:

@@ -30,6 +30,7 @@ def _wait_state_count(box: Mailbox[bytes], value: str, count: int) -> None:
     assert box.wait_for(lambda _p: sum(1 for p in box.items() if p == wanted) >= count, WAIT)
 
 
+@pytest.mark.load
 def test_sigkill_mid_traffic_loses_and_duplicates_nothing(
     hall: HallConfig,
     hall_file: Path,

@@ -7,6 +7,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+
 from hallbus.client import BusClient
 from hallbus.clock import FakeClock
 from hallbus.messages import (
@@ -125,6 +127,7 @@ def test_retried_request_acts_once_and_returns_the_first_answer(
     assert scheduler.store.ticket_counts() == {"called": 1}
 
 
+@pytest.mark.load
 def test_concurrent_kiosks_and_windows_never_share_a_number_or_a_ticket(
     scheduler: SchedulerService,
     devices: Callable[..., Any],

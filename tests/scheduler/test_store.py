@@ -355,3 +355,25 @@ def test_the_migrations_build_exactly_the_schema_the_code_uses(store: Store) -> 
 
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+
+
+def test_hall_events_stay_after_their_puback_for_replays_and_the_newest_stays_always(
+    store: Store, hall: HallConfig
+) -> None:
+    from scheduler.domain import Changes
+    from scheduler.store import OutboxMessage
+
+    event = OutboxMessage("paidui/v1/h/event/call", b'{"event_seq": 1}', False, 1)
+    prompt = OutboxMessage("paidui/v1/h/device/pad-1/cmd/rating_prompt", b"{}", False)
+    ids = store.commit(Changes(), NOW, messages=[event, prompt])
+    later = OutboxMessage("paidui/v1/h/event/rating", b'{"event_seq": 2}', False, 2)
+    (later_id,) = store.commit(Changes(), NOW, messages=[later])
+    store.delete_outbox([*ids, later_id], NOW)  # the broker acknowledged all three
+    assert store.pending_outbox() == []  # nothing is sent again ...
+    kept, oldest = store.kept_events(0, 10)  # ... but the events can be replayed
+    assert [(e.event_seq, e.payload) for e in kept] == [(1, event.payload), (2, later.payload)]
+    assert oldest == 1 and store.last_event_seq() == 2
+    assert store.prune_events(NOW + timedelta(days=30)) == 1
+    kept, oldest = store.kept_events(0, 10)
+    assert [e.event_seq for e in kept] == [2] and oldest == 2  # the sequence goes on from it
+    assert store.last_event_seq() == 2

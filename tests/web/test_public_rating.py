@@ -9,8 +9,11 @@ from fastapi.testclient import TestClient
 
 from hallbus.clock import FakeClock
 from hallbus.messages import RatingLevel
+from hallbus.settings import BusSettings
+from hallbus.topics import HallEventKind, HallTopics
 from scheduler.bridge import SchedulerService
 from scheduler.web import operations
+from tests.conftest import WAIT, listen
 from tests.web.conftest import Served
 
 
@@ -94,16 +97,29 @@ def test_rating_closes_at_the_deadline_and_says_so(
     serve: Callable[..., Served],
     scheduler: SchedulerService,
     clock: FakeClock,
+    bus: BusSettings,
 ) -> None:
     served = serve(1)
-    clock.advance(scheduler.hall.rating_timeout_s + scheduler.hall.later_rating_s + 1)
-    page = app_client.get(f"/t/{served.ticket_id}", params={"k": served.token})
-    assert "评价已截止" in page.text
-    refused = _rate(app_client, served, "very_satisfied")
-    assert refused.status_code == 409
-    # Whatever the expiry has written by now, it is never the late level.
-    outcomes = [e.outcome for e in scheduler.store.ledger_entries(served.transaction_id)]
-    assert outcomes in ([], ["unrated"])
+    topics = HallTopics(scheduler.hall.id)
+    watcher, records = listen(bus, topics.hall_event(HallEventKind.RATING), "obs-unrated")
+    try:
+        clock.advance(scheduler.hall.rating_timeout_s + scheduler.hall.later_rating_s + 1)
+        # Whether or not the scheduler has recorded "unrated" yet, the page says the same.
+        page = app_client.get(f"/t/{served.ticket_id}", params={"k": served.token})
+        assert "评价已截止" in page.text and "已评价" not in page.text
+        scheduler.poke()
+        assert records.wait_count(1, WAIT)
+        outcomes = [e.outcome for e in scheduler.store.ledger_entries(served.transaction_id)]
+        assert outcomes == ["unrated"]
+        page = app_client.get(f"/t/{served.ticket_id}", params={"k": served.token})
+        assert "评价已截止" in page.text and "已评价" not in page.text
+        refused = _rate(app_client, served, "very_satisfied")
+        assert refused.status_code == 409 and "评价已截止" in refused.text
+        # The late level is never written.
+        outcomes = [e.outcome for e in scheduler.store.ledger_entries(served.transaction_id)]
+        assert outcomes == ["unrated"]
+    finally:
+        watcher.stop()
 
 
 def test_the_page_is_rate_limited_per_client(
