@@ -170,6 +170,13 @@ class MosquittoBroker:
             if " running" in line:
                 return
 
+    def kill(self) -> None:
+        """SIGKILL: no saving of its persistence on the way out, as in a crash."""
+        if self._process is not None:
+            self._process.kill()
+            self._process.wait()
+            self._process = None
+
     def stop(self) -> None:
         """Terminate mosquitto (it saves its persistence file on the way out)."""
         if self._process is not None:

@@ -96,6 +96,15 @@ def _port(text: str) -> int:
     return port
 
 
+def cmd_chaos(args: argparse.Namespace) -> int:
+    """Drive a hall while killing its scheduler and broker; print the counts that must be 0."""
+    from simulator.chaos import ChaosOptions, main_chaos
+
+    return main_chaos(
+        ChaosOptions(seconds=args.seconds, db_url=args.db, kill_every_s=args.kill_every)
+    )
+
+
 def cmd_broker(args: argparse.Namespace) -> int:
     """Run mosquitto with the project's configuration (or the embedded broker for the demo)."""
     from paidui.broker import (
@@ -628,6 +637,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="use the pure-Python broker even if mosquitto is installed",
     )
     demo.set_defaults(func=cmd_demo)
+
+    chaos = sub.add_parser(
+        "chaos", help="a hall's traffic while its scheduler and broker are killed; counts"
+    )
+    chaos.add_argument("--seconds", type=float, default=60.0)
+    chaos.add_argument("--db", default=None, help="database URL (default: SQLite, scratch)")
+    chaos.add_argument("--kill-every", type=float, default=5.0, help="seconds between kills")
+    chaos.set_defaults(func=cmd_chaos)
 
     broker = sub.add_parser("broker", help="run the MQTT broker")
     broker.add_argument("--config", default="demo", help="demo, production, or a file")
