@@ -327,7 +327,7 @@ class SchedulerService:
         Bad input is refused at the edge (validation, QueueError) and changes nothing. A
         request that still raises may have half-changed the queue, so the uncommitted batch
         is thrown away, the queue rebuilt from the last commit and the batch run again
-        without it. Refusals given before it are then given again: the same answer twice.
+        without it. Requests answered before it get the same answer again.
         """
         failed: set[int] = set()
         while True:
@@ -342,7 +342,11 @@ class SchedulerService:
                     self._refuse_failed(topic, payload)
                     self._batch_keys.clear()
                     self._batch_duplicates.clear()
+                    given = self._answers.copy()
                     self._restore()
+                    # Refusals already sent stand: a request id has one answer, never a
+                    # refusal first and then the deed.
+                    self._answers.update(given)
                     break
             else:
                 return

@@ -37,6 +37,20 @@ def proxied(scheduler: SchedulerService, people: None, web_settings: WebSettings
     yield from (s.url for s in _served(settings))
 
 
+def _log_in(client: TestClient, next_page: str) -> httpx.Response:
+    """The login form posted as a browser would, after fetching it."""
+    return client.post(
+        "/login",
+        data={
+            "username": "manager",
+            "password": PASSWORD,
+            "csrf_token": client.cookies.get("paidui_login_csrf") or "",
+            "next": next_page,
+        },
+        follow_redirects=False,
+    )
+
+
 def _logins(url: str, count: int) -> list[int]:
     """Wrong logins for ever new accounts, each claiming another client address."""
     with httpx.Client(base_url=url) as client:
@@ -76,16 +90,7 @@ def test_https_public_address_means_secure_cookies_and_hsts(
         form = client.get("/login")
         assert ("secure" in form.headers["set-cookie"].lower()) is secure
         assert ("strict-transport-security" in form.headers) is secure
-        answer = client.post(
-            "/login",
-            data={
-                "username": "manager",
-                "password": PASSWORD,
-                "csrf_token": client.cookies.get("paidui_login_csrf") or "",
-                "next": "/",
-            },
-            follow_redirects=False,
-        )
+        answer = _log_in(client, "/")
         assert answer.status_code == 303
         session_cookie = [
             c for c in answer.headers.get_list("set-cookie") if c.startswith("paidui_session")
@@ -98,14 +103,5 @@ def test_https_public_address_means_secure_cookies_and_hsts(
 )
 def test_login_never_redirects_to_another_site(app_client: TestClient, target: str) -> None:
     app_client.get("/login")
-    answer = app_client.post(
-        "/login",
-        data={
-            "username": "manager",
-            "password": PASSWORD,
-            "csrf_token": app_client.cookies.get("paidui_login_csrf") or "",
-            "next": target,
-        },
-        follow_redirects=False,
-    )
+    answer = _log_in(app_client, target)
     assert answer.status_code == 303 and answer.headers["location"] == "/"
