@@ -8,7 +8,7 @@ display order (Arabic script shaped and right-to-left runs reversed).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -139,7 +139,7 @@ class HallPicture:
             language=language,
             rtl=t.rtl,
             title=show(t.pick(names, "")),
-            clock=t.clock(local),
+            clock=t.clock(local, local.tzinfo or UTC),
             headings=headings,
             calls=calls,
             services=services,

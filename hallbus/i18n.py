@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TypeVar
 
@@ -70,9 +70,12 @@ class Texts:
             timedelta(minutes=minutes), granularity="minute", threshold=1.5, locale=self.locale
         )
 
-    def clock(self, moment: datetime) -> str:
-        """Hours and minutes in the locale's way."""
-        return format_time(moment, "HH:mm", locale=self.locale)
+    def clock(self, moment: datetime, zone: tzinfo) -> str:
+        """Hours and minutes on the hall's wall clock (``zone``), in the locale's way.
+
+        The zone is never implied: times travel in UTC, and people read the hall's time.
+        """
+        return format_time(moment.astimezone(zone), "HH:mm", locale=self.locale)
 
     def for_display(self, text: str) -> str:
         """Text in visual order: Arabic letters joined and right-to-left runs reversed.

@@ -173,6 +173,7 @@ class TicketState(StrEnum):
     DONE = "done"
     NO_SHOW = "no_show"
     CANCELLED = "cancelled"
+    EXPIRED = "expired"  # still waiting when its service day ended
 
 
 class RatingLevel(StrEnum):

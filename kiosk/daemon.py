@@ -139,6 +139,11 @@ class KioskDaemon(DeviceDaemon):
         """The hall's name per language."""
         return self.kiosk.hall_names
 
+    @property
+    def zone(self) -> ZoneInfo:
+        """The hall's time zone."""
+        return self._zone
+
     def view(self) -> KioskView:
         """What the screen shows now."""
         with self._lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import logging
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from typing import Protocol
 
 import pygame
@@ -51,6 +52,11 @@ class KioskController(Protocol):
     @property
     def hall_names(self) -> dict[str, str]:
         """The hall's name per language."""
+        ...
+
+    @property
+    def zone(self) -> tzinfo:
+        """The hall's time zone: every time on screen is on its wall clock."""
         ...
 
     def view(self) -> KioskView:
@@ -96,11 +102,19 @@ class KioskScreen:
         self.size = size
         self.languages = languages
         self.buttons: list[Button] = []
+        self._zone: tzinfo = UTC  # the hall's, given with every frame
 
     # --- drawing --------------------------------------------------------------------
-    def draw(self, surface: pygame.Surface, view: KioskView, hall_names: dict[str, str]) -> None:
+    def draw(
+        self,
+        surface: pygame.Surface,
+        view: KioskView,
+        hall_names: dict[str, str],
+        zone: tzinfo,
+    ) -> None:
         """Draw ``view``; remembers where the buttons are."""
         self.buttons = []
+        self._zone = zone
         texts = texts_for(view.language)
         self._texts, self._surface = texts, surface
         width, height = self.size
@@ -278,7 +292,7 @@ class KioskScreen:
             ),
         ]
         if ticket.appointment_slot is not None:
-            slot = texts.clock(ticket.appointment_slot)
+            slot = texts.clock(ticket.appointment_slot, self._zone)
             rows.append((texts("Checked in for your {time} appointment", time=slot), 2.4, ACCENT))
         if issued.print_state is PrintState.PRINTED:
             rows.append((texts("Please take your ticket"), 3.0, ACCENT))
@@ -432,7 +446,8 @@ class KioskApp(TouchWindow):
     def draw(self, surface: pygame.Surface) -> None:
         """Let time pass (idle screens go back to the menu), then draw the view."""
         self.controller.tick()
-        self.screen.draw(surface, self.controller.view(), self.controller.hall_names)
+        controller = self.controller
+        self.screen.draw(surface, controller.view(), controller.hall_names, controller.zone)
 
     def touch(self, position: tuple[int, int]) -> None:
         """The action under the finger, if any, goes to the daemon."""

@@ -13,7 +13,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict, deque
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -59,6 +59,7 @@ from hallbus.topics import Command, DeviceCommandKind, HallEventKind, HallTopics
 from scheduler.config import ClerkConfig, DeviceConfig, HallConfig
 from scheduler.domain import Changes, HallQueue, QueueError, Ticket, Transaction, Window
 from scheduler.flood import FloodGuard, Rate, Verdict
+from scheduler.hours import last_ended_day
 from scheduler.ledger import EntryKind, LedgerEntry
 from scheduler.rating_token import RatingTokens
 from scheduler.store import (
@@ -233,6 +234,7 @@ class SchedulerService:
         self._device_kinds: dict[str, DeviceKind] = {d.id: d.kind for d in hall.devices}
         self._event_seq = 0  # the newest hall event's number; set from the store
         self._pruned_at: datetime | None = None
+        self._summarised_through: date | None = None
         self.flood = FloodGuard(self._rate_of, time.monotonic)
         self.deposed = threading.Event()  # a standby took over: commit nothing more
 
@@ -304,11 +306,15 @@ class SchedulerService:
             try:
                 if _Signal.TICK in items:
                     self._prune_events()
+                board_cleared = self._close_days()
                 self._handle_requests([item for item in items if isinstance(item, tuple)])
                 self._expire_ratings()
                 self._commit_batch()
+                if board_cleared:
+                    self._publish_hall()
                 if _Signal.TICK in items:
                     self._refresh_services()
+                    self._summarise_days()
                 if _Signal.REPUBLISH in items:
                     self._republish()
                 if self._inbox.empty():
@@ -378,6 +384,7 @@ class SchedulerService:
         self.flood.forget(set(self._device_kinds))
         # Numbers of events that were never committed are given again: no consumer saw them.
         self._event_seq = self.store.last_event_seq()
+        self._close_days()  # a start on a later date ends what the earlier days left open
         self._answers.clear()
         for answer in state.processed:
             key = (answer.requester, answer.request_id)
@@ -953,6 +960,38 @@ class SchedulerService:
         """Opening hours turn over with the clock: republish what changed (deduplicated)."""
         for service in self.hall.services:
             self._publish_service(service.code)
+
+    def _close_days(self) -> bool:
+        """End what ended service days left open (committed with the batch); True if the
+        hall board lost the ended day's calls."""
+        closed = self.queue.close_days(self.clock.now())
+        if closed is None:
+            return False
+        log.info(
+            "service day ended",
+            extra={
+                "through": closed.through.isoformat(),
+                "expired": len(closed.expired),
+                "no_show": len(closed.no_shows),
+                "finished": len(closed.finished),
+                "logged_out": len(closed.logged_out),
+            },
+        )
+        return closed.board_cleared
+
+    def _summarise_days(self) -> None:
+        # A day is summarised once its last transactions have their rating records.
+        now = self.clock.now()
+        grace = timedelta(seconds=self.hall.rating_timeout_s + self.hall.later_rating_s + 1)
+        through = last_ended_day(self.hall, now - grace, self.queue.calendar)
+        if through == self._summarised_through:
+            return
+        try:
+            self.store.summarise_days(through, now)
+        except StoreError:
+            log.exception("could not write the day summaries; tried again at the next tick")
+            return
+        self._summarised_through = through
 
     def _prune_events(self) -> None:
         now = self.clock.now()

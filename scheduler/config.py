@@ -34,15 +34,38 @@ class OpeningPeriod(_Strict):
     official calendar (statutory holidays and make-up working days, 调休).
     """
 
+    # Halls keep summer and winter hours (夏秋季 / 冬春季作息): a period may hold only between
+    # two dates of every year, "MM-DD" inclusive; a range may run over the new year.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
     days: list[Day] = Field(min_length=1)
     open: time
     close: time
+    season_from: str | None = Field(default=None, alias="from", pattern=r"^\d\d-\d\d$")
+    season_to: str | None = Field(default=None, alias="to", pattern=r"^\d\d-\d\d$")
 
     @model_validator(mode="after")
     def _ordered(self) -> OpeningPeriod:
         if self.close <= self.open:
             raise ValueError(f"closes at {self.close} before it opens at {self.open}")
+        if (self.season_from is None) != (self.season_to is None):
+            raise ValueError("a season needs both from and to (MM-DD)")
+        for value in (self.season_from, self.season_to):
+            if value is not None:
+                try:
+                    date(2000, int(value[:2]), int(value[3:]))  # 2000: 02-29 is a day
+                except ValueError as err:
+                    raise ValueError(f"{value} is not a month and day") from err
         return self
+
+    def in_season(self, day: date) -> bool:
+        """Whether the period holds on ``day`` (always, without a season)."""
+        if self.season_from is None or self.season_to is None:
+            return True
+        key = f"{day:%m-%d}"
+        if self.season_from <= self.season_to:
+            return self.season_from <= key <= self.season_to
+        return key >= self.season_from or key <= self.season_to  # e.g. 10-01 to 04-30
 
 
 class ServiceConfig(_Strict):
@@ -178,6 +201,9 @@ class HallConfig(_Strict):
     windows: list[WindowConfig] = Field(min_length=1)
     clerks: list[ClerkConfig] = Field(default_factory=list)
     devices: list[DeviceConfig] = Field(default_factory=list)
+    # When the service day ends: unfinished tickets of the day end with an outcome, clerks
+    # are logged out. Default: the last closing of any service that day, or midnight.
+    day_end: time | None = None
     # Hall events (calls, ratings) stay this long for consumers that missed some to replay.
     event_retention_h: float = Field(default=48.0, gt=0, le=24 * 90)
     # Per device kind (kiosk, counter, rating_pad, portal, other): overrides the defaults.

@@ -31,7 +31,7 @@ from scheduler.calendar import WorkCalendar
 from scheduler.cases import BadRatingCase, open_case
 from scheduler.config import ClerkConfig, HallConfig, ServiceConfig
 from scheduler.estimate import ServiceTimes, estimate_wait_s
-from scheduler.hours import closed_reason
+from scheduler.hours import closed_reason, day_end, last_ended_day
 from scheduler.ledger import EntryKind, LedgerEntry, RatingLedger
 from scheduler.policy import CallingPolicy, DefaultCallingPolicy, LaneKey, WaitingRoom, WindowView
 
@@ -177,6 +177,25 @@ class CallRecord:
 
 
 @dataclass(frozen=True)
+class DayClosed:
+    """What the end of one or more service days ended (nothing of those days stays open)."""
+
+    through: date  # every ticket of this day and earlier ones is finished now
+    expired: list[Ticket]
+    no_shows: list[Ticket]
+    finished: list[Transaction]
+    logged_out: list[int]
+    board_cleared: bool  # the hall board's calls of the ended day were taken down
+
+    @property
+    def empty(self) -> bool:
+        """Whether the day's end found nothing left open."""
+        return not (
+            self.expired or self.no_shows or self.finished or self.logged_out or self.board_cleared
+        )
+
+
+@dataclass(frozen=True)
 class Issued:
     """What the kiosk prints."""
 
@@ -270,6 +289,7 @@ class HallQueue:
         self.calendar = calendar or WorkCalendar(hall.extra_holidays, hall.extra_workdays)
         self._services = {s.code: s for s in hall.services}
         self._windows = {w.number: Window(w.number, hall.tiers(w)) for w in hall.windows}
+        self._closed_through: date | None = None  # the last service day ended (close_days)
         self._service_windows: dict[str, list[int]] = {code: [] for code in self._services}
         for window in self._windows.values():
             for code in window.tiers:
@@ -733,6 +753,58 @@ class HallQueue:
         self.changes.touch(ticket)
         self.changes.windows.add(number)
         return transaction
+
+    # --- the service day ---------------------------------------------------------------
+    def close_days(self, now: datetime) -> DayClosed | None:
+        """End every unfinished ticket of service days that have ended by ``now``.
+
+        Waiting tickets expire, called ones are no-shows, one being served is finished
+        (``ended_by: day_end``; its transaction gets its one rating record as any other),
+        and clerks who logged in before the day ended are logged out, pauses with them.
+        Derived from the state alone, so it is the same after a restart on a later date, a
+        takeover, or a scheduler that was down over midnight: nothing of an earlier day is
+        ever called, counted or estimated. None when there is nothing to end.
+        """
+        through = last_ended_day(self.hall, now, self.calendar)
+        if through == self._closed_through:
+            return None  # this day was closed already: no ticket of it can have appeared
+        self._closed_through = through
+        closing = day_end(self.hall, through, self.calendar)
+        expired = [t for t in self._tickets.values() if t.service_date <= through]
+        for ticket in expired:
+            self._dequeue(ticket)
+            ticket.state = TicketState.EXPIRED
+            ticket.finished_at = now
+            self.changes.touch(ticket)
+        no_shows: list[Ticket] = []
+        finished: list[Transaction] = []
+        logged_out: list[int] = []
+        for window in self._windows.values():
+            held = window.current
+            if held is not None and held.service_date <= through:
+                if held.state == TicketState.SERVING:
+                    finished.append(self._close_transaction(held, window, now, ended_by="day_end"))
+                    held.state = TicketState.DONE
+                else:
+                    held.state = TicketState.NO_SHOW
+                    no_shows.append(held)
+                held.finished_at = now
+                window.current = None
+                self.changes.touch(held)
+                self.changes.windows.add(window.number)
+            stale = window.status_since is not None and window.status_since < closing
+            if window.clerk is not None and stale:
+                self._window_event(
+                    WindowEvent(window.number, "logout", window.clerk.code, None, now)
+                )
+                logged_out.append(window.number)
+        stale_calls = [c for c in self.recent_calls if c.called_at < closing]
+        for call in stale_calls:  # the hall board starts the new day empty
+            self.recent_calls.remove(call)
+        if expired or no_shows or finished or stale_calls:
+            self.changes.services.update(self._services)
+        closed = DayClosed(through, expired, no_shows, finished, logged_out, bool(stale_calls))
+        return None if closed.empty else closed
 
     # --- appointments -------------------------------------------------------------
     def book_appointment(

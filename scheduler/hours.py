@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
 from scheduler.calendar import WorkCalendar
-from scheduler.config import WEEKDAYS, OpeningPeriod, ServiceConfig
+from scheduler.config import WEEKDAYS, HallConfig, OpeningPeriod, ServiceConfig
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,34 @@ def periods_on(service: ServiceConfig, day: date, calendar: WorkCalendar) -> lis
     if service.hours is None:
         return []
     tags = {WEEKDAYS[day.weekday()], "workday" if calendar.is_workday(day) else "restday"}
-    return sorted((p for p in service.hours if tags & set(p.days)), key=lambda p: p.open)
+    return sorted(
+        (p for p in service.hours if tags & set(p.days) and p.in_season(day)),
+        key=lambda p: p.open,
+    )
+
+
+def day_end(hall: HallConfig, day: date, calendar: WorkCalendar) -> datetime:
+    """When ``day``'s service ends in the hall's zone: ``day_end``, or the last closing.
+
+    A hall with a service that keeps no hours, or none open that day, ends at midnight.
+    """
+    midnight = datetime.combine(day + timedelta(days=1), time.min, hall.zone)
+    if hall.day_end is not None:
+        return datetime.combine(day, hall.day_end, hall.zone)
+    closings = []
+    for service in hall.services:
+        if service.hours is None:
+            return midnight
+        closings += [p.close for p in periods_on(service, day, calendar)]
+    if not closings:
+        return midnight
+    return datetime.combine(day, max(closings), hall.zone)
+
+
+def last_ended_day(hall: HallConfig, now: datetime, calendar: WorkCalendar) -> date:
+    """The latest service day that has ended at ``now``: today after its end, else yesterday."""
+    today = now.astimezone(hall.zone).date()
+    return today if now >= day_end(hall, today, calendar) else today - timedelta(days=1)
 
 
 def closed_reason(service: ServiceConfig, local: datetime, calendar: WorkCalendar) -> Closed | None:

@@ -24,7 +24,14 @@ from sqlalchemy import (
     update,
 )
 
-from hallbus.messages import PauseReason, PrinterFault, PrintState, PriorityClass, TicketState
+from hallbus.messages import (
+    PauseReason,
+    PrinterFault,
+    PrintState,
+    PriorityClass,
+    RatingLevel,
+    TicketState,
+)
 from scheduler.calendar import WorkCalendar
 from scheduler.cases import BadRatingCase, CaseState, Complexity, advance
 from scheduler.config import HallConfig
@@ -44,6 +51,7 @@ from scheduler.tables import (
     calls,
     case_steps,
     config_versions,
+    day_summaries,
     outbox,
     processed_requests,
     rating_cases,
@@ -866,6 +874,89 @@ class Store:
         return case
 
     # --- read-only queries (demo summary, tests, reports) ----------------------------
+    def summarise_days(
+        self, through: date, now: datetime, *, lookback_days: int = 14
+    ) -> list[date]:
+        """Write the summary of every ended service day up to ``through`` that lacks one.
+
+        Called once a day's last transactions have their rating records; a day missed while
+        the scheduler was down is written at its next start (within ``lookback_days``).
+        """
+        hall = self.hall
+        since = through - timedelta(days=lookback_days)
+        bad = [level.value for level in RatingLevel if level.is_bad]
+        conn = self._writer()
+        written: list[date] = []
+        try:
+            with conn.begin():
+                done = select(day_summaries.c.service_date).where(day_summaries.c.hall == hall)
+                days = conn.execute(
+                    select(tickets.c.service_date)
+                    .where(
+                        tickets.c.hall == hall,
+                        tickets.c.service_date > since,
+                        tickets.c.service_date <= through,
+                        tickets.c.service_date.not_in(done),
+                    )
+                    .distinct()
+                ).scalars()
+                for day in sorted(days):
+                    states: dict[str, int] = dict(
+                        conn.execute(  # type: ignore[arg-type]
+                            select(tickets.c.state, func.count())
+                            .where(tickets.c.hall == hall, tickets.c.service_date == day)
+                            .group_by(tickets.c.state)
+                        ).all()
+                    )
+                    of_day = select(tickets.c.id).where(
+                        tickets.c.hall == hall, tickets.c.service_date == day
+                    )
+                    served = select(transactions.c.id).where(transactions.c.ticket_id.in_(of_day))
+                    outcomes: dict[str, int] = dict(
+                        conn.execute(  # type: ignore[arg-type]
+                            select(rating_ledger.c.outcome, func.count())
+                            .where(
+                                rating_ledger.c.kind == EntryKind.RATING.value,
+                                rating_ledger.c.transaction_id.in_(served),
+                            )
+                            .group_by(rating_ledger.c.outcome)
+                        ).all()
+                    )
+                    count = conn.execute(
+                        select(func.count()).select_from(served.subquery())
+                    ).scalar_one()
+                    unrated = outcomes.get("unrated", 0)
+                    conn.execute(
+                        insert(day_summaries).values(
+                            hall=hall,
+                            service_date=day,
+                            issued=sum(states.values()),
+                            served=states.get(TicketState.DONE.value, 0),
+                            expired=states.get(TicketState.EXPIRED.value, 0),
+                            no_show=states.get(TicketState.NO_SHOW.value, 0),
+                            cancelled=states.get(TicketState.CANCELLED.value, 0),
+                            transactions=count,
+                            rated=sum(outcomes.values()) - unrated,
+                            unrated=unrated,
+                            bad=sum(n for outcome, n in outcomes.items() if outcome in bad),
+                            written_at=now,
+                        )
+                    )
+                    written.append(day)
+        except Exception as err:
+            raise StoreError(f"day summaries failed: {err}") from err
+        return written
+
+    def day_summaries(self) -> list[dict[str, Any]]:
+        """Every stored day summary of the hall, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(day_summaries)
+                .where(day_summaries.c.hall == self.hall)
+                .order_by(day_summaries.c.service_date)
+            ).all()
+        return [dict(row._mapping) for row in rows]
+
     def has_ticket(self, ticket_id: str) -> bool:
         """Whether this hall ever issued the ticket (any state, any day)."""
         with self.engine.connect() as conn:

@@ -224,6 +224,25 @@ calls = Table(
 )
 Index("ix_calls", calls.c.hall, calls.c.id)
 
+# One row per hall and service day, written once the day has ended and its last
+# transactions have their rating records: what reports read for past days.
+day_summaries = Table(
+    "day_summaries",
+    metadata,
+    Column("hall", String(64), primary_key=True),
+    Column("service_date", Date, primary_key=True),
+    Column("issued", Integer, nullable=False),
+    Column("served", Integer, nullable=False),
+    Column("expired", Integer, nullable=False),
+    Column("no_show", Integer, nullable=False),
+    Column("cancelled", Integer, nullable=False),
+    Column("transactions", Integer, nullable=False),
+    Column("rated", Integer, nullable=False),  # a level given (pad or QR page)
+    Column("unrated", Integer, nullable=False),
+    Column("bad", Integer, nullable=False),
+    Column("written_at", UtcDateTime, nullable=False),
+)
+
 outbox = Table(
     "outbox",
     metadata,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +29,19 @@ class SchedulerProcess:
     """``paidui scheduler`` in its own process, which can be killed and started again."""
 
     def __init__(
-        self, hall_file: Path, db_url: str, bus: BusSettings, *, log_level: str = "WARNING"
+        self,
+        hall_file: Path,
+        db_url: str,
+        bus: BusSettings,
+        *,
+        log_level: str = "WARNING",
+        wrapper: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
     ) -> None:
+        # ``wrapper`` runs it under another program, e.g. faketime with a shifted clock.
+        self.env = {**os.environ, **env} if env else None
         self.args = [
+            *wrapper,
             sys.executable, "-m", "paidui", "--log-level", log_level, "scheduler",
             "--hall", str(hall_file), "--db", db_url,
             "--rating-key", str(hall_file.with_suffix(".rating.key")),
@@ -41,7 +53,7 @@ class SchedulerProcess:
 
     def start(self) -> None:
         """Start the process (it announces itself online on the bus)."""
-        self.process = subprocess.Popen(self.args, stderr=subprocess.PIPE)
+        self.process = subprocess.Popen(self.args, stderr=subprocess.PIPE, env=self.env)
         threading.Thread(target=self._read_log, args=(self.process,), daemon=True).start()
 
     def _read_log(self, process: subprocess.Popen[bytes]) -> None:

@@ -11,12 +11,13 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any, TypeVar
 
 from hallbus.client import BusClient, Requester
 from hallbus.clock import Clock
 from hallbus.events import HallEventFollower
+from hallbus.hall_time import hall_iso
 from hallbus.messages import (
     DeviceKind,
     DeviceStatus,
@@ -164,8 +165,9 @@ def live_view(picture: LivePicture, config: HallConfig, now: datetime) -> dict[s
                 ),
             }
         )
+    zone = config.zone
     return {
-        "at": now.isoformat(),
+        "at": hall_iso(now, zone),
         "scheduler_online": picture.scheduler_online,
         "windows": windows,
         "services": services,
@@ -173,7 +175,10 @@ def live_view(picture: LivePicture, config: HallConfig, now: datetime) -> dict[s
             [c.model_dump(mode="json") for c in picture.hall.recent_calls] if picture.hall else []
         ),
         "alerts": [vars(a) for a in alerts(picture, config, now)],
-        "events": picture.events,
+        # Event times on the hall's clock: the page shows their hh:mm:ss as they are.
+        "events": [
+            {**e, "at": hall_iso(datetime.fromisoformat(e["at"]), zone)} for e in picture.events
+        ],
     }
 
 
@@ -181,18 +186,26 @@ def device_rows(picture: LivePicture, config: HallConfig) -> list[dict[str, Any]
     """Every configured device, and any unknown one heard on the bus, with what is known."""
     rows = []
     known = {d.id for d in config.devices}
+    zone = config.zone
     for device in config.devices:
         seen = picture.devices.get(device.id, DeviceSeen())
-        rows.append(_device_row(device.id, device.kind.value, device.window, device.profile, seen))
+        rows.append(
+            _device_row(device.id, device.kind.value, device.window, device.profile, seen, zone)
+        )
     for device_id, seen in sorted(picture.devices.items()):
         if device_id not in known:
             kind = seen.status.kind.value if seen.status else "unknown"
-            rows.append(_device_row(device_id, f"{kind} (not configured)", None, None, seen))
+            rows.append(_device_row(device_id, f"{kind} (not configured)", None, None, seen, zone))
     return rows
 
 
 def _device_row(
-    device_id: str, kind: str, window: int | None, profile: str | None, seen: DeviceSeen
+    device_id: str,
+    kind: str,
+    window: int | None,
+    profile: str | None,
+    seen: DeviceSeen,
+    zone: tzinfo,
 ) -> dict[str, Any]:
     status = seen.status
     return {
@@ -201,7 +214,7 @@ def _device_row(
         "window": window,
         "profile": profile or (status.detail.get("model") if status else None),
         "availability": {True: "online", False: "offline", None: "unknown"}[seen.online],
-        "last_seen": seen.last_seen.isoformat() if seen.last_seen else None,
+        "last_seen": hall_iso(seen.last_seen, zone) if seen.last_seen else None,
         "healthy": status.healthy if status else None,
         "faults": status.faults if status else [],
         "detail": status.detail if status else {},

@@ -6,7 +6,7 @@ import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator
-from datetime import date
+from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -14,7 +14,9 @@ import yaml
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 
+from hallbus.hall_time import wall_clock
 from scheduler.cases import Complexity
 from scheduler.stats import GroupBy, Period
 from scheduler.web import api, operations, reports
@@ -26,6 +28,7 @@ from scheduler.web.context import (
     Context,
     Manager,
     Viewer,
+    WebContext,
     client_address,
     same_secret,
 )
@@ -34,6 +37,19 @@ from scheduler.web.operations import CaseStep, OperationError
 from scheduler.web.ratings import case_counts, case_page, ledger_page, rating_summary
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
+
+
+@pass_context
+def _wall_clock(
+    context: Any, moment: datetime | str | None, pattern: str = "%Y-%m-%d %H:%M"
+) -> str:
+    """Jinja filter ``wall_clock``: a time on the hall's clock (the page's ``hall_zone``)."""
+    if moment is None:
+        return "—"
+    return wall_clock(moment, context.get("hall_zone") or UTC, pattern)
+
+
+TEMPLATES.env.filters["wall_clock"] = _wall_clock
 router = APIRouter(include_in_schema=False)
 
 STREAM_REFRESH_S = 5.0  # timers on the page move on even when nothing else changes
@@ -41,12 +57,19 @@ STREAM_COALESCE_S = 0.25  # a burst of bus updates becomes one push
 CONFIG_SECTIONS = ("services", "windows", "clerks", "devices")
 
 
+def _hall_zone(request: Request) -> tzinfo:
+    context: WebContext = request.app.state.context
+    newest = context.store.newest_config()
+    return newest[1].zone if newest else UTC  # before the scheduler's first start: no times
+
+
 def render(request: Request, name: str, session: Session | None, **values: Any) -> HTMLResponse:
-    """A page with the navigation for ``session``."""
+    """A page with the navigation for ``session``; its times on the hall's clock."""
     return TEMPLATES.TemplateResponse(
         request,
         name,
         {
+            "hall_zone": _hall_zone(request),
             "session": session,
             "csrf": session.csrf_token if session else "",
             "is_manager": bool(session and session.account.may(Role.HALL_MANAGER)),

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from datetime import datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
@@ -228,12 +229,19 @@ def test_id_card_check_in_and_priority(
     bus: BusSettings,
     hall: HallConfig,
     clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     portal = devices(VirtualPortal, "portal")
-    assert (
-        portal.book("tax", clock.now() + timedelta(minutes=10), BOOKED, "138****0000").status
-        == "ok"
-    )
+    slot = clock.now() + timedelta(minutes=10)
+    assert portal.book("tax", slot, BOOKED, "138****0000").status == "ok"
+    drawn: list[str] = []
+    draw_text = app.screen._text
+
+    def recording(text: str, *args: Any, **kwargs: Any) -> Any:
+        drawn.append(text)
+        return draw_text(text, *args, **kwargs)
+
+    monkeypatch.setattr(app.screen, "_text", recording)
     reader = BusClient(bus, "idr-1", HallTopics(hall.id).availability("idr-1"))
     reader.start()
     topic = HallTopics(hall.id).device_event("idr-1", DeviceEventKind.CARD_READ)
@@ -251,6 +259,10 @@ def test_id_card_check_in_and_priority(
         assert view.issued is not None and view.issued.ticket.appointment_slot is not None
         assert view.issued.ticket.service_code == "tax"
         shot(app, "card-appointment")
+        # The slot on the hall's wall clock, never in UTC (the hall is 8 hours ahead).
+        local = f"{slot.astimezone(ZoneInfo(hall.timezone)):%H:%M}"
+        assert any(local in text for text in drawn), drawn
+        assert not any(f"{slot:%H:%M}" in text for text in drawn), drawn
         tap(app, Confirm())
         wait_view(app, kiosk, menu_ready)
 
