@@ -174,6 +174,7 @@ class TicketState(StrEnum):
     NO_SHOW = "no_show"
     CANCELLED = "cancelled"
     EXPIRED = "expired"  # still waiting when its service day ended
+    VOIDED = "voided"  # ended by a hall manager (wrong service, the citizen left)
 
 
 class RatingLevel(StrEnum):
@@ -387,6 +388,14 @@ class ReportPrint(Request):
     faults: list[PrinterFault] = Field(default_factory=list, max_length=16)
 
 
+class VoidTicket(Request):
+    """Portal: a hall manager ends a ticket that is waiting or called; it is kept, voided."""
+
+    ticket_id: TicketId
+    reason: str = Field(min_length=1, max_length=200)
+    manager: str = Field(min_length=1, max_length=64)
+
+
 class ReplayEvents(Request):
     """Portal: the hall events after ``after_seq`` that it missed (a gap, a reconnect).
 
@@ -418,6 +427,7 @@ REQUEST_MODELS: dict[Command, type[Request]] = {
     Command.REPORT_PRINT: ReportPrint,
     Command.APPLY_CONFIG: ApplyConfig,
     Command.REPLAY_EVENTS: ReplayEvents,
+    Command.VOID_TICKET: VoidTicket,
 }
 
 

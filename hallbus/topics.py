@@ -56,6 +56,7 @@ class Command(StrEnum):
     REPORT_PRINT = "report_print"
     APPLY_CONFIG = "apply_config"
     REPLAY_EVENTS = "replay_events"
+    VOID_TICKET = "void_ticket"
 
 
 class DeviceCommandKind(StrEnum):

@@ -101,6 +101,7 @@ ALLOWED_COMMANDS: dict[DeviceKind, frozenset[Command]] = {
             Command.REVIEW_RATING,
             Command.APPLY_CONFIG,
             Command.REPLAY_EVENTS,
+            Command.VOID_TICKET,
         }
     ),
 }
@@ -584,6 +585,17 @@ class SchedulerService:
                 )
             case bus.Cancel():
                 return ticket_view(queue.cancel(request.ticket_id, now))
+            case bus.VoidTicket():
+                voided = queue.void(request.ticket_id, now)
+                log.info(
+                    "ticket voided",
+                    extra={
+                        "ticket": voided.label,
+                        "manager": request.manager,
+                        "reason": request.reason,
+                    },
+                )
+                return ticket_view(voided)
             case bus.Login():
                 return window_view(
                     queue.login(window, now, clerk_code=request.clerk_code, id_hash=request.id_hash)

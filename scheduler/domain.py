@@ -603,6 +603,35 @@ class HallQueue:
         self._touch_windows_of(ticket)
         return ticket
 
+    def void(self, ticket_id: str, now: datetime) -> Ticket:
+        """A manager ends a waiting or called ticket; one being served is finished instead.
+
+        The ticket stays (voided, never deleted); a window it was called to is free again.
+        """
+        ticket = self._tickets.get(ticket_id)
+        if ticket is not None:
+            self._dequeue(ticket)
+            self._touch_windows_of(ticket)
+        else:
+            window = next(
+                (w for w in self._windows.values() if w.current and w.current.id == ticket_id),
+                None,
+            )
+            if window is None or window.current is None:
+                raise QueueError(ErrorCode.UNKNOWN_TICKET, f"no open ticket {ticket_id}")
+            ticket = window.current
+            if ticket.state == TicketState.SERVING:
+                raise QueueError(
+                    ErrorCode.INVALID_STATE,
+                    f"{ticket.label} is being served at window {window.number}: finish it there",
+                )
+            window.current = None
+            self.changes.windows.add(window.number)
+        ticket.state = TicketState.VOIDED
+        ticket.finished_at = now
+        self.changes.touch(ticket)
+        return ticket
+
     def report_print(
         self, ticket_id: str, state: PrintState, faults: Sequence[PrinterFault]
     ) -> PrintReport:

@@ -65,6 +65,12 @@ class CaseStepBody(_Body):
     complexity: Complexity | None = None
 
 
+class VoidBody(_Body):
+    """Why a manager ends a ticket."""
+
+    reason: Bounded
+
+
 class ReviewProposalBody(_Body):
     """Propose to mark a rating not adopted."""
 
@@ -184,6 +190,18 @@ def cases(ctx: Context, session: Viewer) -> dict[str, Any]:
 def case_step(ctx: Context, session: Manager, case_id: str, body: CaseStepBody) -> dict[str, Any]:
     """Record the next step of a case (contact, rectification, call-back, close)."""
     return operations.advance_case(ctx, session, case_id, body.to, body.note, body.complexity)
+
+
+@router.get("/tickets", responses=UNAUTHORIZED)
+def open_tickets(ctx: Context, session: Viewer) -> list[dict[str, Any]]:
+    """Today's tickets still waiting or called."""
+    return [{**t, "issued_at": t["issued_at"].isoformat()} for t in operations.open_tickets(ctx)]
+
+
+@router.post("/tickets/{ticket_id}/void", responses=UNAUTHORIZED)
+def void_ticket(ctx: Context, session: Manager, ticket_id: str, body: VoidBody) -> dict[str, Any]:
+    """End a waiting or called ticket with a reason (the ticket is kept, voided; audited)."""
+    return operations.void_ticket(ctx, session, ticket_id, body.reason)
 
 
 @router.get("/reviews", responses=UNAUTHORIZED)

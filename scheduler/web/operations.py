@@ -23,6 +23,8 @@ from hallbus.messages import (
     RatingLevel,
     Reply,
     ReviewRating,
+    TicketState,
+    VoidTicket,
 )
 from hallbus.topics import Command
 from scheduler.cases import CaseError, CaseState, Complexity
@@ -47,6 +49,8 @@ class OperationError(Exception):
 
 # What a refusal from the scheduler means for the person at the browser.
 _REPLY_STATUS = {
+    ErrorCode.UNKNOWN_TICKET: 404,
+    ErrorCode.INVALID_STATE: 409,
     ErrorCode.TIMEOUT: 504,
     ErrorCode.INTERNAL: 503,
     ErrorCode.UNKNOWN_TRANSACTION: 404,
@@ -131,6 +135,53 @@ def propose_review(
         {"reason": reason, "proposal": proposal.id},
     )
     return {"id": proposal.id, "state": proposal.state}
+
+
+def open_tickets(ctx: WebContext) -> list[dict[str, Any]]:
+    """Today's tickets still waiting or called, in order of issue, for a manager to end one."""
+    config = ctx.config()
+    with ctx.store.engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                tickets.c.id,
+                tickets.c.label,
+                tickets.c.service_code,
+                tickets.c.state,
+                tickets.c.window,
+                tickets.c.issued_at,
+            )
+            .where(
+                tickets.c.hall == ctx.settings.hall,
+                tickets.c.service_date == ctx.today(config),
+                tickets.c.state.in_([TicketState.WAITING.value, TicketState.CALLED.value]),
+            )
+            .order_by(tickets.c.issued_at)
+        ).all()
+    return [dict(row._mapping) for row in rows]
+
+
+def void_ticket(ctx: WebContext, session: Session, ticket_id: str, reason: str) -> dict[str, Any]:
+    """End a waiting or called ticket (wrong service, the citizen left); audited, kept."""
+    reason = reason.strip()
+    if not reason:
+        raise OperationError(422, "say why the ticket is ended (kept in the audit log)")
+    request = VoidTicket(
+        request_id=uuid.uuid4().hex,
+        ticket_id=ticket_id,
+        reason=reason[:200],
+        manager=session.account.username,
+    )
+    voided = _answer(
+        ctx.portal.request(Command.VOID_TICKET, request, timeout=ctx.settings.bus_timeout_s)
+    )
+    ctx.accounts.record(
+        ctx.now(),
+        session.account.username,
+        "ticket.void",
+        ticket_id,
+        {"label": voided.get("label"), "reason": reason[:200]},
+    )
+    return {"ticket_id": ticket_id, "label": voided.get("label"), "state": voided.get("state")}
 
 
 def decide_review(

@@ -278,6 +278,24 @@ def case_advance(
     return RedirectResponse("/cases", status_code=303)
 
 
+@router.get("/tickets", response_class=HTMLResponse)
+def tickets_page(request: Request, ctx: Context, session: Viewer) -> Response:
+    """Today's open tickets; a manager can end one with a reason."""
+    return render(request, "tickets.html", session, tickets=operations.open_tickets(ctx))
+
+
+@router.post("/tickets/{ticket_id}/void")
+def ticket_void(
+    ctx: Context,
+    session: Manager,
+    ticket_id: str,
+    reason: Annotated[str, Form(max_length=200)],
+) -> Response:
+    """End a ticket (wrong service, the citizen left)."""
+    operations.void_ticket(ctx, session, ticket_id, reason)
+    return RedirectResponse("/tickets", status_code=303)
+
+
 @router.post("/reviews")
 def review_propose(
     ctx: Context,

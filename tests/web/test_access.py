@@ -19,6 +19,8 @@ LEAST_ROLE: dict[tuple[str, str], Role | None] = {
     ("GET", "/api/v1/ratings/ledger"): Role.VIEWER,
     ("GET", "/api/v1/cases"): Role.VIEWER,
     ("POST", "/api/v1/cases/{case_id}/steps"): Role.HALL_MANAGER,
+    ("GET", "/api/v1/tickets"): Role.VIEWER,
+    ("POST", "/api/v1/tickets/{ticket_id}/void"): Role.HALL_MANAGER,
     ("GET", "/api/v1/reviews"): Role.VIEWER,
     ("POST", "/api/v1/reviews"): Role.HALL_MANAGER,
     ("POST", "/api/v1/reviews/{proposal_id}/{decision}"): Role.HALL_MANAGER,
@@ -35,6 +37,7 @@ LEAST_ROLE: dict[tuple[str, str], Role | None] = {
 PAGES: dict[tuple[str, str], Role] = {
     ("GET", "/"): Role.VIEWER,
     ("GET", "/devices"): Role.VIEWER,
+    ("GET", "/tickets"): Role.VIEWER,
     ("GET", "/ratings"): Role.VIEWER,
     ("GET", "/cases"): Role.VIEWER,
     ("GET", "/reports"): Role.VIEWER,
@@ -63,7 +66,7 @@ def test_every_manager_endpoint_refuses_anonymous_and_lower_roles(
     for (method, path), least in LEAST_ROLE.items():
         if least is None:
             continue
-        url = path.format(case_id="c", proposal_id="p", decision="approve")
+        url = path.format(case_id="c", proposal_id="p", decision="approve", ticket_id="t")
         assert app_client.request(method, url).status_code == 401, url
         forged = app_client.request(method, url, headers={"Authorization": "Bearer forged"})
         assert forged.status_code == 401, url
