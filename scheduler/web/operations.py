@@ -19,6 +19,7 @@ from hallbus.messages import (
     ApplyConfig,
     BadRatingReason,
     ErrorCode,
+    PriorityClass,
     Rate,
     RatingLevel,
     Reply,
@@ -29,6 +30,7 @@ from hallbus.messages import (
 from hallbus.topics import Command
 from scheduler.cases import CaseError, CaseState, Complexity
 from scheduler.config import HallConfig
+from scheduler.domain import ACTIVE_STATES
 from scheduler.ledger import EntryKind
 from scheduler.stats import GroupBy, Period, StatRow, hall_statistics
 from scheduler.store import StoreError
@@ -314,6 +316,63 @@ def ticket_page(ctx: WebContext, ticket_id: str, token: str) -> dict[str, Any]:
         for r in rows
     ]
     return {"ticket_id": ticket_id, "label": ticket.label, "state": ticket.state, "items": items}
+
+
+@dataclass(frozen=True)
+class TicketProgress:
+    """Where a ticket stands, as its phone page says it."""
+
+    state: str
+    label: str
+    window: int | None
+    ahead: int | None  # waiting: tickets that will be called before it
+    estimate_min: int | None  # waiting: minutes, from the service's live estimate
+
+    @property
+    def final(self) -> bool:
+        """Nothing more will happen to the ticket itself (its rating may still)."""
+        return self.state not in {s.value for s in ACTIVE_STATES}
+
+
+def ticket_progress(ctx: WebContext, ticket_id: str, token: str) -> TicketProgress:
+    """A ticket's state for its holder; 404 for a wrong token or ticket."""
+    if not ctx.tokens.check(ticket_id, token):
+        raise OperationError(404, "this link is not valid")
+    with ctx.store.engine.connect() as conn:
+        row = conn.execute(
+            select(tickets).where(tickets.c.id == ticket_id, tickets.c.hall == ctx.settings.hall)
+        ).first()
+        if row is None:
+            raise OperationError(404, "this link is not valid")
+        if row.state != TicketState.WAITING.value:
+            return TicketProgress(row.state, row.label, row.window, None, None)
+        # Called before it: a higher class, or its own class and in line earlier (the
+        # calling policy's order; window tiers may still let a few others go first).
+        mine = PriorityClass(row.priority).rank
+        higher = [c.value for c in PriorityClass if c.rank < mine]
+        waiting = conn.execute(
+            select(tickets.c.priority, tickets.c.queued_at, tickets.c.number).where(
+                tickets.c.hall == ctx.settings.hall,
+                tickets.c.service_date == row.service_date,
+                tickets.c.service_code == row.service_code,
+                tickets.c.state == TicketState.WAITING.value,
+                tickets.c.id != row.id,
+            )
+        ).all()
+    place = (row.queued_at, row.number)  # same arrival: the lower number came first
+    ahead = sum(
+        1
+        for other in waiting
+        if other.priority in higher
+        or (other.priority == row.priority and (other.queued_at, other.number) < place)
+    )
+    shown = ctx.watch.picture.services.get(row.service_code)
+    estimate = None
+    if shown is not None and shown.estimated_wait_s is not None:
+        # The live estimate is for a ticket taken now, at the end of the line.
+        share = (ahead + 1) / (len(waiting) + 1)
+        estimate = max(1, round(shown.estimated_wait_s * share / 60))
+    return TicketProgress(row.state, row.label, None, ahead, estimate)
 
 
 def rate_on_page(

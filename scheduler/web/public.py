@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
 
 from hallbus.i18n import Texts, texts_in
-from hallbus.messages import BadRatingReason, RatingLevel
+from hallbus.messages import BadRatingReason, RatingLevel, TicketState
 from scheduler.web import operations
 from scheduler.web.context import Context, client_address
-from scheduler.web.operations import OperationError
+from scheduler.web.operations import OperationError, TicketProgress
 from scheduler.web.pages import TEMPLATES
 
 LOCALE = Path(__file__).with_name("locale")
@@ -24,6 +28,34 @@ def _texts(lang: str | None) -> Texts:
     return texts_in(LOCALE, "rate", lang if lang in LANGUAGES else "zh")
 
 
+PROGRESS_REFRESH_S = 15.0  # the phone hears the state at least this often
+FINAL_TEXTS = {
+    TicketState.DONE.value: "Your service is done",
+    TicketState.NO_SHOW.value: "Your number was called and passed",
+    TicketState.CANCELLED.value: "This ticket was cancelled",
+    TicketState.EXPIRED.value: "This ticket expired at the end of its day",
+    TicketState.VOIDED.value: "This ticket was ended by the hall",
+}
+
+
+def progress_text(texts: Texts, progress: TicketProgress) -> str:
+    """The one line that says where the ticket stands, in the ticket's language."""
+    match progress.state:
+        case TicketState.WAITING.value if progress.estimate_min is not None:
+            return texts(
+                "Waiting: {ahead} ahead of you, about {minutes} min",
+                ahead=progress.ahead,
+                minutes=progress.estimate_min,
+            )
+        case TicketState.WAITING.value:
+            return texts("Waiting: {ahead} ahead of you", ahead=progress.ahead)
+        case TicketState.CALLED.value:
+            return texts("Please go to window {window} now", window=progress.window)
+        case TicketState.SERVING.value:
+            return texts("Being served at window {window}", window=progress.window)
+    return texts(FINAL_TEXTS.get(progress.state, progress.state))
+
+
 def _page(
     request: Request, ctx: Context, ticket_id: str, k: str, lang: str | None, **values: object
 ) -> HTMLResponse:
@@ -31,6 +63,7 @@ def _page(
     config = ctx.config()
     try:
         page = operations.ticket_page(ctx, ticket_id, k)
+        progress = operations.ticket_progress(ctx, ticket_id, k)
     except OperationError as err:
         response = TEMPLATES.TemplateResponse(
             request, "rate.html", {"t": texts, "invalid": True, "error": texts(err.message)}
@@ -46,6 +79,8 @@ def _page(
             "lang": texts.language,
             "k": k,
             "page": page,
+            "progress": progress,
+            "progress_text": progress_text(texts, progress),
             "services": services,
             "hall_name": texts.pick(config.names, config.id),
             "levels": list(RatingLevel),
@@ -61,6 +96,50 @@ def rating_page(
 ) -> Response:
     """The ticket's services, each with the five levels until it is rated."""
     return _page(request, ctx, ticket_id, k, lang)
+
+
+@router.get("/t/{ticket_id}/stream")
+async def progress_stream(
+    request: Request, ctx: Context, ticket_id: str, k: str = "", lang: str | None = None
+) -> StreamingResponse:
+    """Server-sent events: the ticket's progress line whenever the hall changes."""
+    texts = _texts(lang)
+    operations.ticket_progress(ctx, ticket_id, k)  # 404 before any stream for a wrong link
+    loop = asyncio.get_running_loop()
+    changed: asyncio.Queue[int] = asyncio.Queue(maxsize=1)
+
+    def offer(version: int) -> None:
+        if changed.empty():
+            changed.put_nowait(version)
+
+    def on_change(version: int) -> None:
+        loop.call_soon_threadsafe(offer, version)  # the bus thread hands over to the loop
+
+    stop = ctx.watch.listen(on_change)
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            yield "retry: 3000\n\n"
+            while not await request.is_disconnected():
+                progress = operations.ticket_progress(ctx, ticket_id, k)
+                data = {
+                    "state": progress.state,
+                    "text": progress_text(texts, progress),
+                    "final": progress.final,
+                }
+                yield f"event: progress\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+                if progress.final:
+                    return  # the page reloads to offer the rating
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.get(), timeout=PROGRESS_REFRESH_S)
+        finally:
+            stop()
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 @router.post("/t/{ticket_id}", response_class=HTMLResponse)

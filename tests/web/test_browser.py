@@ -12,6 +12,7 @@ import shutil
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -22,6 +23,7 @@ from scheduler.bridge import SchedulerService
 from scheduler.web.context import WebSettings
 from scheduler.web.server import WebServer
 from simulator.demo import DemoOptions, run_demo
+from simulator.devices import VirtualCounter, VirtualKiosk
 from tests.kiosk.tickets import artifacts_dir
 from tests.web.conftest import PASSWORD, Served
 
@@ -188,4 +190,35 @@ def test_the_public_page_on_a_phone(
     phone.wait_for_selector("#thanks")
     assert "已评价: 不满意" in (phone.text_content("main") or "")
     phone.screenshot(path=str(artifacts_dir() / "rating-page-thanks.png"), full_page=True)
+    phone.close()
+
+
+def test_the_tickets_phone_page_follows_it_live_then_offers_the_rating(
+    browser: Browser,
+    dashboard: WebServer,
+    devices: Callable[..., Any],
+    staff: Callable[[int], VirtualCounter],
+) -> None:
+    kiosk: VirtualKiosk = devices(VirtualKiosk, "kiosk-1")
+    first = kiosk.issue("social").data or {}
+    mine = kiosk.issue("social").data or {}
+    counter = staff(1)
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    phone.goto(f"{dashboard.url}/t/{mine['ticket_id']}?k={mine['rating_token']}&lang=zh")
+    assert "前面还有 1 人" in (phone.text_content("#progress") or "")
+    phone.screenshot(path=str(artifacts_dir() / "ticket-page-waiting.png"), full_page=True)
+    assert counter.call_next().data["ticket_id"] == first["ticket_id"]  # type: ignore[index]
+    phone.wait_for_selector("#progress:has-text('前面还有 0 人')", timeout=WAIT_MS)
+    assert counter.finish().status == "ok"
+    assert counter.call_next().data["ticket_id"] == mine["ticket_id"]  # type: ignore[index]
+    # No reload: the line changes as the hall does.
+    phone.wait_for_selector("#progress:has-text('请到 1 号窗口办理')", timeout=WAIT_MS)
+    phone.screenshot(path=str(artifacts_dir() / "ticket-page-called.png"), full_page=True)
+    assert counter.start_service().status == "ok"
+    phone.wait_for_selector("#progress:has-text('正在 1 号窗口办理')", timeout=WAIT_MS)
+    assert counter.finish().status == "ok"
+    # Done: the page reloads itself and offers the five levels.
+    phone.wait_for_selector("#progress:has-text('已办结')", timeout=WAIT_MS)
+    phone.wait_for_selector("button:has-text('非常满意')", timeout=WAIT_MS)
+    phone.screenshot(path=str(artifacts_dir() / "ticket-page-done.png"), full_page=True)
     phone.close()
