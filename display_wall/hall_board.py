@@ -225,7 +225,9 @@ class _Painter:
         # header: the hall's name and the clock
         self.box(c.panel, 0, 0, self.width, 110 * u)
         self.text(view.title, 56, c.text, 40 * u, 22 * u)
-        self.text(view.clock, 64, c.call, 0, 16 * u, align="end", width=self.width - 40 * u)
+        clock = self.text(view.clock, 64, c.call, 0, 16 * u, align="end", width=self.width - 40 * u)
+        beside = self.width - 80 * u - clock.width
+        self.text(view.date, 36, c.muted, 0, 38 * u, align="end", width=beside)
         self.paint_calls(40 * u, 140 * u, self.width * 0.55, 660 * u)
         self.paint_services(self.width * 0.55 + 80 * u, 140 * u, self.width * 0.45 - 120 * u)
         self.paint_windows(40 * u, 830 * u)

@@ -60,6 +60,7 @@ class HallView:
     rtl: bool
     title: str
     clock: str
+    date: str  # the hall's date and weekday, beside the clock
     headings: dict[str, str]
     calls: list[CallLine]
     services: list[ServiceLine]
@@ -140,6 +141,7 @@ class HallPicture:
             rtl=t.rtl,
             title=show(t.pick(names, "")),
             clock=t.clock(local, local.tzinfo or UTC),
+            date=show(t.day(local, local.tzinfo or UTC)),
             headings=headings,
             calls=calls,
             services=services,

@@ -15,7 +15,7 @@ from typing import TypeVar
 
 import arabic_reshaper
 from babel import Locale
-from babel.dates import format_time, format_timedelta
+from babel.dates import format_skeleton, format_time, format_timedelta
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 from bidi import get_display
@@ -76,6 +76,10 @@ class Texts:
         The zone is never implied: times travel in UTC, and people read the hall's time.
         """
         return format_time(moment.astimezone(zone), "HH:mm", locale=self.locale)
+
+    def day(self, moment: datetime, zone: tzinfo) -> str:
+        """The hall's date and weekday in the locale's way (12月1日星期二, Tuesday, December 1)."""
+        return format_skeleton("MMMMdEEEE", moment.astimezone(zone), locale=self.locale)
 
     def for_display(self, text: str) -> str:
         """Text in visual order: Arabic letters joined and right-to-left runs reversed.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pygame
 import pytest
@@ -89,6 +90,14 @@ def test_the_board_in_each_language_from_retained_state(
         assert view.calls[0].newest and not view.calls[1].newest
         assert [w.status for w in view.windows] == ["open", "paused", "open", "closed"]
         assert [s.waiting for s in view.services] == ["1", "2", "0"]
+        # The hall's date and weekday beside its clock, on the hall's wall clock.
+        local = clock.now().astimezone(ZoneInfo(hall.timezone))
+        if language != "ug":
+            assert view.clock == f"{local:%H:%M}"
+        if language == "zh":
+            assert view.date.startswith(f"{local.month}月{local.day}日") and "周" in view.date
+        elif language == "en":
+            assert f"{local:%A}" in view.date and str(local.day) in view.date
         if language == "zh":
             assert view.calls[0].window == "1号窗口" and view.headings["Now calling"] == "正在呼叫"
             assert view.title == "示范政务服务中心" and "身份证" in view.notice
