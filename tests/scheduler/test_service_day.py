@@ -53,9 +53,17 @@ def hall_with_hours(timezone: str = "Asia/Shanghai") -> HallConfig:
     )
 
 
-def test_the_day_ends_every_unfinished_ticket_with_an_outcome_and_tuesday_starts_at_001() -> None:
-    hall = hall_with_hours()
+@pytest.mark.parametrize("timezone", ["Asia/Shanghai", "Asia/Urumqi", "Europe/Berlin"])
+def test_the_day_ends_every_unfinished_ticket_with_an_outcome_and_tuesday_starts_at_001(
+    timezone: str,
+) -> None:
+    hall = hall_with_hours(timezone)
+    zone = ZoneInfo(timezone)
     queue = HallQueue(hall)
+
+    def at(day: date, hour: int, minute: int = 0) -> datetime:
+        return datetime.combine(day, time(hour, minute), zone).astimezone(UTC)
+
     monday = at(MONDAY, 15)
     for window in (1, 2):
         queue.login(window, monday, clerk_code=str(1000 + window))
