@@ -611,6 +611,9 @@ class ServiceState(Message):
     open_windows: int
     unavailable: Unavailable | None = None  # None: tickets can be taken now
     longest_waiting_since: datetime | None = None  # issue time of the longest-waiting ticket
+    # Today's opening periods on the hall's clock ("09:00-12:00"), the season's in force;
+    # empty for a service that keeps no hours.
+    hours_today: list[str] = Field(default_factory=list)
 
 
 class RecentCall(Message):

@@ -250,9 +250,15 @@ class KioskScreen:
             y = greeting.bottom
         name = pygame.Rect(body.x, y, body.width, body.height * 0.09)
         self._text(texts.pick(state.names, state.service_code), 4.0, INK, name, "center")
+        below = name.bottom
+        if state.hours_today:  # the hours in force today, this season's
+            hours = pygame.Rect(body.x, below, body.width, body.height * 0.045)
+            today = texts("Open today {hours}", hours="  ".join(state.hours_today))
+            self._text(today, 2.2, MUTED, hours, "center")
+            below = hours.bottom
         title = pygame.Rect(
             body.width * 0.08,
-            name.bottom + body.height * 0.03,
+            below + body.height * 0.03,
             body.width * 0.84,
             body.height * 0.06,
         )

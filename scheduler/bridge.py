@@ -925,6 +925,7 @@ class SchedulerService:
                 else None
             ),
             longest_waiting_since=self.queue.longest_waiting_since(code),
+            hours_today=self.queue.hours_today(code, self.clock.now()),
         )
         self._publish_retained(self.topics.service_state(code), state)
 

@@ -31,7 +31,7 @@ from scheduler.calendar import WorkCalendar
 from scheduler.cases import BadRatingCase, open_case
 from scheduler.config import ClerkConfig, HallConfig, ServiceConfig
 from scheduler.estimate import ServiceTimes, estimate_wait_s
-from scheduler.hours import closed_reason, day_end, last_ended_day
+from scheduler.hours import closed_reason, day_end, last_ended_day, periods_on
 from scheduler.ledger import EntryKind, LedgerEntry, RatingLedger
 from scheduler.policy import CallingPolicy, DefaultCallingPolicy, LaneKey, WaitingRoom, WindowView
 
@@ -441,6 +441,12 @@ class HallQueue:
                     ErrorCode.QUOTA_REACHED, f"all {service.quota} tickets for today are taken"
                 )
         return None
+
+    def hours_today(self, service_code: str, now: datetime) -> list[str]:
+        """The service's opening periods today (the season's in force), as the hall reads them."""
+        today = now.astimezone(self.hall.zone).date()
+        periods = periods_on(self.service(service_code), today, self.calendar)
+        return [f"{p.open:%H:%M}-{p.close:%H:%M}" for p in periods]
 
     def awaiting_rating(self) -> list[Transaction]:
         """Finished transactions whose rating is still open."""

@@ -215,6 +215,10 @@ def test_a_closed_service_is_greyed_with_the_reason(
     view = wait_view(app, kiosk, menu_ready)
     tax = next(s for s in view.menu if s.service_code == "tax")
     assert tax.unavailable is not None and tax.unavailable.code is ErrorCode.SERVICE_CLOSED
+    (hours,) = tax.hours_today  # today's hours in force, on the hall's clock
+    assert tax.unavailable.opens_at is not None
+    assert hours == f"{tax.unavailable.opens_at:%H:%M}-{tax.unavailable.opens_at:%H}:59"
+    assert next(s for s in view.menu if s.service_code == "social").hours_today == []
     assert app.button(ChooseService("tax")) is None  # greyed tiles take no touch
     assert app.button(ChooseService("social")) is not None
     shot(app, "menu-closed-service")

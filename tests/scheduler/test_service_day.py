@@ -130,7 +130,7 @@ def test_seasonal_hours_are_data_summer_and_winter() -> None:
     morning = OpeningPeriod(days=["workday"], open=time(9), close=time(12))
     base = hall_with_hours()
     service = base.services[0].model_copy(update={"hours": [morning, summer, winter]})
-    hall = base.model_copy(update={"services": [service]})
+    hall = base.model_copy(update={"services": [service, *base.services[1:]]})
     calendar = WorkCalendar()
     july, december = date(2026, 7, 15), date(2026, 12, 15)  # both Wednesdays, working days
     assert [p.close for p in periods_on(service, july, calendar)] == [time(12), time(17, 30)]
@@ -141,6 +141,11 @@ def test_seasonal_hours_are_data_summer_and_winter() -> None:
     local = datetime.combine(july, time(17, 15), SHANGHAI)
     assert closed_reason(service, local, calendar) is None
     assert day_end(hall, july, calendar).time() == time(17, 30)
+    queue = HallQueue(hall)
+    july_noon = datetime.combine(july, time(12), SHANGHAI)
+    assert queue.hours_today(service.code, july_noon) == ["09:00-12:00", "13:30-17:30"]
+    december_noon = datetime.combine(december, time(12), SHANGHAI)
+    assert queue.hours_today(service.code, december_noon) == ["09:00-12:00", "13:00-17:00"]
     with pytest.raises(ValueError, match="both from and to"):
         OpeningPeriod.model_validate(
             {"days": ["mon"], "open": "09:00", "close": "12:00", "from": "05-01"}
