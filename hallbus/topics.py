@@ -229,6 +229,10 @@ class HallTopics:
         """Filter for the commands to every device."""
         return f"{self.base}/device/+/cmd/+"
 
+    def ledger_checkpoint(self) -> str:
+        """Retained: the rating ledger's newest signed head (a witness outside the database)."""
+        return f"{self.base}/state/ledger"
+
     def all_state(self) -> str:
         """Filter for all retained board state (windows, services, hall)."""
         return f"{self.base}/state/#"

@@ -150,6 +150,7 @@ def _rating_key_file(args: argparse.Namespace, hall: str) -> Path:
 def cmd_scheduler(args: argparse.Namespace) -> int:
     """Run the scheduler of one hall until SIGTERM."""
     from scheduler.bridge import SchedulerService
+    from scheduler.checkpoints import WitnessFile, load_signing_key
     from scheduler.config import load_hall
     from scheduler.rating_token import RatingTokens, load_or_create_key
     from scheduler.store import Store
@@ -157,10 +158,17 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     hall = load_hall(args.hall)
     url = args.db or Store.sqlite_url(Path(f"paidui-{hall.id}.db").resolve())
     tokens = RatingTokens(load_or_create_key(_rating_key_file(args, hall.id)), hall.id)
+    ledger_key = load_signing_key(args.ledger_key) if args.ledger_key else None
+    witness = WitnessFile(args.checkpoint_file) if args.checkpoint_file else None
 
     def make_service() -> SchedulerService:
         return SchedulerService(
-            hall, Store(url, hall.id), _bus_settings(args), rating_tokens=tokens
+            hall,
+            Store(url, hall.id),
+            _bus_settings(args),
+            rating_tokens=tokens,
+            ledger_key=ledger_key,
+            witness=witness,
         )
 
     if url.startswith("postgresql"):
@@ -235,18 +243,43 @@ def _store_url(args: argparse.Namespace) -> str:
     return str(args.db or Store.sqlite_url(Path(f"paidui-{args.hall}.db").resolve()))
 
 
+def cmd_ratings_key(args: argparse.Namespace) -> int:
+    """Make the hall's ledger signing key (owner-only) and its public half for auditors."""
+    from scheduler.checkpoints import CheckpointKeyError, make_signing_key
+
+    try:
+        public = make_signing_key(args.out)
+    except CheckpointKeyError as err:
+        log.error("%s", err)
+        return 2
+    print(json.dumps({"key": str(args.out), "public_key": str(public)}))
+    return 0
+
+
 def cmd_ratings_verify(args: argparse.Namespace) -> int:
-    """Check a hall's rating ledger; exit 1 naming the first broken entry."""
+    """Check a hall's rating ledger: the chain, signed checkpoints, witnesses; exit 1 if broken."""
+    from scheduler.checkpoints import Checkpoint, WitnessFile, audit_ledger, load_public_key
     from scheduler.store import Store
 
     store = Store(_store_url(args), args.hall)
     store.open(migrate=False)
     try:
-        entries = len(store.ledger_entries())
-        breach = store.verify_ledger()
+        ledger = store.ledger_entries()
+        kept: list[tuple[str, Checkpoint]] = [("database", c) for c in store.checkpoints()]
     finally:
         store.close()
-    report: dict[str, object] = {"hall": args.hall, "entries": entries, "intact": breach is None}
+    for witness in args.witness:
+        kept += [(f"witness {witness}", c) for c in WitnessFile(witness).read(args.hall)]
+    public = load_public_key(args.public_key) if args.public_key else None
+    breach = audit_ledger(ledger, kept, public)
+    entries = len(ledger)
+    report: dict[str, object] = {
+        "hall": args.hall,
+        "entries": entries,
+        "checkpoints": len(kept),
+        "signatures_checked": public is not None,
+        "intact": breach is None,
+    }
     if breach is not None:
         report |= {"first_broken_seq": breach.seq, "problem": breach.problem}
     print(json.dumps(report, ensure_ascii=False))
@@ -677,6 +710,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="signs QR rating links (default: paidui-<hall>-rating.key)",
     )
+    scheduler.add_argument(
+        "--ledger-key",
+        type=Path,
+        default=None,
+        help="signs checkpoints of the rating ledger (made by paidui ratings key)",
+    )
+    scheduler.add_argument(
+        "--checkpoint-file",
+        type=Path,
+        default=None,
+        help="an append-only file outside the database that keeps every checkpoint",
+    )
     _add_bus_options(scheduler)
     scheduler.set_defaults(func=cmd_scheduler)
 
@@ -715,7 +760,20 @@ def build_parser() -> argparse.ArgumentParser:
     verify = ratings_sub.add_parser("verify", help="check the hash chain; exit 1 if broken")
     verify.add_argument("--hall", default="demo", help="hall id")
     verify.add_argument("--db", default=None, help="SQLAlchemy URL (default: paidui-<hall>.db)")
+    verify.add_argument(
+        "--public-key", type=Path, default=None, help="the ledger key's public half (.pub)"
+    )
+    verify.add_argument(
+        "--witness",
+        type=Path,
+        action="append",
+        default=[],
+        help="a checkpoint file kept outside the database (repeatable)",
+    )
     verify.set_defaults(func=cmd_ratings_verify)
+    key = ratings_sub.add_parser("key", help="make the ledger's signing key (owner-only)")
+    key.add_argument("--out", type=Path, required=True, help="the key file; .pub beside it")
+    key.set_defaults(func=cmd_ratings_key)
 
     stats = sub.add_parser("stats", help="statistics per day and service, window or clerk")
     stats.add_argument("--hall-file", type=Path, default=DEMO_HALL_FILE)

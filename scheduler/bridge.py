@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from pydantic import ValidationError
 
 from hallbus import messages as bus
@@ -56,6 +57,7 @@ from hallbus.messages import (
 )
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, DeviceCommandKind, HallEventKind, HallTopics
+from scheduler.checkpoints import WitnessFile, sign_head
 from scheduler.config import ClerkConfig, DeviceConfig, HallConfig
 from scheduler.domain import Changes, HallQueue, QueueError, Ticket, Transaction, Window
 from scheduler.flood import FloodGuard, Rate, Verdict
@@ -207,9 +209,16 @@ class SchedulerService:
         clock: Clock | None = None,
         client_id: str | None = None,
         rating_tokens: RatingTokens | None = None,
+        ledger_key: Ed25519PrivateKey | None = None,
+        witness: WitnessFile | None = None,
     ) -> None:
         self.hall = hall
         self.rating_tokens = rating_tokens
+        # Signed heads of the rating ledger, and the file that keeps them outside the store.
+        self.ledger_key = ledger_key
+        self.witness = witness
+        self._checkpointed_seq = 0
+        self._checkpoint_due = False
         self.config_version = 0
         self.store = store
         self.clock = clock or SystemClock()
@@ -311,6 +320,7 @@ class SchedulerService:
                 self._handle_requests([item for item in items if isinstance(item, tuple)])
                 self._expire_ratings()
                 self._commit_batch()
+                self._checkpoint()
                 if board_cleared:
                     self._publish_hall()
                 if _Signal.TICK in items:
@@ -385,6 +395,7 @@ class SchedulerService:
         self.flood.forget(set(self._device_kinds))
         # Numbers of events that were never committed are given again: no consumer saw them.
         self._event_seq = self.store.last_event_seq()
+        self._checkpointed_seq = self.store.last_checkpoint_seq()
         self._close_days()  # a start on a later date ends what the earlier days left open
         self._answers.clear()
         for answer in state.processed:
@@ -980,6 +991,7 @@ class SchedulerService:
         closed = self.queue.close_days(self.clock.now())
         if closed is None:
             return False
+        self._checkpoint_due = True  # each day ends with a signed head of the ledger
         log.info(
             "service day ended",
             extra={
@@ -991,6 +1003,33 @@ class SchedulerService:
             },
         )
         return closed.board_cleared
+
+    def _checkpoint(self) -> None:
+        """Sign the ledger's committed head every ``checkpoint_every`` entries and at day end."""
+        ledger = self.queue.ledger
+        if self.ledger_key is None or ledger.head_seq <= self._checkpointed_seq:
+            self._checkpoint_due = False
+            return
+        if not self._checkpoint_due and (
+            ledger.head_seq - self._checkpointed_seq < self.hall.checkpoint_every
+        ):
+            return
+        checkpoint = sign_head(
+            self.ledger_key, self.hall.id, ledger.head_seq, ledger.head_hash, self.clock.now()
+        )
+        try:
+            self.store.save_checkpoint(checkpoint)
+        except LeadershipLost:
+            return  # the next commit finds it out and steps down
+        self._checkpointed_seq, self._checkpoint_due = checkpoint.seq, False
+        payload = checkpoint.to_json().encode()
+        self.bus.publish(self.topics.ledger_checkpoint(), payload, retain=True)
+        if self.witness is not None:
+            try:
+                self.witness.append(checkpoint)
+            except OSError:
+                # The database and the bus still hold it; the file misses this one only.
+                log.exception("could not append to the checkpoint file")
 
     def _summarise_days(self) -> None:
         # A day is summarised once its last transactions have their rating records.

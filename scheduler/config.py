@@ -201,6 +201,8 @@ class HallConfig(_Strict):
     windows: list[WindowConfig] = Field(min_length=1)
     clerks: list[ClerkConfig] = Field(default_factory=list)
     devices: list[DeviceConfig] = Field(default_factory=list)
+    # The rating ledger's head is signed every this many entries (and at each day's end).
+    checkpoint_every: int = Field(default=50, ge=1, le=100_000)
     # When the service day ends: unfinished tickets of the day end with an outcome, clerks
     # are logged out. Default: the last closing of any service that day, or midnight.
     day_end: time | None = None

@@ -34,6 +34,7 @@ from hallbus.messages import (
 )
 from scheduler.calendar import WorkCalendar
 from scheduler.cases import BadRatingCase, CaseState, Complexity, advance
+from scheduler.checkpoints import Checkpoint
 from scheduler.config import HallConfig
 from scheduler.domain import (
     ACTIVE_STATES,
@@ -52,6 +53,7 @@ from scheduler.tables import (
     case_steps,
     config_versions,
     day_summaries,
+    ledger_checkpoints,
     outbox,
     processed_requests,
     rating_cases,
@@ -809,6 +811,47 @@ class Store:
     def verify_ledger(self) -> Breach | None:
         """The first entry where the hall's chain is broken, or None if it holds."""
         return verify_chain(self.ledger_entries())
+
+    # --- ledger checkpoints ---------------------------------------------------------------
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Keep a signed head of the ledger."""
+        conn = self._writer()
+        try:
+            with conn.begin():
+                self._check_fence(conn)
+                conn.execute(
+                    insert(ledger_checkpoints).values(
+                        hall=self.hall,
+                        seq=checkpoint.seq,
+                        hash=checkpoint.hash,
+                        at=checkpoint.at,
+                        signature=checkpoint.signature,
+                    )
+                )
+        except LeadershipLost:
+            raise
+        except Exception as err:
+            raise StoreError(f"checkpoint not saved: {err}") from err
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """The hall's signed heads, oldest first."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(ledger_checkpoints)
+                .where(ledger_checkpoints.c.hall == self.hall)
+                .order_by(ledger_checkpoints.c.seq)
+            ).all()
+        return [Checkpoint(r.hall, r.seq, r.hash, r.at, r.signature) for r in rows]
+
+    def last_checkpoint_seq(self) -> int:
+        """The newest signed head's seq (0 before the first)."""
+        with self.engine.connect() as conn:
+            newest = conn.execute(
+                select(func.max(ledger_checkpoints.c.seq)).where(
+                    ledger_checkpoints.c.hall == self.hall
+                )
+            ).scalar()
+        return int(newest or 0)
 
     # --- bad-rating cases -----------------------------------------------------------
     def cases(self, *, states: Iterable[CaseState] | None = None) -> list[BadRatingCase]:

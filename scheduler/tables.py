@@ -224,6 +224,18 @@ calls = Table(
 )
 Index("ix_calls", calls.c.hall, calls.c.id)
 
+# Signed heads of the rating ledger (scheduler/checkpoints.py); witnesses outside the
+# database keep copies, so rewriting these rows along with the ledger still shows.
+ledger_checkpoints = Table(
+    "ledger_checkpoints",
+    metadata,
+    Column("hall", String(64), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("hash", String(64), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("signature", String(128), nullable=False),
+)
+
 # One row per hall and service day, written once the day has ended and its last
 # transactions have their rating records: what reports read for past days.
 day_summaries = Table(

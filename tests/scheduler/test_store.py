@@ -123,7 +123,13 @@ def test_ratings_verify_names_the_entry_altered_behind_its_back(
 ) -> None:
     _serve_and_rate(store, _queue(hall), [RatingLevel.SATISFIED] * 4)
     assert paidui(["ratings", "verify", "--hall", hall.id, "--db", any_db_url]) == 0
-    assert json.loads(capsys.readouterr().out) == {"hall": hall.id, "entries": 4, "intact": True}
+    assert json.loads(capsys.readouterr().out) == {
+        "hall": hall.id,
+        "entries": 4,
+        "checkpoints": 0,
+        "signatures_checked": False,
+        "intact": True,
+    }
 
     with store.engine.begin() as conn:  # 刷好评: turn a rating into a better one
         conn.execute(
