@@ -34,7 +34,7 @@ from scheduler.web.context import (
 )
 from scheduler.web.live import device_rows, live_view
 from scheduler.web.operations import CaseStep, OperationError
-from scheduler.web.ratings import case_counts, case_page, ledger_page, rating_summary
+from scheduler.web.ratings import LABELS, case_counts, case_page, ledger_page, rating_summary
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 
@@ -50,6 +50,7 @@ def _wall_clock(
 
 
 TEMPLATES.env.filters["wall_clock"] = _wall_clock
+TEMPLATES.env.globals["labels"] = LABELS  # codes as staff read them (待联系, 服务态度, ...)
 router = APIRouter(include_in_schema=False)
 
 STREAM_REFRESH_S = 5.0  # timers on the page move on even when nothing else changes

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
-from hallbus.messages import RATING_LABELS_ZH, UNRATED, RatingLevel
+from hallbus.messages import RATING_LABELS_ZH, UNRATED, BadRatingReason, RatingLevel
 from scheduler.cases import BadRatingCase, CaseState
 from scheduler.config import HallConfig
 from scheduler.domain import new_id
@@ -25,6 +25,26 @@ from scheduler.tables import rating_ledger, review_proposals, transactions
 LEVELS = [level.value for level in RatingLevel]
 OUTCOME_LABELS: dict[str, str] = {level.value: RATING_LABELS_ZH[level] for level in RatingLevel}
 OUTCOME_LABELS[UNRATED] = "未评价"
+# The codes the ledger and cases keep, as the hall's staff read them.
+LABELS: dict[str, dict[str, str]] = {
+    "outcome": OUTCOME_LABELS,
+    "reason": {
+        BadRatingReason.ATTITUDE.value: "服务态度",
+        BadRatingReason.EFFICIENCY.value: "办事效率",
+        BadRatingReason.PROCESS.value: "办事流程",
+        BadRatingReason.OTHER.value: "其他",
+    },
+    "source": {"pad": "评价器", "qr": "扫码评价", "timeout": "超时未评", "review": "复核"},
+    "case_state": {
+        CaseState.OPEN.value: "待联系",
+        CaseState.CONTACTED.value: "已联系",
+        CaseState.RECTIFIED.value: "已整改",
+        CaseState.CALLED_BACK.value: "已回访",
+        CaseState.CLOSED.value: "已办结",
+    },
+    "proposal": {"proposed": "待审批", "approved": "已批准", "rejected": "已驳回"},
+    "complexity": {"simple": "简单", "complex": "复杂"},
+}
 GOOD = {RatingLevel.VERY_SATISFIED.value, RatingLevel.SATISFIED.value}
 GOOD |= {RatingLevel.BASICALLY_SATISFIED.value}
 BAD = {RatingLevel.DISSATISFIED.value, RatingLevel.VERY_DISSATISFIED.value}

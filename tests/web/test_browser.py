@@ -139,7 +139,8 @@ def test_a_bad_rating_is_followed_to_closed_by_clicking(
     log_in(page, dashboard.url, "manager", PASSWORD)
     page.click("text=差评整改 Cases")
     row = page.locator(f"tr[data-transaction='{served.transaction_id}']")
-    assert row.locator("td.state").text_content() == "open"
+    assert row.locator("td.state").get_attribute("data-state") == "open"
+    assert row.locator("td.state").text_content() == "待联系"  # staff read Chinese, not codes
     page.screenshot(path=str(artifacts_dir() / "dashboard-case-open.png"), full_page=True)
     for note, button, state in [
         ("电话联系群众,已致歉", "已联系 Record contact", "contacted"),
@@ -150,7 +151,7 @@ def test_a_bad_rating_is_followed_to_closed_by_clicking(
         row.locator("input[name=note]").fill(note)
         row.locator(f"button:has-text('{button}')").click()
         page.wait_for_url(f"{dashboard.url}/cases")
-        assert row.locator("td.state").text_content() == state
+        assert row.locator("td.state").get_attribute("data-state") == state
     page.screenshot(path=str(artifacts_dir() / "dashboard-case-closed.png"), full_page=True)
 
     # The same rating proposed "not adopted" by one manager, approved by another.
@@ -165,7 +166,7 @@ def test_a_bad_rating_is_followed_to_closed_by_clicking(
     page.goto(f"{dashboard.url}/cases")
     page.click("#proposals button:has-text('批准 Approve')")
     page.wait_for_url(f"{dashboard.url}/cases")
-    assert "approved (manager2)" in (page.text_content("#proposals") or "")
+    assert "已批准 (manager2)" in (page.text_content("#proposals") or "")
     page.goto(f"{dashboard.url}/ratings")
     assert "不予采纳: 监控显示为误触 (manager / manager2)" in (entry.text_content() or "")
     assert [e.kind.value for e in scheduler.store.ledger_entries(served.transaction_id)] == [

@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from hallbus.messages import BadRatingReason, RatingLevel
 from scheduler.bridge import SchedulerService
 from scheduler.ledger import EntryKind
-from tests.web.conftest import ApiUser, Served
+from tests.web.conftest import ApiUser, Served, browser_login
 
 STEPS = [
     ("contacted", "called the citizen, apologised"),
@@ -145,3 +145,23 @@ def test_ratings_are_counted_by_level_window_clerk_and_service(
     assert services == {"社保业务": 2, "税务业务": 1}
     clerks = {row["group"]: row["rated"] for row in summary["clerk"]}
     assert clerks == {"王芳": 2, "李强": 1}  # clerks 1001 and 1002 staff windows 1 and 2
+
+
+def test_the_pages_speak_chinese_and_offer_not_adopted_on_bad_ratings_only(
+    app_client: TestClient, serve: Callable[..., Served]
+) -> None:
+    good = serve(1, RatingLevel.VERY_SATISFIED)
+    bad = serve(1, RatingLevel.DISSATISFIED, BadRatingReason.ATTITUDE)
+    browser_login(app_client, "manager")
+    page = app_client.get("/ratings").text
+
+    def row(transaction_id: str) -> str:
+        start = page.index(f'data-transaction="{transaction_id}"')
+        return page[start : page.index("</tr>", start)]
+
+    assert "提议不予采纳" not in row(good.transaction_id)  # nothing to set aside
+    assert "提议不予采纳" in row(bad.transaction_id) and "服务态度" in row(bad.transaction_id)
+    assert "attitude" not in row(bad.transaction_id)  # the reason's code is not shown
+    assert "评价器" in row(good.transaction_id)  # the source, not "pad"
+    cases = app_client.get("/cases").text
+    assert "待联系" in cases and ">open<" not in cases
