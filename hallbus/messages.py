@@ -333,8 +333,8 @@ class Rate(Request):
     def _bad_needs_reason(self) -> Rate:
         if self.level.is_bad and self.reason is None:
             raise ValueError("a bad rating needs a reason")
-        if not self.level.is_bad and (self.reason is not None or self.comment is not None):
-            raise ValueError("only a bad rating carries a reason or comment")
+        if not self.level.is_bad and self.reason is not None:
+            raise ValueError("only a bad rating carries a reason")  # a comment any level may
         return self
 
 

@@ -156,7 +156,16 @@ def rating_submit(
 ) -> Response:
     """Record the rating; a bad one without a reason comes back asking for it."""
     if level.is_bad and reason is None:
-        return _page(request, ctx, ticket_id, k, lang, ask_reason=transaction_id, chosen=level)
+        return _page(
+            request,
+            ctx,
+            ticket_id,
+            k,
+            lang,
+            ask_reason=transaction_id,
+            chosen=level,
+            comment=comment,
+        )
     try:
         operations.rate_on_page(
             ctx, ticket_id, k, transaction_id, level, reason, comment, client_address(request)

@@ -151,3 +151,15 @@ def test_the_second_of_two_concurrent_ratings_is_told_it_was_already_rated(
     assert second.status_code == 409 and "本次服务已评价过" in second.text
     (entry,) = scheduler.store.ledger_entries(served.transaction_id)
     assert entry.outcome == "very_satisfied"
+
+
+def test_a_short_comment_goes_with_any_level(
+    app_client: TestClient, serve: Callable[..., Served], scheduler: SchedulerService
+) -> None:
+    served = serve(1)
+    page = app_client.get(f"/t/{served.ticket_id}", params={"k": served.token, "lang": "zh"})
+    assert 'name="comment"' in page.text  # offered before any level is chosen
+    answer = _rate(app_client, served, "very_satisfied", comment="工作人员很耐心")
+    assert answer.status_code == 303
+    (entry,) = scheduler.store.ledger_entries(served.transaction_id)
+    assert (entry.outcome, entry.reason, entry.note) == ("very_satisfied", None, "工作人员很耐心")
