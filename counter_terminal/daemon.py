@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from counter_terminal.clerk import (
     CounterContext,
     Feedback,
@@ -202,6 +204,7 @@ class KeypadDevice(_CounterDevice):
         self.last: Feedback | None = None
         self._shown: list[str] | None = None
         self._keys: queue.Queue[ClerkAction | _CardLogin | None] = queue.Queue()
+        self._awaiting_pin: Login | None = None  # a login the scheduler wants a PIN for
 
     def setup(self) -> None:
         """Follow the window's retained state, and the paired reader's cards for logins."""
@@ -249,9 +252,15 @@ class KeypadDevice(_CounterDevice):
             action = ClerkAction(ClerkKey.LOGIN)
             login = Login(request_id=uuid.uuid4().hex, id_hash=item.id_hash)
             steps: list[Step] | Feedback = [Step(Command.LOGIN, login)]
+        elif item.key is ClerkKey.LOGIN and self._awaiting_pin is not None and item.number:
+            # The number typed now is the PIN for the code or card given just before. It
+            # is sent once, never shown or logged.
+            action = item
+            steps = self._with_pin(self._awaiting_pin, item.number)
         else:
             action = item
             steps = plan(action, self.state, self.context, uuid.uuid4().hex)
+        self._awaiting_pin = None  # any other key gives up the login in hand
         if isinstance(steps, Feedback):
             self._tell(action, steps)
             return
@@ -267,7 +276,24 @@ class KeypadDevice(_CounterDevice):
             if not carry_on(step, reply):
                 break
         assert reply is not None
+        if reply.error is not None and reply.error.code is ErrorCode.PIN_REQUIRED:
+            last = steps[-1].request
+            if isinstance(last, Login) and last.pin is None:
+                self._awaiting_pin = last  # the next "login" with a number sends its PIN
         self._tell(action, feedback(action, reply))
+
+    @staticmethod
+    def _with_pin(login: Login, pin: str) -> list[Step] | Feedback:
+        try:
+            request = Login(
+                request_id=uuid.uuid4().hex,
+                clerk_code=login.clerk_code,
+                id_hash=login.id_hash,
+                pin=pin,
+            )
+        except ValidationError:
+            return Feedback(False, "密码为4-8位数字", "bad_pin")
+        return [Step(Command.LOGIN, request)]
 
     def _tell(self, action: ClerkAction, said: Feedback) -> None:
         self.last = said

@@ -77,6 +77,9 @@ class ErrorCode(StrEnum):
     RATING_CLOSED = "rating_closed"  # already rated, timed out, or not this pad's window
     INVALID_CONFIG = "invalid_config"  # a configuration change fails the hall's rules
     RATE_LIMITED = "rate_limited"  # this device sent more than its kind may; slow down
+    PIN_REQUIRED = "pin_required"  # this login needs the clerk's PIN: ask for it, send again
+    WRONG_PIN = "wrong_pin"
+    CLERK_LOCKED = "clerk_locked"  # too many wrong PINs: locked for a while
     REQUEST_ID_REUSED = "request_id_reused"  # the id was used before for another request
     INTERNAL = "internal"  # the scheduler failed; the request changed nothing, retry
     TIMEOUT = "timeout"  # raised on the device side: no reply in time
@@ -250,6 +253,7 @@ class Login(Request):
 
     clerk_code: str | None = Field(default=None, min_length=1, max_length=32)
     id_hash: IdHash | None = None
+    pin: str | None = Field(default=None, pattern=r"^[0-9]{4,8}$")  # where the hall wants one
 
     @model_validator(mode="after")
     def _code_or_card(self) -> Login:

@@ -237,6 +237,34 @@ def cmd_accounts_add(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_clerks_pin(args: argparse.Namespace) -> int:
+    """Set a clerk's PIN (from PAIDUI_NEW_PIN or a prompt); only its argon2 hash is kept."""
+    import getpass
+    import re
+    from datetime import UTC, datetime
+
+    from scheduler.clerk_pins import PIN_PATTERN, hash_pin
+    from scheduler.config import load_hall
+    from scheduler.store import Store
+
+    hall = load_hall(args.hall_file)
+    if hall.clerk(args.code) is None:
+        print(f"refused: clerk {args.code} is not in {args.hall_file}", file=sys.stderr)
+        return 2
+    pin = os.environ.get("PAIDUI_NEW_PIN") or getpass.getpass("PIN (4-8 digits): ")
+    if not re.fullmatch(PIN_PATTERN, pin):
+        print("refused: a PIN is 4 to 8 digits", file=sys.stderr)
+        return 2
+    store = Store(args.db or Store.sqlite_url(Path(f"paidui-{hall.id}.db").resolve()), hall.id)
+    store.open()
+    try:
+        store.set_clerk_pin(args.code, hash_pin(pin), "command line", datetime.now(UTC))
+    finally:
+        store.close()
+    print(json.dumps({"hall": hall.id, "clerk": args.code, "pin": "set"}))
+    return 0
+
+
 def _store_url(args: argparse.Namespace) -> str:
     from scheduler.store import Store
 
@@ -748,6 +776,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     accounts = sub.add_parser("accounts", help="dashboard accounts")
     accounts_sub = accounts.add_subparsers(dest="accounts_command", required=True)
+    clerks = sub.add_parser("clerks", help="clerks of a hall")
+    clerks_sub = clerks.add_subparsers(dest="clerks_command", required=True)
+    pin = clerks_sub.add_parser("pin", help="set a clerk's login PIN (from a prompt)")
+    pin.add_argument("code", help="the clerk's code (工号) in the hall file")
+    pin.add_argument("--hall-file", type=Path, required=True)
+    pin.add_argument("--db", default=None, help="SQLAlchemy URL (default: paidui-<hall>.db)")
+    pin.set_defaults(func=cmd_clerks_pin)
+
     add = accounts_sub.add_parser("add", help="create an account (password from a prompt)")
     add.add_argument("username")
     add.add_argument("--role", choices=["viewer", "hall_manager", "administrator"], required=True)

@@ -58,6 +58,7 @@ from hallbus.messages import (
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, DeviceCommandKind, HallEventKind, HallTopics
 from scheduler.checkpoints import WitnessFile, sign_head
+from scheduler.clerk_pins import PinOutcome, check_pin
 from scheduler.config import ClerkConfig, DeviceConfig, HallConfig
 from scheduler.domain import Changes, HallQueue, QueueError, Ticket, Transaction, Window
 from scheduler.flood import FloodGuard, Rate, Verdict
@@ -608,6 +609,7 @@ class SchedulerService:
                 )
                 return ticket_view(voided)
             case bus.Login():
+                self._check_pin(request, window, now)
                 return window_view(
                     queue.login(window, now, clerk_code=request.clerk_code, id_hash=request.id_hash)
                 )
@@ -680,6 +682,38 @@ class SchedulerService:
                     transaction_id=entry.transaction_id,
                 )
         raise QueueError(ErrorCode.UNKNOWN_COMMAND, f"unhandled command {command}")
+
+    def _check_pin(self, request: bus.Login, window: int, now: datetime) -> None:
+        """Refuse a login without the clerk's right PIN (where one is set or required)."""
+        code = request.clerk_code
+        if code is None:
+            code = next((c.code for c in self.hall.clerks if c.id_hash == request.id_hash), None)
+        if code is None or self.hall.clerk(code) is None:
+            return  # the queue refuses an unknown clerk
+        record = self.store.clerk_pin(code)
+        outcome, updated = check_pin(
+            record,
+            request.pin,
+            required=self.hall.require_pin,
+            now=now,
+            max_failures=self.hall.pin_max_failures,
+            lockout=timedelta(minutes=self.hall.pin_lockout_min),
+        )
+        if updated is not None:
+            self.store.record_pin_try(updated, outcome.value, window, now)
+        elif outcome is PinOutcome.LOCKED and record is not None:
+            self.store.record_pin_try(record, "locked", window, now)  # audited, nothing more
+        match outcome:
+            case PinOutcome.OK:
+                return
+            case PinOutcome.REQUIRED:
+                raise QueueError(ErrorCode.PIN_REQUIRED, f"clerk {code}: enter the PIN")
+            case PinOutcome.WRONG:
+                raise QueueError(ErrorCode.WRONG_PIN, f"clerk {code}: wrong PIN")
+        locked = record.locked_until if updated is None and record else None
+        until = (updated.locked_until if updated else locked) or now
+        local = f"{until.astimezone(self.hall.zone):%H:%M}"
+        raise QueueError(ErrorCode.CLERK_LOCKED, f"clerk {code} is locked until {local}")
 
     def _replay(self, request: bus.ReplayEvents) -> bus.EventsReplayed:
         """Kept hall events after a consumer's last one, as many as fit one reply."""

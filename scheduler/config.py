@@ -201,6 +201,11 @@ class HallConfig(_Strict):
     windows: list[WindowConfig] = Field(min_length=1)
     clerks: list[ClerkConfig] = Field(default_factory=list)
     devices: list[DeviceConfig] = Field(default_factory=list)
+    # Clerks log in with a PIN besides their code or card (paidui clerks pin sets it); a
+    # clerk with a PIN set always needs it. Too many wrong ones lock the clerk out a while.
+    require_pin: bool = False
+    pin_max_failures: int = Field(default=5, ge=1, le=20)
+    pin_lockout_min: int = Field(default=15, ge=1, le=24 * 60)
     # The rating ledger's head is signed every this many entries (and at each day's end).
     checkpoint_every: int = Field(default=50, ge=1, le=100_000)
     # When the service day ends: unfinished tickets of the day end with an outcome, clerks

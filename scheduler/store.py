@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -35,6 +36,7 @@ from hallbus.messages import (
 from scheduler.calendar import WorkCalendar
 from scheduler.cases import BadRatingCase, CaseState, Complexity, advance
 from scheduler.checkpoints import Checkpoint
+from scheduler.clerk_pins import PinRecord
 from scheduler.config import HallConfig
 from scheduler.domain import (
     ACTIVE_STATES,
@@ -49,8 +51,10 @@ from scheduler.domain import (
 from scheduler.ledger import GENESIS_HASH, Breach, EntryKind, LedgerEntry, verify_chain
 from scheduler.tables import (
     appointments,
+    audit_log,
     calls,
     case_steps,
+    clerk_pins,
     config_versions,
     day_summaries,
     ledger_checkpoints,
@@ -559,6 +563,14 @@ class Store:
                         insert(transfers),
                         [{"hall": hall, **vars(t)} for t in changes.transfers],
                     )
+                for event in changes.window_events:
+                    if event.event in ("login", "logout") and event.clerk_code:
+                        # Every clerk's login and logout is in the audit log too.
+                        detail = {"window": event.window}
+                        action = f"clerk.{event.event}"
+                        self._audit(
+                            conn, event.at, event.clerk_code, action, str(event.window), detail
+                        )
                 if changes.window_events:
                     conn.execute(
                         insert(window_events),
@@ -811,6 +823,89 @@ class Store:
     def verify_ledger(self) -> Breach | None:
         """The first entry where the hall's chain is broken, or None if it holds."""
         return verify_chain(self.ledger_entries())
+
+    # --- clerk PINs ---------------------------------------------------------------------
+    def clerk_pin(self, clerk_code: str) -> PinRecord | None:
+        """A clerk's PIN hash and failed tries, if a PIN is set."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(clerk_pins).where(
+                    clerk_pins.c.hall == self.hall, clerk_pins.c.clerk_code == clerk_code
+                )
+            ).first()
+        if row is None:
+            return None
+        return PinRecord(row.clerk_code, row.pin_hash, row.failures, row.locked_until)
+
+    def set_clerk_pin(self, clerk_code: str, pin_hash: str, actor: str, now: datetime) -> None:
+        """Set (or replace) a clerk's PIN; failures and lockout start again. Audited."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                delete(clerk_pins).where(
+                    clerk_pins.c.hall == self.hall, clerk_pins.c.clerk_code == clerk_code
+                )
+            )
+            conn.execute(
+                insert(clerk_pins).values(
+                    hall=self.hall,
+                    clerk_code=clerk_code,
+                    pin_hash=pin_hash,
+                    failures=0,
+                    locked_until=None,
+                    set_at=now,
+                )
+            )
+            self._audit(conn, now, actor, "clerk.pin_set", clerk_code, {})
+
+    def record_pin_try(self, record: PinRecord, outcome: str, window: int, now: datetime) -> None:
+        """Keep a PIN try's effect (failures, lockout) and put it in the audit log."""
+        conn = self._writer()
+        try:
+            with conn.begin():
+                conn.execute(
+                    update(clerk_pins)
+                    .where(
+                        clerk_pins.c.hall == self.hall,
+                        clerk_pins.c.clerk_code == record.clerk_code,
+                    )
+                    .values(failures=record.failures, locked_until=record.locked_until)
+                )
+                if outcome != "ok":  # a good PIN's login is audited with the login itself
+                    detail = {"window": window, "outcome": outcome}
+                    action = f"clerk.login_{outcome}"
+                    self._audit(conn, now, record.clerk_code, action, str(window), detail)
+        except Exception as err:
+            raise StoreError(f"PIN try not recorded: {err}") from err
+
+    def _audit(
+        self,
+        conn: Connection,
+        now: datetime,
+        actor: str,
+        action: str,
+        target: str,
+        detail: dict[str, Any],
+    ) -> None:
+        conn.execute(
+            insert(audit_log).values(
+                hall=self.hall,
+                at=now,
+                actor=actor,
+                action=action,
+                target=target,
+                detail=json.dumps(detail, ensure_ascii=False),
+            )
+        )
+
+    def locked_clerks(self, now: datetime) -> list[tuple[str, datetime]]:
+        """Clerks locked out by wrong PINs now, and until when (a dashboard alert)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(clerk_pins.c.clerk_code, clerk_pins.c.locked_until).where(
+                    clerk_pins.c.hall == self.hall, clerk_pins.c.locked_until > now
+                )
+            ).all()
+        return [(r[0], r[1]) for r in rows]
 
     # --- ledger checkpoints ---------------------------------------------------------------
     def save_checkpoint(self, checkpoint: Checkpoint) -> None:

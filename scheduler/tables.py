@@ -224,6 +224,18 @@ calls = Table(
 )
 Index("ix_calls", calls.c.hall, calls.c.id)
 
+# Clerks' PINs (argon2 hashes only) and failed tries (scheduler/clerk_pins.py).
+clerk_pins = Table(
+    "clerk_pins",
+    metadata,
+    Column("hall", String(64), primary_key=True),
+    Column("clerk_code", String(32), primary_key=True),
+    Column("pin_hash", String(200), nullable=False),
+    Column("failures", Integer, nullable=False),
+    Column("locked_until", UtcDateTime),
+    Column("set_at", UtcDateTime, nullable=False),
+)
+
 # Signed heads of the rating ledger (scheduler/checkpoints.py); witnesses outside the
 # database keep copies, so rewriting these rows along with the ledger still shows.
 ledger_checkpoints = Table(

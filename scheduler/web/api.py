@@ -145,7 +145,8 @@ def end_session(request: Request, ctx: Context, session: Viewer) -> Response:
 @router.get("/live", responses=UNAUTHORIZED)
 def live(ctx: Context, session: Viewer) -> dict[str, Any]:
     """Windows, services, alerts and recent events as the live page shows them."""
-    return live_view(ctx.watch.picture, ctx.config(), ctx.now())
+    now = ctx.now()
+    return live_view(ctx.watch.picture, ctx.config(), now, ctx.store.locked_clerks(now))
 
 
 @router.get("/devices", responses=UNAUTHORIZED)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any, TypeVar
@@ -127,8 +127,16 @@ def alerts(picture: LivePicture, config: HallConfig, now: datetime) -> list[Aler
     return found
 
 
-def live_view(picture: LivePicture, config: HallConfig, now: datetime) -> dict[str, Any]:
-    """The JSON the live page draws: windows, services, alerts, recent events."""
+def live_view(
+    picture: LivePicture,
+    config: HallConfig,
+    now: datetime,
+    locked: Sequence[tuple[str, datetime]] = (),
+) -> dict[str, Any]:
+    """The JSON the live page draws: windows, services, alerts, recent events.
+
+    ``locked``: clerks locked out by wrong PINs and until when (from the store).
+    """
     windows = []
     for window in config.windows:
         state = picture.windows.get(window.number)
@@ -174,7 +182,17 @@ def live_view(picture: LivePicture, config: HallConfig, now: datetime) -> dict[s
         "recent_calls": (
             [c.model_dump(mode="json") for c in picture.hall.recent_calls] if picture.hall else []
         ),
-        "alerts": [vars(a) for a in alerts(picture, config, now)],
+        "alerts": [vars(a) for a in alerts(picture, config, now)]
+        + [
+            vars(
+                Alert(
+                    "clerk_locked",
+                    code,
+                    f"clerk {code}: wrong PINs, locked until {until.astimezone(zone):%H:%M}",
+                )
+            )
+            for code, until in locked
+        ],
         # Event times on the hall's clock: the page shows their hh:mm:ss as they are.
         "events": [
             {**e, "at": hall_iso(datetime.fromisoformat(e["at"]), zone)} for e in picture.events

@@ -172,7 +172,7 @@ def logout(request: Request, ctx: Context, session: Viewer) -> Response:
 def live_page(request: Request, ctx: Context, session: Viewer) -> Response:
     """The live hall; the page script keeps it current from /live/stream."""
     config = ctx.config()
-    view = live_view(ctx.watch.picture, config, ctx.now())
+    view = live_view(ctx.watch.picture, config, ctx.now(), ctx.store.locked_clerks(ctx.now()))
     return render(request, "live.html", session, view=view, hall=config)
 
 
@@ -195,7 +195,8 @@ async def live_stream(request: Request, ctx: Context, session: Viewer) -> Stream
         try:
             yield "retry: 2000\n\n"  # the browser reconnects by itself after this long
             while not await request.is_disconnected():
-                view = live_view(ctx.watch.picture, ctx.config(), ctx.now())
+                now = ctx.now()
+                view = live_view(ctx.watch.picture, ctx.config(), now, ctx.store.locked_clerks(now))
                 yield f"event: hall\ndata: {json.dumps(view, ensure_ascii=False)}\n\n"
                 try:
                     await asyncio.wait_for(changed.get(), timeout=STREAM_REFRESH_S)
