@@ -331,6 +331,24 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report_merit(args: argparse.Namespace) -> int:
+    """Print a month's 服务之星, flagged clerks, derived stars and case rates as JSON."""
+    from sqlalchemy import create_engine
+
+    from scheduler.config import load_hall
+    from scheduler.merit import month_merit
+    from scheduler.store import Store
+
+    hall = load_hall(args.hall_file)
+    engine = create_engine(args.db or Store.sqlite_url(Path(f"paidui-{hall.id}.db").resolve()))
+    try:
+        report = month_merit(engine, hall, args.month)
+    finally:
+        engine.dispose()
+    print(json.dumps(report, ensure_ascii=False, default=str))
+    return 0
+
+
 def cmd_report_halls(args: argparse.Namespace) -> int:
     """Print every hall's totals and all halls together as JSON (one shared database)."""
     from sqlalchemy import create_engine
@@ -828,6 +846,16 @@ def build_parser() -> argparse.ArgumentParser:
     halls.add_argument("--from", dest="first", type=date.fromisoformat, default=date.today())
     halls.add_argument("--to", dest="last", type=date.fromisoformat, default=date.today())
     halls.set_defaults(func=cmd_report_halls)
+    merit = report_sub.add_parser("merit", help="a month's 服务之星, flags, stars, case rates")
+    merit.add_argument("--hall-file", type=Path, required=True)
+    merit.add_argument("--db", default=None, help="SQLAlchemy URL (default: paidui-<hall>.db)")
+    merit.add_argument(
+        "--month",
+        type=lambda text: date.fromisoformat(f"{text}-01"),
+        default=date.today().replace(day=1),
+        help="YYYY-MM (default: this month)",
+    )
+    merit.set_defaults(func=cmd_report_merit)
 
     kiosk = sub.add_parser("kiosk", help="run a ticket kiosk (touch screen and printer)")
     kiosk.add_argument("--hall", type=Path, default=DEMO_HALL_FILE, help="hall YAML")

@@ -13,6 +13,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -64,7 +65,9 @@ from scheduler.domain import Changes, HallQueue, QueueError, Ticket, Transaction
 from scheduler.flood import FloodGuard, Rate, Verdict
 from scheduler.hours import last_ended_day
 from scheduler.ledger import EntryKind, LedgerEntry
+from scheduler.merit import derived_stars, month_bounds
 from scheduler.rating_token import RatingTokens
+from scheduler.stats import hall_statistics
 from scheduler.store import (
     LeadershipLost,
     OutboxMessage,
@@ -156,19 +159,23 @@ def transaction_view(transaction: Transaction) -> TransactionView:
     )
 
 
-def clerk_view(clerk: ClerkConfig | None) -> ClerkView | None:
-    """The clerk as boards and pads show them."""
+def clerk_view(
+    clerk: ClerkConfig | None, stars: Mapping[str, int] | None = None
+) -> ClerkView | None:
+    """The clerk as boards and pads show them; ``stars`` derived from ratings, if the hall
+    has rules for them, else the hall file's."""
     if clerk is None:
         return None
-    return ClerkView(code=clerk.code, name=clerk.name, stars=clerk.stars)
+    shown = stars.get(clerk.code) if stars is not None else clerk.stars
+    return ClerkView(code=clerk.code, name=clerk.name, stars=shown)
 
 
-def window_view(window: Window) -> WindowView:
+def window_view(window: Window, stars: Mapping[str, int] | None = None) -> WindowView:
     """A window's status as the counter sees it."""
     return WindowView(
         window=window.number,
         status=window.status,
-        clerk=clerk_view(window.clerk),
+        clerk=clerk_view(window.clerk, stars),
         pause_reason=window.pause_reason,
     )
 
@@ -246,6 +253,8 @@ class SchedulerService:
         self._event_seq = 0  # the newest hall event's number; set from the store
         self._pruned_at: datetime | None = None
         self._summarised_through: date | None = None
+        # 星级柜员 derived from last month's ratings where the hall has rules (else None).
+        self._stars: dict[str, int] | None = None
         self.flood = FloodGuard(self._rate_of, time.monotonic)
         self.deposed = threading.Event()  # a standby took over: commit nothing more
 
@@ -255,6 +264,7 @@ class SchedulerService:
         self.store.open()
         self.config_version, self.hall = self.store.config_in_force(self.hall, self.clock.now())
         self._restore()
+        self._refresh_stars()
         self.bus.subscribe(self.topics.all_requests(), self._enqueue, inline=True)
         self.bus.on_published(self._acked_mids.append)
         self.bus.on_connected(lambda: self._inbox.put(_Signal.REPUBLISH))
@@ -611,14 +621,17 @@ class SchedulerService:
             case bus.Login():
                 self._check_pin(request, window, now)
                 return window_view(
-                    queue.login(window, now, clerk_code=request.clerk_code, id_hash=request.id_hash)
+                    queue.login(
+                        window, now, clerk_code=request.clerk_code, id_hash=request.id_hash
+                    ),
+                    self._stars,
                 )
             case bus.Logout():
-                return window_view(queue.logout(window, now))
+                return window_view(queue.logout(window, now), self._stars)
             case bus.Pause():
-                return window_view(queue.pause(window, request.reason, now))
+                return window_view(queue.pause(window, request.reason, now), self._stars)
             case bus.Resume():
-                return window_view(queue.resume(window, now))
+                return window_view(queue.resume(window, now), self._stars)
             case bus.CallNext():
                 return ticket_view(queue.call_next(window, now))
             case bus.CallTicket():
@@ -893,7 +906,7 @@ class SchedulerService:
             transaction_id=transaction.id,
             ticket_label=transaction.ticket_label,
             window=transaction.window,
-            clerk=clerk_view(clerk),
+            clerk=clerk_view(clerk, self._stars),
             deadline=transaction.pad_deadline,
         ).to_bytes()
         return [
@@ -942,7 +955,7 @@ class SchedulerService:
                 window=window,
                 status=state.status,
                 pause_reason=state.pause_reason,
-                clerk=clerk_view(state.clerk),
+                clerk=clerk_view(state.clerk, self._stars),
                 current=current,
                 waiting=self.queue.waiting_for_window(window),
                 status_since=state.status_since,
@@ -1026,6 +1039,7 @@ class SchedulerService:
         if closed is None:
             return False
         self._checkpoint_due = True  # each day ends with a signed head of the ledger
+        self._refresh_stars()  # a new month may have begun
         log.info(
             "service day ended",
             extra={
@@ -1037,6 +1051,16 @@ class SchedulerService:
             },
         )
         return closed.board_cleared
+
+    def _refresh_stars(self) -> None:
+        """Stars from last calendar month's ratings, by the hall file's rules."""
+        if not self.hall.star_rules:
+            self._stars = None
+            return
+        today = self.clock.now().astimezone(self.hall.zone).date()
+        first, last = month_bounds(today.replace(day=1) - timedelta(days=1))
+        rows = hall_statistics(self.store.engine, self.hall, first, last, by="clerk", per="month")
+        self._stars = derived_stars(rows, self.hall.star_rules)
 
     def _checkpoint(self) -> None:
         """Sign the ledger's committed head every ``checkpoint_every`` entries and at day end."""

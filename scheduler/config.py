@@ -81,6 +81,8 @@ class ServiceConfig(_Strict):
     quota: int | None = Field(default=None, ge=1)  # walk-in tickets per day
     expected_service_s: float = Field(default=300.0, gt=0)  # until live statistics exist
     promised_minutes: int | None = Field(default=None, ge=1)  # promised handling time
+    # The department responsible (人社局, 税务局, ...): reports and notices go per department.
+    department: str | None = Field(default=None, min_length=1, max_length=64)
     alert_wait_min: int | None = Field(default=None, ge=1)  # the hall's threshold if None
 
     @field_validator("names")
@@ -127,6 +129,15 @@ class ClerkConfig(_Strict):
     name: str = Field(min_length=1)
     id_hash: IdHash | None = None  # keyed hash of their ID number, for logging in by card
     stars: int | None = Field(default=None, ge=1, le=5)  # 星级柜员
+
+
+class StarRule(_Strict):
+    """星级柜员 from a month's ratings: this many stars at this satisfaction or better."""
+
+    stars: int = Field(ge=1, le=5)
+    min_satisfaction: float = Field(ge=0, le=1)  # good over rated, not-adopted set aside
+    min_rated: int = Field(default=10, ge=1)  # fewer ratings than this earn no stars
+    max_bad: int | None = Field(default=None, ge=0)  # and at most this many bad ones
 
 
 class RateLimitConfig(_Strict):
@@ -206,6 +217,11 @@ class HallConfig(_Strict):
     require_pin: bool = False
     pin_max_failures: int = Field(default=5, ge=1, le=20)
     pin_lockout_min: int = Field(default=15, ge=1, le=24 * 60)
+    # 星级柜员 follow the ratings: the first rule a clerk's last month meets gives the
+    # stars (best first). Without rules the hall file's fixed stars stand.
+    star_rules: list[StarRule] = Field(default_factory=list)
+    # A clerk with at least this many bad ratings in a period is flagged for follow-up.
+    bad_rating_flag: int = Field(default=3, ge=1)
     # The rating ledger's head is signed every this many entries (and at each day's end).
     checkpoint_every: int = Field(default=50, ge=1, le=100_000)
     # When the service day ends: unfinished tickets of the day end with an outcome, clerks

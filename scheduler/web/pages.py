@@ -6,7 +6,7 @@ import asyncio
 import json
 import secrets
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -18,7 +18,9 @@ from jinja2 import pass_context
 
 from hallbus.hall_time import wall_clock
 from scheduler.cases import Complexity
-from scheduler.stats import GroupBy, Period
+from scheduler.config import HallConfig
+from scheduler.merit import derived_stars, month_bounds
+from scheduler.stats import GroupBy, Period, hall_statistics
 from scheduler.web import api, operations, reports
 from scheduler.web.accounts import AccountError, Role, Session
 from scheduler.web.context import (
@@ -246,7 +248,18 @@ def ratings_page(
         entries=ledger_page(ctx.store.engine, config, first, last, bad_only=bad_only),
         proposals={p.transaction_id: p for p in ctx.reviews.proposals()},
         clerks={c.code: c for c in config.clerks},
+        stars=_stars(ctx, config),
     )
+
+
+def _stars(ctx: WebContext, config: HallConfig) -> dict[str, int]:
+    """Each clerk's 星级: from last month's ratings where the hall has rules, else fixed."""
+    fixed = {c.code: c.stars for c in config.clerks if c.stars}
+    if not config.star_rules:
+        return fixed
+    first, last = month_bounds(ctx.today(config).replace(day=1) - timedelta(days=1))
+    rows = hall_statistics(ctx.store.engine, config, first, last, by="clerk", per="month")
+    return derived_stars(rows, config.star_rules)
 
 
 @router.get("/cases", response_class=HTMLResponse)
