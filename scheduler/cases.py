@@ -17,6 +17,9 @@ CONTACT_WORKDAYS = 2
 SIMPLE_FIX_WORKDAYS = 5
 COMPLEX_FIX_WORKDAYS = 15
 CALLBACK_WORKDAYS = 5
+# A case closes only with the citizen's view of the fix from the callback, or after this
+# many recorded attempts that did not reach them (the callback rate counts honestly).
+MAX_FAILED_ATTEMPTS = 3
 
 
 class CaseState(StrEnum):
@@ -27,6 +30,15 @@ class CaseState(StrEnum):
     RECTIFIED = "rectified"
     CALLED_BACK = "called_back"
     CLOSED = "closed"
+    # A recorded step only, never a case's state: a contact attempt that did not reach them.
+    ATTEMPT_FAILED = "attempt_failed"
+
+
+class CallbackResult(StrEnum):
+    """The citizen's view of the rectification, asked at the callback (回访)."""
+
+    SATISFIED = "satisfied"
+    UNSATISFIED = "unsatisfied"
 
 
 class Complexity(StrEnum):
@@ -97,8 +109,18 @@ def advance(
     on: date,
     calendar: WorkCalendar,
     complexity: Complexity | None = None,
+    *,
+    failed_attempts: int = 0,
 ) -> BadRatingCase:
-    """Move a case one step on; ``complexity`` may be set when the citizen is contacted."""
+    """Move a case one step on; ``complexity`` may be set when the citizen is contacted.
+
+    A case whose citizen could not be reached ``MAX_FAILED_ATTEMPTS`` times may close
+    from any step; otherwise it closes only after the callback.
+    """
+    unreachable = failed_attempts >= MAX_FAILED_ATTEMPTS and case.state != CaseState.CLOSED
+    if to == CaseState.CLOSED and unreachable:
+        case.state = to
+        return case
     if NEXT_STATE.get(case.state) != to:
         raise CaseError(f"a {case.state.value} case cannot become {to.value}")
     if complexity is not None:

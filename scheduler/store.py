@@ -34,7 +34,14 @@ from hallbus.messages import (
     TicketState,
 )
 from scheduler.calendar import WorkCalendar
-from scheduler.cases import BadRatingCase, CaseState, Complexity, advance
+from scheduler.cases import (
+    BadRatingCase,
+    CallbackResult,
+    CaseError,
+    CaseState,
+    Complexity,
+    advance,
+)
 from scheduler.checkpoints import Checkpoint
 from scheduler.clerk_pins import PinRecord
 from scheduler.config import HallConfig
@@ -53,6 +60,7 @@ from scheduler.tables import (
     appointments,
     audit_log,
     calls,
+    case_contacts,
     case_steps,
     clerk_pins,
     config_versions,
@@ -968,6 +976,18 @@ class Store:
             ).all()
         return [(CaseState(r[0]), r[1], r[2], r[3]) for r in rows]
 
+    def callback_results(self, case_id: str) -> list[str]:
+        """The results recorded at the case's callbacks."""
+        with self.engine.connect() as conn:
+            return [
+                str(r)
+                for r in conn.execute(
+                    select(case_steps.c.result).where(
+                        case_steps.c.case_id == case_id, case_steps.c.result.is_not(None)
+                    )
+                ).scalars()
+            ]
+
     def advance_case(
         self,
         case_id: str,
@@ -979,8 +999,17 @@ class Store:
         calendar: WorkCalendar,
         note: str | None = None,
         complexity: Complexity | None = None,
+        result: CallbackResult | None = None,
     ) -> BadRatingCase:
-        """Record the next step of a case; refused if someone else moved it meanwhile."""
+        """Record the next step of a case; refused if someone else moved it meanwhile.
+
+        The callback carries the citizen's view of the fix (``result``). Closing erases the
+        callback number the citizen gave: it is kept only as long as the case needs it.
+        """
+        if to == CaseState.CALLED_BACK and result is None:
+            raise CaseError("record what the citizen said of the fix (the callback's result)")
+        if to == CaseState.ATTEMPT_FAILED:
+            raise CaseError("a failed attempt is recorded with record_attempt")
         with self.engine.begin() as conn:
             row = conn.execute(
                 select(rating_cases).where(
@@ -991,7 +1020,13 @@ class Store:
                 raise StoreError(f"no case {case_id}")
             case = _case_from(row)
             before = case.state
-            advance(case, to, today, calendar, complexity)
+            failed = conn.execute(
+                select(func.count()).where(
+                    case_steps.c.case_id == case_id,
+                    case_steps.c.state == CaseState.ATTEMPT_FAILED.value,
+                )
+            ).scalar_one()
+            advance(case, to, today, calendar, complexity, failed_attempts=int(failed))
             moved = conn.execute(
                 update(rating_cases)
                 .where(rating_cases.c.id == case_id, rating_cases.c.state == before.value)
@@ -1006,10 +1041,79 @@ class Store:
                 raise StoreError(f"case {case_id} changed meanwhile; reload it")
             conn.execute(
                 insert(case_steps).values(
-                    case_id=case_id, state=case.state.value, at=now, actor=actor, note=note
+                    case_id=case_id,
+                    state=case.state.value,
+                    at=now,
+                    actor=actor,
+                    note=note,
+                    result=result.value if result else None,
                 )
             )
+            if case.state == CaseState.CLOSED:
+                conn.execute(delete(case_contacts).where(case_contacts.c.case_id == case_id))
         return case
+
+    def record_attempt(self, case_id: str, *, actor: str, now: datetime, note: str) -> int:
+        """A contact attempt that did not reach the citizen; returns how many so far."""
+        with self.engine.begin() as conn:
+            row = conn.execute(
+                select(rating_cases.c.state).where(
+                    rating_cases.c.id == case_id, rating_cases.c.hall == self.hall
+                )
+            ).first()
+            if row is None:
+                raise StoreError(f"no case {case_id}")
+            if row.state == CaseState.CLOSED.value:
+                raise CaseError("the case is closed")
+            conn.execute(
+                insert(case_steps).values(
+                    case_id=case_id,
+                    state=CaseState.ATTEMPT_FAILED.value,
+                    at=now,
+                    actor=actor,
+                    note=note,
+                )
+            )
+            return int(
+                conn.execute(
+                    select(func.count()).where(
+                        case_steps.c.case_id == case_id,
+                        case_steps.c.state == CaseState.ATTEMPT_FAILED.value,
+                    )
+                ).scalar_one()
+            )
+
+    def save_case_contact(
+        self, transaction_id: str, sealed: str, masked: str, now: datetime
+    ) -> str | None:
+        """Keep the sealed callback number of the case of ``transaction_id``; its case id."""
+        with self.engine.begin() as conn:
+            case_id = conn.execute(
+                select(rating_cases.c.id).where(
+                    rating_cases.c.hall == self.hall,
+                    rating_cases.c.transaction_id == transaction_id,
+                    rating_cases.c.state != CaseState.CLOSED.value,
+                )
+            ).scalar()
+            if case_id is None:
+                return None
+            conn.execute(delete(case_contacts).where(case_contacts.c.case_id == case_id))
+            conn.execute(
+                insert(case_contacts).values(
+                    case_id=case_id, hall=self.hall, sealed=sealed, masked=masked, given_at=now
+                )
+            )
+        return str(case_id)
+
+    def sealed_contacts(self) -> dict[str, tuple[str, str]]:
+        """Case id -> (sealed number, masked number) of the hall's open cases."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    case_contacts.c.case_id, case_contacts.c.sealed, case_contacts.c.masked
+                ).where(case_contacts.c.hall == self.hall)
+            ).all()
+        return {r[0]: (r[1], r[2]) for r in rows}
 
     # --- read-only queries (demo summary, tests, reports) ----------------------------
     def summarise_days(

@@ -154,6 +154,19 @@ case_steps = Table(
     Column("at", UtcDateTime, nullable=False),
     Column("actor", String(64), nullable=False),
     Column("note", Text),
+    Column("result", String(16)),  # the callback's result (satisfied / unsatisfied)
+)
+
+# How to reach the citizen of a bad rating for the callback: the phone number they gave,
+# encrypted with the dashboard's contact key (never in clear) and deleted at closing.
+case_contacts = Table(
+    "case_contacts",
+    metadata,
+    Column("case_id", String(64), ForeignKey("rating_cases.id"), primary_key=True),
+    Column("hall", String(64), nullable=False),
+    Column("sealed", Text, nullable=False),  # Fernet token of the number
+    Column("masked", String(16), nullable=False),  # 138****1234
+    Column("given_at", UtcDateTime, nullable=False),
 )
 
 appointments = Table(

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from hallbus.messages import BadRatingReason, RatingLevel
-from scheduler.cases import Complexity
+from scheduler.cases import CallbackResult, Complexity
 from scheduler.stats import GroupBy, Period
 from scheduler.web import operations, reports
 from scheduler.web.accounts import AccountError, Role, Session
@@ -63,6 +63,13 @@ class CaseStepBody(_Body):
     to: CaseStep
     note: Bounded
     complexity: Complexity | None = None
+    result: CallbackResult | None = None  # with called_back: the citizen's view of the fix
+
+
+class AttemptBody(_Body):
+    """A contact attempt that did not reach the citizen."""
+
+    note: Bounded
 
 
 class VoidBody(_Body):
@@ -190,7 +197,15 @@ def cases(ctx: Context, session: Viewer) -> dict[str, Any]:
 @router.post("/cases/{case_id}/steps", responses=UNAUTHORIZED)
 def case_step(ctx: Context, session: Manager, case_id: str, body: CaseStepBody) -> dict[str, Any]:
     """Record the next step of a case (contact, rectification, call-back, close)."""
-    return operations.advance_case(ctx, session, case_id, body.to, body.note, body.complexity)
+    return operations.advance_case(
+        ctx, session, case_id, body.to, body.note, body.complexity, body.result
+    )
+
+
+@router.post("/cases/{case_id}/attempts", responses=UNAUTHORIZED)
+def case_attempt(ctx: Context, session: Manager, case_id: str, body: AttemptBody) -> dict[str, Any]:
+    """Record a contact attempt that did not reach the citizen (three allow closing)."""
+    return operations.record_attempt(ctx, session, case_id, body.note)
 
 
 @router.get("/tickets", responses=UNAUTHORIZED)

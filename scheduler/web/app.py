@@ -20,6 +20,7 @@ from scheduler.rating_token import RatingTokens, load_or_create_key
 from scheduler.store import Store
 from scheduler.web import api, pages, public
 from scheduler.web.accounts import AccountStore
+from scheduler.web.contacts import ContactVault
 from scheduler.web.context import NotLoggedIn, RateLimiter, WebContext, WebSettings
 from scheduler.web.live import HallWatch
 from scheduler.web.operations import OperationError
@@ -52,6 +53,7 @@ def build_context(settings: WebSettings, clock: Clock | None = None) -> WebConte
         tokens=RatingTokens(load_or_create_key(settings.rating_key_file), settings.hall),
         limiter=RateLimiter(),
         clock=clock,
+        contacts=ContactVault(settings.contact_key),
     )
     return context
 

@@ -24,6 +24,7 @@ from scheduler.config import HallConfig
 from scheduler.rating_token import RatingTokens
 from scheduler.store import Store
 from scheduler.web.accounts import AccountStore, Role, Session
+from scheduler.web.contacts import ContactVault
 from scheduler.web.live import HallWatch
 from scheduler.web.ratings import ReviewDesk
 
@@ -43,6 +44,9 @@ class WebSettings(BaseModel):
     bus: BusSettings = BusSettings()
     portal_device: str = "portal"  # the dashboard's device id on the bus
     rating_key_file: Path
+    # Seals the callback numbers citizens leave (scheduler/web/contacts.py); default beside
+    # the rating key.
+    contact_key_file: Path | None = None
     public_url: str = "http://127.0.0.1:8000"
     secure_cookies: bool = False  # forces Secure cookies; an https public_url implies them
     # Addresses of reverse proxies whose X-Forwarded-For is believed; from anyone else the
@@ -53,6 +57,11 @@ class WebSettings(BaseModel):
     login_limit_per_client: str = "30/minute"
     rating_limit: str = "30/minute"  # the public page, per client
     bus_timeout_s: float = Field(default=3.0, gt=0)
+
+    @property
+    def contact_key(self) -> Path:
+        """Where the contact key lives."""
+        return self.contact_key_file or self.rating_key_file.with_suffix(".contact.key")
 
     @property
     def https(self) -> bool:
@@ -94,6 +103,7 @@ class WebContext:
     tokens: RatingTokens
     limiter: RateLimiter
     clock: Clock
+    contacts: ContactVault
 
     def config(self) -> HallConfig:
         """The configuration in force: the newest version the scheduler stored."""

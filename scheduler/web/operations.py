@@ -28,7 +28,7 @@ from hallbus.messages import (
     VoidTicket,
 )
 from hallbus.topics import Command
-from scheduler.cases import CaseError, CaseState, Complexity
+from scheduler.cases import CallbackResult, CaseError, CaseState, Complexity
 from scheduler.config import HallConfig
 from scheduler.domain import ACTIVE_STATES
 from scheduler.ledger import EntryKind
@@ -36,6 +36,7 @@ from scheduler.stats import GroupBy, Period, StatRow, hall_statistics
 from scheduler.store import StoreError
 from scheduler.tables import rating_ledger, tickets, transactions
 from scheduler.web.accounts import Session
+from scheduler.web.contacts import ContactError, mask, normalised
 from scheduler.web.context import WebContext
 from scheduler.web.ratings import OUTCOME_LABELS, ReviewDesk, ReviewError
 
@@ -96,8 +97,9 @@ def advance_case(
     to: CaseStep,
     note: str | None,
     complexity: Complexity | None,
+    result: CallbackResult | None = None,
 ) -> dict[str, Any]:
-    """Record the next step of a bad-rating case."""
+    """Record the next step of a bad-rating case (a callback with the citizen's view)."""
     config = ctx.config()
     if not (note or "").strip():
         raise OperationError(422, "say what was done (the note is kept with the case)")
@@ -111,14 +113,46 @@ def advance_case(
             calendar=ctx.calendar(config),
             note=note,
             complexity=complexity,
+            result=result,
         )
     except CaseError as err:
         raise OperationError(409, str(err)) from err
     except StoreError as err:
         raise OperationError(404 if "no case" in str(err) else 409, str(err)) from err
-    ctx.accounts.record(ctx.now(), session.account.username, f"case.{to}", case_id, {"note": note})
+    detail = {"note": note, "result": result.value if result else None}
+    ctx.accounts.record(ctx.now(), session.account.username, f"case.{to}", case_id, detail)
     due = case.due()
     return {"id": case.id, "state": case.state.value, "due": due.isoformat() if due else None}
+
+
+def record_attempt(ctx: WebContext, session: Session, case_id: str, note: str) -> dict[str, Any]:
+    """A contact attempt that did not reach the citizen (three allow closing the case)."""
+    if not note.strip():
+        raise OperationError(422, "say how you tried (the note is kept with the case)")
+    try:
+        count = ctx.store.record_attempt(
+            case_id, actor=session.account.username, now=ctx.now(), note=note
+        )
+    except CaseError as err:
+        raise OperationError(409, str(err)) from err
+    except StoreError as err:
+        raise OperationError(404, str(err)) from err
+    ctx.accounts.record(
+        ctx.now(), session.account.username, "case.attempt", case_id, {"note": note}
+    )
+    return {"id": case_id, "failed_attempts": count}
+
+
+def reveal_contact(ctx: WebContext, session: Session, case_id: str) -> str:
+    """The callback number of a case, for the manager about to call; audited."""
+    sealed = ctx.store.sealed_contacts().get(case_id)
+    if sealed is None:
+        raise OperationError(404, "the citizen left no number for this case")
+    number = ctx.contacts.open(sealed[0])
+    ctx.accounts.record(
+        ctx.now(), session.account.username, "case.contact_revealed", case_id, {"masked": sealed[1]}
+    )
+    return number
 
 
 def propose_review(
@@ -384,6 +418,7 @@ def rate_on_page(
     reason: BadRatingReason | None,
     comment: str | None,
     client: str,
+    phone: str | None = None,
 ) -> dict[str, Any]:
     """Rate one transaction of the ticket the token belongs to; once."""
     if not ctx.limiter.allow(ctx.settings.rating_limit, "rate", client):
@@ -399,6 +434,12 @@ def rate_on_page(
         raise OperationError(409, "this service has already been rated")
     if level.is_bad and reason is None:
         raise OperationError(422, "please tell us what went wrong")
+    number = None
+    if phone and phone.strip() and level.is_bad:
+        try:
+            number = normalised(phone)
+        except ContactError as err:
+            raise OperationError(422, str(err)) from err
     request = Rate(
         # One id per transaction: a double tap or a retry rates once.
         request_id=f"qr-{transaction_id}"[:64],
@@ -413,4 +454,9 @@ def rate_on_page(
         # request id is the transaction's, so the scheduler kept the first one only.
         raise OperationError(409, "this service has already been rated")
     rated = _answer(reply)
+    if number is not None:
+        # The case was opened with the rating, in the same commit the reply follows.
+        ctx.store.save_case_contact(
+            transaction_id, ctx.contacts.seal(number), mask(number), ctx.now()
+        )
     return {"transaction_id": transaction_id, "outcome": rated.get("outcome")}

@@ -17,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
 from hallbus.hall_time import wall_clock
-from scheduler.cases import Complexity
+from scheduler.cases import CallbackResult, Complexity
 from scheduler.config import HallConfig
 from scheduler.merit import derived_stars, month_bounds
 from scheduler.stats import GroupBy, Period, hall_statistics
@@ -263,7 +263,9 @@ def _stars(ctx: WebContext, config: HallConfig) -> dict[str, int]:
 
 
 @router.get("/cases", response_class=HTMLResponse)
-def cases_page(request: Request, ctx: Context, session: Viewer) -> Response:
+def cases_page(
+    request: Request, ctx: Context, session: Viewer, revealed: dict[str, str] | None = None
+) -> Response:
     """Bad-rating cases with deadlines: due today and overdue first."""
     config = ctx.config()
     page = case_page(ctx.store.engine, ctx.store.cases(), ctx.today(config))
@@ -275,6 +277,9 @@ def cases_page(request: Request, ctx: Context, session: Viewer) -> Response:
         cases=page,
         counts=case_counts(page),
         steps={c["id"]: ctx.store.case_steps(c["id"]) for c in page},
+        results={c["id"]: ctx.store.callback_results(c["id"]) for c in page},
+        contacts={case: masked for case, (_, masked) in ctx.store.sealed_contacts().items()},
+        revealed=revealed or {},
         proposals=ctx.reviews.proposals(),
     )
 
@@ -287,10 +292,27 @@ def case_advance(
     to: Annotated[CaseStep, Form()],
     note: Annotated[str, Form(max_length=1000)],
     complexity: Annotated[Complexity | None, Form()] = None,
+    result: Annotated[CallbackResult | None, Form()] = None,
 ) -> Response:
-    """Record contact, rectification, call-back or closing."""
-    operations.advance_case(ctx, session, case_id, to, note, complexity)
+    """Record contact, rectification, call-back (with the citizen's view) or closing."""
+    operations.advance_case(ctx, session, case_id, to, note, complexity, result)
     return RedirectResponse("/cases", status_code=303)
+
+
+@router.post("/cases/{case_id}/attempt")
+def case_attempt(
+    ctx: Context, session: Manager, case_id: str, note: Annotated[str, Form(max_length=1000)]
+) -> Response:
+    """A contact attempt that did not reach the citizen."""
+    operations.record_attempt(ctx, session, case_id, note)
+    return RedirectResponse("/cases", status_code=303)
+
+
+@router.post("/cases/{case_id}/contact", response_class=HTMLResponse)
+def case_contact(request: Request, ctx: Context, session: Manager, case_id: str) -> Response:
+    """Show one case's callback number to the manager about to call (audited)."""
+    number = operations.reveal_contact(ctx, session, case_id)
+    return cases_page(request, ctx, session, revealed={case_id: number})
 
 
 @router.get("/tickets", response_class=HTMLResponse)

@@ -153,6 +153,7 @@ def rating_submit(
     lang: Annotated[str, Form(max_length=8)] = "zh",
     reason: Annotated[BadRatingReason | None, Form()] = None,
     comment: Annotated[str, Form(max_length=500)] = "",
+    phone: Annotated[str, Form(max_length=32)] = "",
 ) -> Response:
     """Record the rating; a bad one without a reason comes back asking for it."""
     if level.is_bad and reason is None:
@@ -168,7 +169,15 @@ def rating_submit(
         )
     try:
         operations.rate_on_page(
-            ctx, ticket_id, k, transaction_id, level, reason, comment, client_address(request)
+            ctx,
+            ticket_id,
+            k,
+            transaction_id,
+            level,
+            reason,
+            comment,
+            client_address(request),
+            phone=phone,
         )
     except OperationError as err:
         response = _page(request, ctx, ticket_id, k, lang, error=_texts(lang)(err.message))

@@ -41,9 +41,11 @@ LABELS: dict[str, dict[str, str]] = {
         CaseState.RECTIFIED.value: "已整改",
         CaseState.CALLED_BACK.value: "已回访",
         CaseState.CLOSED.value: "已办结",
+        CaseState.ATTEMPT_FAILED.value: "未联系上",
     },
     "proposal": {"proposed": "待审批", "approved": "已批准", "rejected": "已驳回"},
     "complexity": {"simple": "简单", "complex": "复杂"},
+    "callback": {"satisfied": "群众满意", "unsatisfied": "群众不满意"},
 }
 GOOD = {RatingLevel.VERY_SATISFIED.value, RatingLevel.SATISFIED.value}
 GOOD |= {RatingLevel.BASICALLY_SATISFIED.value}

@@ -19,6 +19,7 @@ LEAST_ROLE: dict[tuple[str, str], Role | None] = {
     ("GET", "/api/v1/ratings/ledger"): Role.VIEWER,
     ("GET", "/api/v1/cases"): Role.VIEWER,
     ("POST", "/api/v1/cases/{case_id}/steps"): Role.HALL_MANAGER,
+    ("POST", "/api/v1/cases/{case_id}/attempts"): Role.HALL_MANAGER,
     ("GET", "/api/v1/tickets"): Role.VIEWER,
     ("POST", "/api/v1/tickets/{ticket_id}/void"): Role.HALL_MANAGER,
     ("GET", "/api/v1/reviews"): Role.VIEWER,

@@ -148,7 +148,7 @@ def test_a_bad_rating_is_followed_to_closed_by_clicking(
         ("回访群众表示满意", "已回访 Called back", "called_back"),
         ("办结", "办结 Close", "closed"),
     ]:
-        row.locator("input[name=note]").fill(note)
+        row.locator("form.advance input[name=note]").fill(note)
         row.locator(f"button:has-text('{button}')").click()
         page.wait_for_url(f"{dashboard.url}/cases")
         assert row.locator("td.state").get_attribute("data-state") == state

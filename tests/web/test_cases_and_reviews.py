@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from fastapi.testclient import TestClient
 
@@ -56,6 +57,7 @@ def test_a_bad_rating_is_followed_to_closed_with_every_step_kept(
                 "to": to,
                 "note": note,
                 **({"complexity": "complex"} if to == "contacted" else {}),
+                **({"result": "satisfied"} if to == "called_back" else {}),
             },
             headers=manager.headers,
         )
@@ -165,3 +167,82 @@ def test_the_pages_speak_chinese_and_offer_not_adopted_on_bad_ratings_only(
     assert "评价器" in row(good.transaction_id)  # the source, not "pad"
     cases = app_client.get("/cases").text
     assert "待联系" in cases and ">open<" not in cases
+
+
+def test_the_citizens_callback_number_is_sealed_masked_revealed_on_request_and_erased(
+    app_client: TestClient,
+    serve: Callable[..., Served],
+    scheduler: SchedulerService,
+    api_login: Callable[[str], ApiUser],
+    db_url: str,
+) -> None:
+    served = serve(1)  # walked away from the pad; rates on the phone page instead
+    form = {"k": served.token, "transaction_id": served.transaction_id, "lang": "zh"}
+    bad = form | {"level": "dissatisfied", "reason": "efficiency"}
+    refused = app_client.post(f"/t/{served.ticket_id}", data=bad | {"phone": "12345"})
+    assert refused.status_code == 422 and "请填写11位手机号码" in refused.text
+    assert scheduler.store.ledger_entries(served.transaction_id) == []  # nothing recorded
+    done = app_client.post(
+        f"/t/{served.ticket_id}", data=bad | {"phone": "138 0013 8000"}, follow_redirects=False
+    )
+    assert done.status_code == 303
+    database = Path(db_url.removeprefix("sqlite:///")).read_bytes()
+    assert b"13800138000" not in database  # sealed, never in clear
+
+    browser_login(app_client, "manager")
+    (case,) = scheduler.store.cases()
+    page = app_client.get("/cases").text
+    assert "138****8000" in page and "13800138000" not in page
+    csrf = _csrf(page)
+    shown = app_client.post(f"/cases/{case.id}/contact", data={"csrf_token": csrf})
+    assert "13800138000" in shown.text  # for the manager about to call
+
+    manager = api_login("manager")
+    url = f"/api/v1/cases/{case.id}"
+    early = app_client.post(
+        f"{url}/steps", json={"to": "closed", "note": "x"}, headers=manager.headers
+    )
+    assert early.status_code == 409
+    for n in range(1, 4):  # three tries that reached nobody
+        tried = app_client.post(
+            f"{url}/attempts", json={"note": f"第{n}次电话未接通"}, headers=manager.headers
+        )
+        assert tried.json()["failed_attempts"] == n
+    closed = app_client.post(
+        f"{url}/steps", json={"to": "closed", "note": "三次未接通"}, headers=manager.headers
+    )
+    assert closed.status_code == 200 and closed.json()["state"] == "closed"
+    assert scheduler.store.sealed_contacts() == {}  # erased with the case
+    admin = api_login("admin")
+    actions = [e["action"] for e in app_client.get("/api/v1/audit", headers=admin.headers).json()]
+    assert actions.count("case.attempt") == 3 and "case.contact_revealed" in actions
+
+
+def test_a_callback_records_the_citizens_view_of_the_fix(
+    app_client: TestClient,
+    serve: Callable[..., Served],
+    scheduler: SchedulerService,
+    api_login: Callable[[str], ApiUser],
+) -> None:
+    serve(1, RatingLevel.VERY_DISSATISFIED, BadRatingReason.ATTITUDE)
+    (case,) = scheduler.store.cases()
+    manager = api_login("manager")
+    url = f"/api/v1/cases/{case.id}/steps"
+    for to in ("contacted", "rectified"):
+        step = app_client.post(url, json={"to": to, "note": "x"}, headers=manager.headers)
+        assert step.status_code == 200
+    blind = app_client.post(url, json={"to": "called_back", "note": "x"}, headers=manager.headers)
+    assert blind.status_code == 409 and "callback's result" in blind.json()["detail"]
+    heard = app_client.post(
+        url,
+        json={"to": "called_back", "note": "群众认可", "result": "satisfied"},
+        headers=manager.headers,
+    )
+    assert heard.status_code == 200
+    assert scheduler.store.callback_results(case.id) == ["satisfied"]
+
+
+def _csrf(page: str) -> str:
+    marker = 'name="csrf_token" value="'
+    start = page.index(marker) + len(marker)
+    return page[start : page.index('"', start)]
