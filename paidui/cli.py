@@ -331,6 +331,26 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Push a hall's rating records and case steps to the upstream platform until SIGTERM."""
+    import httpx
+
+    from hallbus.clock import SystemClock
+    from scheduler.export import ExportSettings, UpstreamExporter
+    from scheduler.store import Store
+
+    settings = ExportSettings.from_files(args.url, args.secret_file)
+    store = Store(_store_url(args), args.hall)
+    store.open()
+    stop = _stop_on_signal()
+    try:
+        with httpx.Client() as client:
+            UpstreamExporter(store, settings, SystemClock(), client).run(stop)
+    finally:
+        store.close()
+    return 0
+
+
 def cmd_report_merit(args: argparse.Namespace) -> int:
     """Print a month's 服务之星, flagged clerks, derived stars and case rates as JSON."""
     from sqlalchemy import create_engine
@@ -716,6 +736,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="use the pure-Python broker even if mosquitto is installed",
     )
     demo.set_defaults(func=cmd_demo)
+
+    export = sub.add_parser("export", help="push ratings and case steps to the upstream platform")
+    export.add_argument("--hall", required=True, help="the hall id")
+    export.add_argument("--db", default=None, help="SQLAlchemy URL (default: paidui-<hall>.db)")
+    export.add_argument("--url", required=True, help="the platform's endpoint (https)")
+    export.add_argument(
+        "--secret-file", type=Path, required=True, help="the shared secret batches are signed with"
+    )
+    export.set_defaults(func=cmd_export)
 
     chaos = sub.add_parser(
         "chaos", help="a hall's traffic while its scheduler and broker are killed; counts"

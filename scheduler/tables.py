@@ -237,6 +237,18 @@ calls = Table(
 )
 Index("ix_calls", calls.c.hall, calls.c.id)
 
+# How far each upstream platform has acknowledged the hall's records (scheduler/export.py).
+export_cursors = Table(
+    "export_cursors",
+    metadata,
+    Column("hall", String(64), primary_key=True),
+    Column("target", String(32), primary_key=True),
+    Column("ratings_seq", Integer, nullable=False),  # ledger entries up to here are taken
+    Column("case_step_id", Integer, nullable=False),  # case steps up to here are taken
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("last_error", String(200)),
+)
+
 # Clerks' PINs (argon2 hashes only) and failed tries (scheduler/clerk_pins.py).
 clerk_pins = Table(
     "clerk_pins",

@@ -19,6 +19,7 @@ from jinja2 import pass_context
 from hallbus.hall_time import wall_clock
 from scheduler.cases import CallbackResult, Complexity
 from scheduler.config import HallConfig
+from scheduler.export import export_lag
 from scheduler.merit import derived_stars, month_bounds
 from scheduler.stats import GroupBy, Period, hall_statistics
 from scheduler.web import api, operations, reports
@@ -249,6 +250,7 @@ def ratings_page(
         proposals={p.transaction_id: p for p in ctx.reviews.proposals()},
         clerks={c.code: c for c in config.clerks},
         stars=_stars(ctx, config),
+        export=export_lag(ctx.store),
     )
 
 

@@ -24,7 +24,7 @@ from hallbus.messages import (
 )
 from paidui.cli import main as paidui
 from paidui.postgres import create_database, drop_database, find_postgres
-from scheduler.cases import CaseError, CaseState, Complexity
+from scheduler.cases import CallbackResult, CaseError, CaseState, Complexity
 from scheduler.config import DEMO_HALL_FILE, HallConfig, load_hall
 from scheduler.domain import HallQueue
 from scheduler.ledger import EntryKind, verify_chain
@@ -225,6 +225,7 @@ def test_bad_rating_opens_a_case_with_working_day_deadlines(store: Store, hall: 
             today=day,
             calendar=calendar,
             complexity=complexity,
+            result=CallbackResult.SATISFIED if state == CaseState.CALLED_BACK else None,
         )
         if state == CaseState.CONTACTED:
             assert moved.fix_due == date(2026, 10, 22)  # 15 working days, Saturday 10-10 among them
