@@ -1,6 +1,7 @@
 """The upstream export: every rating record and case step to the province's 好差评 platform.
 
-Reads the scheduler's database (the ledger and case steps are append-only) and pushes
+Reads the scheduler's database (the ledger and case steps are append-only, with the
+ledger's signed checkpoints) and pushes
 what the platform has not acknowledged yet as JSON batches signed with HMAC-SHA256
 under a shared secret. Each record has a stable id (``rating:<hall>:<seq>``,
 ``case_step:<id>``), so a batch sent twice (a lost answer, a retry) is taken once by
@@ -24,7 +25,13 @@ from sqlalchemy import func, insert, select, update
 
 from hallbus.clock import Clock
 from scheduler.store import Store
-from scheduler.tables import case_steps, export_cursors, rating_cases, rating_ledger
+from scheduler.tables import (
+    case_steps,
+    export_cursors,
+    ledger_checkpoints,
+    rating_cases,
+    rating_ledger,
+)
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +167,27 @@ class UpstreamExporter:
         ]
         last_seq = entries[-1].seq if entries else after_seq
         last_step = steps[-1].id if steps else after_step
+        # The ledger's signed heads go with the entries they vouch for: the platform is a
+        # witness the hall's database does not hold (scheduler/checkpoints.py).
+        with self.store.engine.connect() as conn:
+            heads = conn.execute(
+                select(ledger_checkpoints).where(
+                    ledger_checkpoints.c.hall == hall,
+                    ledger_checkpoints.c.seq > after_seq,
+                    ledger_checkpoints.c.seq <= last_seq,
+                )
+            ).all()
+        records += [
+            {
+                "id": f"checkpoint:{hall}:{h.seq}",
+                "type": "ledger_checkpoint",
+                "seq": h.seq,
+                "hash": h.hash,
+                "at": h.at.isoformat(),
+                "signature": h.signature,
+            }
+            for h in heads
+        ]
         return records, last_seq, last_step
 
     def push_once(self) -> int:

@@ -19,12 +19,14 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hallbus.clock import FakeClock
 from hallbus.messages import BadRatingReason, RatingLevel
 from paidui.broker import free_port
 from scheduler.calendar import WorkCalendar
 from scheduler.cases import CallbackResult, CaseState
+from scheduler.checkpoints import sign_head
 from scheduler.config import DEMO_HALL_FILE, HallConfig, load_hall
 from scheduler.domain import HallQueue
 from scheduler.export import SIGNATURE_HEADER, ExportSettings, UpstreamExporter, export_lag
@@ -99,6 +101,9 @@ def store(hall: HallConfig, db_url: str) -> Iterator[Store]:
         reason = BadRatingReason.ATTITUDE if level.is_bad else None
         queue.rate(done.id, level, NOW + timedelta(minutes=n), window=1, reason=reason)
         opened.commit(queue.take_changes(), NOW)
+    third = opened.ledger_entries()[2]  # a signed head of the ledger at entry 3
+    key = Ed25519PrivateKey.generate()
+    opened.save_checkpoint(sign_head(key, hall.id, third.seq, third.hash, NOW))
     case = opened.cases()[0]
     for to in (CaseState.CONTACTED, CaseState.RECTIFIED, CaseState.CALLED_BACK):
         result = CallbackResult.SATISFIED if to == CaseState.CALLED_BACK else None
@@ -131,10 +136,11 @@ def test_every_record_reaches_the_platform_once_through_failures_stalls_and_lost
         sent = []
         while taken := exporter.push_once():
             sent.append(taken)
-        assert sum(sent) == 9  # six ratings, three case steps
+        assert sum(sent) == 10  # six ratings, three case steps, one checkpoint
         expected_ids = {f"rating:{store.hall}:{seq}" for seq in range(1, 7)}
         assert expected_ids <= set(platform.received)
         assert len([i for i in platform.received if i.startswith("case_step:")]) == 3
+        assert f"checkpoint:{store.hall}:3" in platform.received  # the platform witnesses it
         # The batch whose answer was lost came twice; the platform keeps records by id.
         assert max(platform.received.values()) == 2
         lag = exporter.lag()
