@@ -336,16 +336,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     import httpx
 
     from hallbus.clock import SystemClock
-    from scheduler.export import ExportSettings, UpstreamExporter
+    from scheduler.config import load_hall
+    from scheduler.export import DepartmentNotifier, ExportSettings, UpstreamExporter
     from scheduler.store import Store
 
     settings = ExportSettings.from_files(args.url, args.secret_file)
     store = Store(_store_url(args), args.hall)
     store.open()
     stop = _stop_on_signal()
+    clock = SystemClock()
     try:
         with httpx.Client() as client:
-            UpstreamExporter(store, settings, SystemClock(), client).run(stop)
+            notifier = None
+            if args.hall_file is not None:
+                hall = load_hall(args.hall_file)
+                notifier = DepartmentNotifier(store, hall, settings.secret, clock, client)
+            UpstreamExporter(store, settings, clock, client).run(stop, notifier=notifier)
     finally:
         store.close()
     return 0
@@ -743,6 +749,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--url", required=True, help="the platform's endpoint (https)")
     export.add_argument(
         "--secret-file", type=Path, required=True, help="the shared secret batches are signed with"
+    )
+    export.add_argument(
+        "--hall-file",
+        type=Path,
+        default=None,
+        help="with department_webhooks: tell each department of its bad ratings the same day",
     )
     export.set_defaults(func=cmd_export)
 

@@ -217,6 +217,8 @@ class HallConfig(_Strict):
     require_pin: bool = False
     pin_max_failures: int = Field(default=5, ge=1, le=20)
     pin_lockout_min: int = Field(default=15, ge=1, le=24 * 60)
+    # Each department's webhook for same-day notice of a bad rating (paidui export sends).
+    department_webhooks: dict[str, str] = Field(default_factory=dict)
     # 星级柜员 follow the ratings: the first rule a clerk's last month meets gives the
     # stars (best first). Without rules the hall file's fixed stars stand.
     star_rules: list[StarRule] = Field(default_factory=list)

@@ -24,13 +24,16 @@ import httpx
 from sqlalchemy import func, insert, select, update
 
 from hallbus.clock import Clock
+from scheduler.config import HallConfig
 from scheduler.store import Store
 from scheduler.tables import (
+    case_notices,
     case_steps,
     export_cursors,
     ledger_checkpoints,
     rating_cases,
     rating_ledger,
+    transactions,
 )
 
 log = logging.getLogger(__name__)
@@ -224,9 +227,18 @@ class UpstreamExporter:
         self._advance(last_seq, last_step, None)
         return len(records)
 
-    def run(self, stop: threading.Event, idle_s: float = 2.0, retry_s: float = 5.0) -> None:
-        """Push until stopped: batches back to back, a pause when idle or after a failure."""
+    def run(
+        self,
+        stop: threading.Event,
+        idle_s: float = 2.0,
+        retry_s: float = 5.0,
+        notifier: DepartmentNotifier | None = None,
+    ) -> None:
+        """Push until stopped: batches back to back, a pause when idle or after a failure;
+        departments are told of new cases between batches."""
         while not stop.is_set():
+            if notifier is not None:
+                notifier.notify_once()
             try:
                 sent = self.push_once()
             except httpx.HTTPError as err:
@@ -269,3 +281,107 @@ def export_lag(store: Store, target: str = "upstream") -> Lag | None:
             .where(rating_cases.c.hall == hall, case_steps.c.id > cursor.case_step_id)
         ).scalar_one()
     return Lag(int(ratings), int(steps), cursor.last_error)
+
+
+class DepartmentNotifier:
+    """Tells the department responsible for a service of each bad rating, the same day.
+
+    One signed JSON notice per case to the department's webhook (``department_webhooks``
+    in the hall file); a case is marked notified only on a 2xx answer, so a department
+    that is down gets it as soon as it is back, once.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        hall: HallConfig,
+        secret: bytes,
+        clock: Clock,
+        client: httpx.Client,
+        timeout_s: float = 5.0,
+    ) -> None:
+        self.store = store
+        self.hall = hall
+        self.secret = secret
+        self.clock = clock
+        self.client = client
+        self.timeout_s = timeout_s
+
+    def _department(self, service_code: str) -> str:
+        service = self.hall.service(service_code)
+        return (service.department if service else None) or service_code
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Cases of departments with a webhook that have not been told yet."""
+        hall = self.hall.id
+        told = select(case_notices.c.case_id).where(case_notices.c.hall == hall)
+        with self.store.engine.connect() as conn:
+            rows = conn.execute(
+                select(
+                    rating_cases,
+                    transactions.c.service_code,
+                    transactions.c.window,
+                    transactions.c.clerk_code,
+                    transactions.c.ticket_label,
+                )
+                .join(transactions, transactions.c.id == rating_cases.c.transaction_id)
+                .where(rating_cases.c.hall == hall, rating_cases.c.id.not_in(told))
+                .order_by(rating_cases.c.opened_on, rating_cases.c.id)
+            ).all()
+        notices = []
+        for row in rows:
+            department = self._department(row.service_code)
+            if department not in self.hall.department_webhooks:
+                continue
+            notices.append(
+                {
+                    "hall": hall,
+                    "case_id": row.id,
+                    "department": department,
+                    "service": row.service_code,
+                    "window": row.window,
+                    "clerk": row.clerk_code,
+                    "ticket": row.ticket_label,
+                    "outcome": row.outcome,
+                    "reason": row.reason,
+                    "opened_on": row.opened_on.isoformat(),
+                    "contact_due": row.contact_due.isoformat(),
+                }
+            )
+        return notices
+
+    def notify_once(self) -> int:
+        """Send every pending notice; how many departments took theirs.
+
+        A department that fails keeps its notices for the next round; others go on.
+        """
+        taken = 0
+        for notice in self.pending():
+            body = json.dumps(notice, ensure_ascii=False, sort_keys=True).encode()
+            url = self.hall.department_webhooks[notice["department"]]
+            headers = {
+                "Content-Type": "application/json",
+                SIGNATURE_HEADER: sign(self.secret, body),
+            }
+            try:
+                answer = self.client.post(
+                    url, content=body, headers=headers, timeout=self.timeout_s
+                )
+                answer.raise_for_status()
+            except httpx.HTTPError as err:
+                log.warning(
+                    "department notice failed; retried later",
+                    extra={"department": notice["department"], "error": str(err)},
+                )
+                continue
+            with self.store.engine.begin() as conn:
+                conn.execute(
+                    insert(case_notices).values(
+                        case_id=notice["case_id"],
+                        hall=self.hall.id,
+                        department=notice["department"],
+                        sent_at=self.clock.now(),
+                    )
+                )
+            taken += 1
+        return taken

@@ -249,6 +249,16 @@ export_cursors = Table(
     Column("last_error", String(200)),
 )
 
+# Bad-rating cases the responsible department was told of (scheduler/export.py).
+case_notices = Table(
+    "case_notices",
+    metadata,
+    Column("case_id", String(64), ForeignKey("rating_cases.id"), primary_key=True),
+    Column("hall", String(64), nullable=False),
+    Column("department", String(64), nullable=False),
+    Column("sent_at", UtcDateTime, nullable=False),
+)
+
 # Clerks' PINs (argon2 hashes only) and failed tries (scheduler/clerk_pins.py).
 clerk_pins = Table(
     "clerk_pins",

@@ -29,7 +29,13 @@ from scheduler.cases import CallbackResult, CaseState
 from scheduler.checkpoints import sign_head
 from scheduler.config import DEMO_HALL_FILE, HallConfig, load_hall
 from scheduler.domain import HallQueue
-from scheduler.export import SIGNATURE_HEADER, ExportSettings, UpstreamExporter, export_lag
+from scheduler.export import (
+    SIGNATURE_HEADER,
+    DepartmentNotifier,
+    ExportSettings,
+    UpstreamExporter,
+    export_lag,
+)
 from scheduler.store import Store
 
 SECRET = b"shared-with-the-province"
@@ -59,7 +65,8 @@ class Platform:
                 if mode == "stall":
                     platform.release.wait(10)  # longer than the exporter waits
                 if mode in ("ok", "lose"):
-                    for record in json.loads(body)["records"]:
+                    sent = json.loads(body)
+                    for record in sent.get("records", [{"id": f"notice:{sent.get('case_id')}"}]):
                         platform.received[record["id"]] += 1
                 self.send_response(200 if mode == "ok" else 503)
                 self.end_headers()
@@ -154,3 +161,30 @@ def test_a_batch_under_the_wrong_secret_is_refused_and_nothing_moves(store: Stor
             forged.push_once()
         assert platform.refused == 1 and not platform.received
         assert forged.lag().ratings == 6
+
+
+def test_each_department_is_told_of_its_bad_ratings_once_even_after_a_failure(
+    store: Store, hall: HallConfig
+) -> None:
+    with Platform() as platform:
+        services = [
+            s.model_copy(update={"department": "人社局"}) if s.code == "social" else s
+            for s in hall.services
+        ]
+        wired = hall.model_copy(
+            update={"services": services, "department_webhooks": {"人社局": platform.url}}
+        )
+        notifier = DepartmentNotifier(store, wired, SECRET, FakeClock(NOW), httpx.Client(), 0.5)
+        assert len(notifier.pending()) == 2  # two bad ratings of 社保, the same day
+        assert notifier.pending()[0]["department"] == "人社局"
+        platform.script = ["fail"]
+        assert notifier.notify_once() == 1  # one went, one waits for the next round
+        assert notifier.notify_once() == 1
+        assert notifier.notify_once() == 0
+        assert sorted(platform.received.values()) == [1, 1]
+        # A department without a webhook is not told (and nothing piles up for it).
+        unwired = wired.model_copy(update={"department_webhooks": {}})
+        assert (
+            DepartmentNotifier(store, unwired, SECRET, FakeClock(NOW), httpx.Client()).pending()
+            == []
+        )

@@ -1,4 +1,4 @@
-"""The upstream export's cursors.
+"""The upstream export's cursors, and same-day notices to departments.
 
 Revision ID: 0012
 Revises: 0011
@@ -17,7 +17,14 @@ depends_on = None
 
 
 def upgrade() -> None:
-    """Create the cursors table."""
+    """Create the cursors and case notices tables."""
+    op.create_table(
+        "case_notices",
+        sa.Column("case_id", sa.String(64), sa.ForeignKey("rating_cases.id"), primary_key=True),
+        sa.Column("hall", sa.String(64), nullable=False),
+        sa.Column("department", sa.String(64), nullable=False),
+        sa.Column("sent_at", UtcDateTime, nullable=False),
+    )
     op.create_table(
         "export_cursors",
         sa.Column("hall", sa.String(64), primary_key=True),
@@ -30,5 +37,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    """Drop it."""
+    """Drop them."""
     op.drop_table("export_cursors")
+    op.drop_table("case_notices")
