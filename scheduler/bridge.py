@@ -13,7 +13,6 @@ import queue
 import threading
 import time
 from collections import OrderedDict, deque
-from collections.abc import Mapping
 from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -29,7 +28,6 @@ from hallbus.messages import (
     AppointmentView,
     BadRatingReason,
     CallAnnouncement,
-    ClerkView,
     ConfigApplied,
     CurrentCall,
     DeviceKind,
@@ -48,26 +46,23 @@ from hallbus.messages import (
     Request,
     ServiceState,
     TicketIssued,
-    TicketView,
-    TransactionView,
     TransferDone,
     Unavailable,
     WindowState,
-    WindowView,
     decode,
 )
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, DeviceCommandKind, HallEventKind, HallTopics
 from scheduler.checkpoints import WitnessFile, sign_head
-from scheduler.clerk_pins import PinOutcome, check_pin
-from scheduler.config import ClerkConfig, DeviceConfig, HallConfig
-from scheduler.domain import Changes, HallQueue, QueueError, Ticket, Transaction, Window
+from scheduler.config import DeviceConfig, HallConfig
+from scheduler.domain import Changes, HallQueue, QueueError, Transaction
+from scheduler.event_delivery import replay_answer
 from scheduler.flood import FloodGuard, Rate, Verdict
 from scheduler.hours import last_ended_day
 from scheduler.ledger import EntryKind, LedgerEntry
-from scheduler.merit import derived_stars, month_bounds
+from scheduler.login_check import check_login_pin
+from scheduler.merit import last_month_stars
 from scheduler.rating_token import RatingTokens
-from scheduler.stats import hall_statistics
 from scheduler.store import (
     LeadershipLost,
     OutboxMessage,
@@ -76,6 +71,7 @@ from scheduler.store import (
     StoreError,
     config_hash,
 )
+from scheduler.views import clerk_view, ticket_view, transaction_view, window_view
 
 log = logging.getLogger(__name__)
 
@@ -113,8 +109,6 @@ ALLOWED_COMMANDS: dict[DeviceKind, frozenset[Command]] = {
 }
 
 MAX_BATCH = 256  # commands sharing one commit under load
-# A replay answer stays under the size devices accept for any payload (MAX_PAYLOAD_BYTES).
-REPLAY_BYTES = 12 * 1024
 PRUNE_EVERY = timedelta(minutes=10)  # how often kept hall events past retention are dropped
 ANSWER_MEMORY = timedelta(days=1)  # how long a retried request still gets its first answer
 
@@ -123,61 +117,6 @@ class _Signal(Enum):
     TICK = "tick"
     REPUBLISH = "republish"
     STOP = "stop"
-
-
-def ticket_view(ticket: Ticket) -> TicketView:
-    """A domain ticket as the bus shows it."""
-    return TicketView(
-        ticket_id=ticket.id,
-        label=ticket.label,
-        service_code=ticket.service_code,
-        service_date=ticket.service_date,
-        state=ticket.state,
-        priority=ticket.priority,
-        issued_at=ticket.issued_at,
-        window=ticket.window,
-        target_window=ticket.target_window,
-        recalls=ticket.recalls,
-        transfers=ticket.transfers,
-        print_state=ticket.print_state,
-    )
-
-
-def transaction_view(transaction: Transaction) -> TransactionView:
-    """A domain transaction as the bus shows it."""
-    return TransactionView(
-        transaction_id=transaction.id,
-        ticket_id=transaction.ticket_id,
-        ticket_label=transaction.ticket_label,
-        service_code=transaction.service_code,
-        window=transaction.window,
-        clerk_code=transaction.clerk_code,
-        started_at=transaction.started_at,
-        finished_at=transaction.finished_at,
-        rating_deadline=transaction.pad_deadline,
-        outcome=transaction.outcome,
-    )
-
-
-def clerk_view(
-    clerk: ClerkConfig | None, stars: Mapping[str, int] | None = None
-) -> ClerkView | None:
-    """The clerk as boards and pads show them; ``stars`` derived from ratings, if the hall
-    has rules for them, else the hall file's."""
-    if clerk is None:
-        return None
-    shown = stars.get(clerk.code) if stars is not None else clerk.stars
-    return ClerkView(code=clerk.code, name=clerk.name, stars=shown)
-
-
-def window_view(window: Window, stars: Mapping[str, int] | None = None) -> WindowView:
-    """A window's status as the counter sees it."""
-    return WindowView(
-        window=window.number,
-        status=window.status,
-        clerk=clerk_view(window.clerk, stars),
-        pause_reason=window.pause_reason,
-    )
 
 
 def _loose_request_id(payload: bytes) -> str | None:
@@ -619,7 +558,7 @@ class SchedulerService:
                 )
                 return ticket_view(voided)
             case bus.Login():
-                self._check_pin(request, window, now)
+                check_login_pin(self.store, self.hall, request, window, now)
                 return window_view(
                     queue.login(
                         window, now, clerk_code=request.clerk_code, id_hash=request.id_hash
@@ -696,59 +635,10 @@ class SchedulerService:
                 )
         raise QueueError(ErrorCode.UNKNOWN_COMMAND, f"unhandled command {command}")
 
-    def _check_pin(self, request: bus.Login, window: int, now: datetime) -> None:
-        """Refuse a login without the clerk's right PIN (where one is set or required)."""
-        code = request.clerk_code
-        if code is None:
-            code = next((c.code for c in self.hall.clerks if c.id_hash == request.id_hash), None)
-        if code is None or self.hall.clerk(code) is None:
-            return  # the queue refuses an unknown clerk
-        record = self.store.clerk_pin(code)
-        outcome, updated = check_pin(
-            record,
-            request.pin,
-            required=self.hall.require_pin,
-            now=now,
-            max_failures=self.hall.pin_max_failures,
-            lockout=timedelta(minutes=self.hall.pin_lockout_min),
-        )
-        if updated is not None:
-            self.store.record_pin_try(updated, outcome.value, window, now)
-        elif outcome is PinOutcome.LOCKED and record is not None:
-            self.store.record_pin_try(record, "locked", window, now)  # audited, nothing more
-        match outcome:
-            case PinOutcome.OK:
-                return
-            case PinOutcome.REQUIRED:
-                raise QueueError(ErrorCode.PIN_REQUIRED, f"clerk {code}: enter the PIN")
-            case PinOutcome.WRONG:
-                raise QueueError(ErrorCode.WRONG_PIN, f"clerk {code}: wrong PIN")
-        locked = record.locked_until if updated is None and record else None
-        until = (updated.locked_until if updated else locked) or now
-        local = f"{until.astimezone(self.hall.zone):%H:%M}"
-        raise QueueError(ErrorCode.CLERK_LOCKED, f"clerk {code} is locked until {local}")
-
     def _replay(self, request: bus.ReplayEvents) -> bus.EventsReplayed:
-        """Kept hall events after a consumer's last one, as many as fit one reply."""
+        """Kept hall events after a consumer's last one (committing the batch so far first)."""
         self._commit_batch()  # events of the batch so far are part of the answer
-        if request.after_seq is None:
-            return bus.EventsReplayed(last_seq=self._event_seq)
-        kept, oldest = self.store.kept_events(request.after_seq, request.limit)
-        events: list[bus.ReplayedEvent] = []
-        size = 0
-        for event in kept:
-            kind = self.topics.parse_hall_event(event.topic)
-            if kind is None:
-                continue
-            size += len(event.payload) + 64
-            if events and size > REPLAY_BYTES:
-                break
-            payload = json.loads(event.payload)
-            events.append(bus.ReplayedEvent(event_seq=event.event_seq, kind=kind, payload=payload))
-        last = events[-1].event_seq if events else request.after_seq
-        return bus.EventsReplayed(
-            events=events, last_seq=self._event_seq, oldest_seq=oldest, more=last < self._event_seq
-        )
+        return replay_answer(self.store, self.topics, self._event_seq, request)
 
     def _review(self, request: bus.ReviewRating, now: datetime) -> LedgerEntry:
         entries = self.queue.ledger_entries(request.transaction_id)
@@ -1054,13 +944,8 @@ class SchedulerService:
 
     def _refresh_stars(self) -> None:
         """Stars from last calendar month's ratings, by the hall file's rules."""
-        if not self.hall.star_rules:
-            self._stars = None
-            return
         today = self.clock.now().astimezone(self.hall.zone).date()
-        first, last = month_bounds(today.replace(day=1) - timedelta(days=1))
-        rows = hall_statistics(self.store.engine, self.hall, first, last, by="clerk", per="month")
-        self._stars = derived_stars(rows, self.hall.star_rules)
+        self._stars = last_month_stars(self.store.engine, self.hall, today)
 
     def _checkpoint(self) -> None:
         """Sign the ledger's committed head every ``checkpoint_every`` entries and at day end."""

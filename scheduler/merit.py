@@ -135,3 +135,12 @@ def month_merit(engine: Engine, hall: HallConfig, month: date) -> dict[str, Any]
         "stars": derived_stars(clerks, hall.star_rules) if hall.star_rules else None,
         **case_rates(engine, hall, first, last),
     }
+
+
+def last_month_stars(engine: Engine, hall: HallConfig, today: date) -> dict[str, int] | None:
+    """Each clerk's stars from the calendar month before ``today``; None without rules."""
+    if not hall.star_rules:
+        return None
+    first, last = month_bounds(today.replace(day=1) - timedelta(days=1))
+    rows = hall_statistics(engine, hall, first, last, by="clerk", per="month")
+    return derived_stars(rows, hall.star_rules)
