@@ -80,6 +80,28 @@ from scheduler.tables import (
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+def insert_audit(
+    conn: Connection,
+    hall: str,
+    now: datetime,
+    actor: str,
+    action: str,
+    target: str,
+    detail: dict[str, Any],
+) -> None:
+    """One audit log row, inside the caller's transaction (the store's and the dashboard's)."""
+    conn.execute(
+        insert(audit_log).values(
+            hall=hall,
+            at=now,
+            actor=actor,
+            action=action,
+            target=target[:128],
+            detail=json.dumps(detail, ensure_ascii=False, default=str),
+        )
+    )
+
+
 class StoreError(RuntimeError):
     """The database failed; the command it carried changed nothing."""
 
@@ -894,16 +916,7 @@ class Store:
         target: str,
         detail: dict[str, Any],
     ) -> None:
-        conn.execute(
-            insert(audit_log).values(
-                hall=self.hall,
-                at=now,
-                actor=actor,
-                action=action,
-                target=target,
-                detail=json.dumps(detail, ensure_ascii=False),
-            )
-        )
+        insert_audit(conn, self.hall, now, actor, action, target, detail)
 
     def locked_clerks(self, now: datetime) -> list[tuple[str, datetime]]:
         """Clerks locked out by wrong PINs now, and until when (a dashboard alert)."""

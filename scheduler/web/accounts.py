@@ -19,7 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from scheduler.store import Store
+from scheduler.store import Store, insert_audit
 from scheduler.tables import accounts, audit_log, web_sessions
 
 
@@ -240,16 +240,7 @@ class AccountStore:
         detail: dict[str, Any],
     ) -> None:
         """Record a change inside the caller's transaction."""
-        conn.execute(
-            insert(audit_log).values(
-                hall=self.hall,
-                at=now,
-                actor=actor,
-                action=action,
-                target=target[:128],
-                detail=json.dumps(detail, ensure_ascii=False, default=str),
-            )
-        )
+        insert_audit(conn, self.hall, now, actor, action, target, detail)
 
     def record(
         self, now: datetime, actor: str, action: str, target: str, detail: dict[str, Any]

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import json
 import secrets
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -38,6 +35,7 @@ from scheduler.web.context import (
 from scheduler.web.live import device_rows, live_view
 from scheduler.web.operations import CaseStep, OperationError
 from scheduler.web.ratings import LABELS, case_counts, case_page, ledger_page, rating_summary
+from scheduler.web.streams import hall_stream
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
 
@@ -182,37 +180,18 @@ def live_page(request: Request, ctx: Context, session: Viewer) -> Response:
 @router.get("/live/stream")
 async def live_stream(request: Request, ctx: Context, session: Viewer) -> StreamingResponse:
     """Server-sent events: the whole live view after every change (and every few seconds)."""
-    loop = asyncio.get_running_loop()
-    changed: asyncio.Queue[int] = asyncio.Queue(maxsize=1)
 
-    def offer(version: int) -> None:
-        if changed.empty():
-            changed.put_nowait(version)
+    def snapshot() -> tuple[dict[str, Any], bool]:
+        now = ctx.now()
+        return live_view(ctx.watch.picture, ctx.config(), now, ctx.store.locked_clerks(now)), False
 
-    def on_change(version: int) -> None:
-        loop.call_soon_threadsafe(offer, version)  # the bus thread hands over to the loop
-
-    stop = ctx.watch.listen(on_change)
-
-    async def events() -> AsyncIterator[str]:
-        try:
-            yield "retry: 2000\n\n"  # the browser reconnects by itself after this long
-            while not await request.is_disconnected():
-                now = ctx.now()
-                view = live_view(ctx.watch.picture, ctx.config(), now, ctx.store.locked_clerks(now))
-                yield f"event: hall\ndata: {json.dumps(view, ensure_ascii=False)}\n\n"
-                try:
-                    await asyncio.wait_for(changed.get(), timeout=STREAM_REFRESH_S)
-                    await asyncio.sleep(STREAM_COALESCE_S)
-                except TimeoutError:
-                    pass
-        finally:
-            stop()
-
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    return hall_stream(
+        request,
+        ctx.watch,
+        "hall",
+        snapshot,
+        refresh_s=STREAM_REFRESH_S,
+        coalesce_s=STREAM_COALESCE_S,
     )
 
 

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import json
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -18,6 +14,7 @@ from scheduler.web import operations
 from scheduler.web.context import Context, client_address
 from scheduler.web.operations import OperationError, TicketProgress
 from scheduler.web.pages import TEMPLATES
+from scheduler.web.streams import hall_stream
 
 LOCALE = Path(__file__).with_name("locale")
 LANGUAGES = ("zh", "en")
@@ -105,40 +102,15 @@ async def progress_stream(
     """Server-sent events: the ticket's progress line whenever the hall changes."""
     texts = _texts(lang)
     operations.ticket_progress(ctx, ticket_id, k)  # 404 before any stream for a wrong link
-    loop = asyncio.get_running_loop()
-    changed: asyncio.Queue[int] = asyncio.Queue(maxsize=1)
 
-    def offer(version: int) -> None:
-        if changed.empty():
-            changed.put_nowait(version)
+    def snapshot() -> tuple[dict[str, Any], bool]:
+        progress = operations.ticket_progress(ctx, ticket_id, k)
+        text = progress_text(texts, progress)
+        # A final state ends the stream: the page reloads to offer the rating.
+        return {"state": progress.state, "text": text, "final": progress.final}, progress.final
 
-    def on_change(version: int) -> None:
-        loop.call_soon_threadsafe(offer, version)  # the bus thread hands over to the loop
-
-    stop = ctx.watch.listen(on_change)
-
-    async def events() -> AsyncIterator[str]:
-        try:
-            yield "retry: 3000\n\n"
-            while not await request.is_disconnected():
-                progress = operations.ticket_progress(ctx, ticket_id, k)
-                data = {
-                    "state": progress.state,
-                    "text": progress_text(texts, progress),
-                    "final": progress.final,
-                }
-                yield f"event: progress\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
-                if progress.final:
-                    return  # the page reloads to offer the rating
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(changed.get(), timeout=PROGRESS_REFRESH_S)
-        finally:
-            stop()
-
-    return StreamingResponse(
-        events(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    return hall_stream(
+        request, ctx.watch, "progress", snapshot, refresh_s=PROGRESS_REFRESH_S, retry_ms=3000
     )
 
 
