@@ -28,7 +28,7 @@ from counter_terminal.clerk import (
 )
 from counter_terminal.keys import ClerkAction, ClerkKey
 from counter_terminal.profile import RatingKeys, TextDisplay
-from counter_terminal.rating import AskReason, Ignored, Phase, RatingSession, Submit
+from counter_terminal.rating import AskReason, Ignored, Phase, RatingSession, SendContact, Submit
 from hallbus.clock import Clock, SystemClock
 from hallbus.daemon import DeviceDaemon
 from hallbus.messages import (
@@ -37,6 +37,7 @@ from hallbus.messages import (
     DeviceKind,
     ErrorCode,
     KeyHandled,
+    LeaveContact,
     Login,
     PayloadError,
     Rate,
@@ -323,6 +324,7 @@ class PadView:
     ticket_label: str | None
     level: RatingLevel | None
     seconds_left: int | None
+    digits: str = ""  # the callback number being typed (contact screen)
 
 
 PadListener = Callable[[PadView], None]
@@ -369,7 +371,7 @@ class PadDevice(_CounterDevice):
             session = self.session
             prompt = session.prompt
             left = None
-            if prompt is not None and session.phase in (Phase.RATING, Phase.REASON):
+            if prompt is not None and session.phase in (Phase.RATING, Phase.REASON, Phase.CONTACT):
                 until = session.next_change() or prompt.deadline
                 left = max(0, round((until - self.clock.now()).total_seconds()))
             return PadView(
@@ -379,6 +381,7 @@ class PadDevice(_CounterDevice):
                 ticket_label=prompt.ticket_label if prompt is not None else None,
                 level=session.level,
                 seconds_left=left,
+                digits=session.digits,
             )
 
     # --- handlers ----------------------------------------------------------------------
@@ -438,6 +441,10 @@ class PadDevice(_CounterDevice):
             self._submit(due, "reason_timeout")
         if isinstance(outcome, Submit):
             self._submit(outcome, f"button_{button}")
+        elif isinstance(outcome, SendContact):
+            self._leave_contact(outcome)
+        elif isinstance(outcome, Ignored) and outcome.kind == "typing":
+            pass  # a digit of a phone number: neither logged nor published
         elif isinstance(outcome, AskReason):
             self._event(f"button_{button}", accepted=True, outcome="ask_reason", text="请选择原因")
         elif isinstance(outcome, Ignored):
@@ -465,6 +472,27 @@ class PadDevice(_CounterDevice):
         code = reply.error.code if reply.error is not None else ErrorCode.INTERNAL
         log.warning("rating refused", extra={"device": self.device_id, "code": code.value})
         self._event(key, accepted=False, outcome=code.value, text="评价未记录")
+
+    def _leave_contact(self, contact: SendContact) -> None:
+        # The id derives from the transaction: one number per bad rating, sent once.
+        request = LeaveContact(
+            request_id=f"contact.{contact.transaction_id}"[:64],
+            transaction_id=contact.transaction_id,
+            phone=contact.phone,
+        )
+        reply = self.requests.request(
+            Command.LEAVE_CONTACT,
+            request,
+            timeout=self.counter.reply_timeout_s,
+            attempts=self.counter.attempts,
+        )
+        if reply.status == "ok" and reply.data is not None:
+            masked = str(reply.data.get("masked", ""))
+            self._event("contact", accepted=True, outcome="ok", text=f"回访号码 {masked}")
+            return
+        code = reply.error.code if reply.error is not None else ErrorCode.INTERNAL
+        log.warning("callback number refused", extra={"device": self.device_id, "code": code.value})
+        self._event("contact", accepted=False, outcome=code.value, text="号码未记录")
 
     def _show(self) -> None:
         view = self.view()

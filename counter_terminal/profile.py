@@ -85,6 +85,10 @@ class RatingKeys(_Strict):
     # After a bad level, a reason is awaited this long; then ``other`` is recorded with a
     # note that none was chosen, so the bad rating itself is never lost.
     reason_timeout_s: float = Field(default=10.0, gt=0)
+    # After a bad rating, offer to leave a mobile number for the callback (touch pads:
+    # five-key raters have no digits). The rating itself is sent first, never delayed.
+    ask_contact: bool = False
+    contact_timeout_s: float = Field(default=60.0, gt=0)
 
     @model_validator(mode="after")
     def _complete(self) -> RatingKeys:

@@ -30,7 +30,14 @@ class Phase(StrEnum):
     IDLE = "idle"  # the clerk's card
     RATING = "rating"  # the five levels
     REASON = "reason"  # after a bad level: why
+    CONTACT = "contact"  # after a bad rating was sent: a number for the callback, or skip
     THANKS = "thanks"
+
+
+# The contact screen's keys, numbered apart from the levels and reasons (1..5).
+DIGIT_BUTTONS = {100 + d: str(d) for d in range(10)}
+ERASE_BUTTON, CONFIRM_BUTTON, SKIP_BUTTON = 110, 111, 112
+MOBILE_DIGITS = 11
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +54,8 @@ class Submit:
 class Ignored:
     """A button that did nothing, and why (logged and published)."""
 
-    kind: Literal["stray", "repeated", "not_a_button"]  # no prompt; rated already; no such key
+    # no prompt; rated already; no such key; a digit typed; no number left; not a number
+    kind: Literal["stray", "repeated", "not_a_button", "typing", "skipped", "bad_number"]
     reason: str
 
 
@@ -58,7 +66,15 @@ class AskReason:
     level: RatingLevel
 
 
-Outcome = Submit | Ignored | AskReason
+@dataclass(frozen=True, slots=True)
+class SendContact:
+    """The citizen left a number for the callback of their bad rating (sent once)."""
+
+    transaction_id: str
+    phone: str
+
+
+Outcome = Submit | Ignored | AskReason | SendContact
 
 
 class RatingSession:
@@ -71,6 +87,8 @@ class RatingSession:
         self.level: RatingLevel | None = None
         self._reason_until: datetime | None = None
         self._thanks_until: datetime | None = None
+        self._contact_until: datetime | None = None
+        self.digits = ""  # the number being typed on the contact screen
         self._finished: deque[str] = deque(maxlen=REMEMBERED)
 
     def open(self, prompt: RatingPrompt, now: datetime) -> bool:
@@ -91,7 +109,8 @@ class RatingSession:
         self._finished.append(transaction_id)
         if self.prompt is None or self.prompt.transaction_id != transaction_id:
             return False
-        self._end(now, thanks=self.phase is Phase.THANKS)
+        # The rating was taken: thanks, or the contact screen, run out by themselves.
+        self._end(now, thanks=self.phase in (Phase.THANKS, Phase.CONTACT))
         return True
 
     def press(self, button: int, now: datetime) -> Outcome:
@@ -102,6 +121,8 @@ class RatingSession:
             return Ignored("stray", f"button {button} pressed with no rating asked")
         if self.phase is Phase.THANKS:
             return Ignored("repeated", f"button {button} after {prompt.ticket_label} was rated")
+        if self.phase is Phase.CONTACT:
+            return self._contact_key(button, prompt.transaction_id, now)
         if self.phase is Phase.RATING:
             if not 1 <= button <= len(self.keys.levels):
                 return Ignored("not_a_button", f"button {button} is not a level")
@@ -121,6 +142,25 @@ class RatingSession:
         reason = self.keys.reasons[button - 1]
         return self._submit(Submit(prompt.transaction_id, self.level, reason), now)
 
+    def _contact_key(self, button: int, transaction_id: str, now: datetime) -> Outcome:
+        if button in DIGIT_BUTTONS:
+            if len(self.digits) < MOBILE_DIGITS:
+                self.digits += DIGIT_BUTTONS[button]
+            return Ignored("typing", "a digit of the callback number")
+        if button == ERASE_BUTTON:
+            self.digits = self.digits[:-1]
+            return Ignored("typing", "a digit erased")
+        if button == SKIP_BUTTON:
+            self._thank(now)
+            return Ignored("skipped", "no number left for the callback")
+        if button == CONFIRM_BUTTON:
+            if len(self.digits) != MOBILE_DIGITS or self.digits[0] != "1":
+                return Ignored("bad_number", "not an 11-digit mobile number")
+            phone, self.digits = self.digits, ""
+            self._thank(now)
+            return SendContact(transaction_id, phone)
+        return Ignored("not_a_button", f"button {button} is not on the contact screen")
+
     def tick(self, now: datetime) -> Submit | None:
         """Let time pass: a reason not chosen in time sends ``other``; a deadline closes."""
         prompt = self.prompt
@@ -139,6 +179,9 @@ class RatingSession:
             self._end(now, thanks=False)
         elif self.phase is Phase.THANKS and self._thanks_until and now >= self._thanks_until:
             self._end(now, thanks=False)
+        elif self.phase is Phase.CONTACT and self._contact_until and now >= self._contact_until:
+            self.digits = ""
+            self._end(now, thanks=False)  # nobody typed a number: back to the clerk's card
         return None
 
     def next_change(self) -> datetime | None:
@@ -149,16 +192,26 @@ class RatingSession:
             return self._reason_until
         if self.phase is Phase.THANKS:
             return self._thanks_until
+        if self.phase is Phase.CONTACT:
+            return self._contact_until
         return self.prompt.deadline
 
     def _submit(self, submit: Submit, now: datetime) -> Submit:
         self._finished.append(submit.transaction_id)
+        if submit.level.is_bad and self.keys.ask_contact:
+            # The rating goes now; the number, if any, follows it for the callback.
+            self.phase, self.digits = Phase.CONTACT, ""
+            self._contact_until = now + timedelta(seconds=self.keys.contact_timeout_s)
+            return submit
+        self._thank(now)
+        return submit
+
+    def _thank(self, now: datetime) -> None:
         self.phase = Phase.THANKS
         self._thanks_until = now + timedelta(seconds=THANKS_S)
-        return submit
 
     def _end(self, now: datetime, *, thanks: bool) -> None:
         if thanks:
             return  # the thank-you screen runs out by itself
         self.phase, self.prompt, self.level = Phase.IDLE, None, None
-        self._reason_until = self._thanks_until = None
+        self._reason_until = self._thanks_until = self._contact_until = None

@@ -20,7 +20,7 @@ import pygame
 
 from counter_terminal.daemon import PadView
 from counter_terminal.profile import TouchPadProfile
-from counter_terminal.rating import Phase
+from counter_terminal.rating import CONFIRM_BUTTON, ERASE_BUTTON, SKIP_BUTTON, Phase
 from hallbus.fonts import FontNotFound, font_for
 from hallbus.messages import RATING_LABELS_ZH, BadRatingReason
 from hallbus.touch_window import TouchWindow
@@ -109,6 +109,8 @@ class PadScreen:
                 self._levels(body, view)
             case Phase.REASON:
                 self._reasons(body, view)
+            case Phase.CONTACT:
+                self._contact(body, view)
             case Phase.THANKS:
                 self._text("谢谢您的评价!", 9, INK, body, "center")
 
@@ -172,6 +174,44 @@ class PadScreen:
         labels = [REASON_LABELS_ZH[reason] for reason in self.profile.rating.reasons]
         self._row(body, labels, [LEVEL_COLOURS[3]] * len(labels))
         self._countdown(body, view)
+
+    def _contact(self, body: pygame.Rect, view: PadView) -> None:
+        """After a bad rating: an optional mobile number so the hall can call back."""
+        unit = self._unit
+        left = pygame.Rect(body.x, body.y, body.width * 0.48, body.height)
+        title = pygame.Rect(left.x + unit * 4, body.y + unit * 6, left.width - unit * 8, unit * 9)
+        self._text("已收到您的评价", 5.5, INK, title, "start")
+        self._text("留下手机号，我们将回访", 4.5, INK, title.move(0, unit * 10), "start")
+        self._text("（选填，仅用于本次回访）", 3.8, MUTED, title.move(0, unit * 18), "start")
+        shown = pygame.Rect(title.x, title.y + unit * 30, title.width, unit * 12)
+        pygame.draw.rect(self._surface, WHITE, shown, border_radius=10)
+        digits = view.digits
+        grouped = " ".join(p for p in (digits[:3], digits[3:7], digits[7:]) if p)
+        self._text(grouped or "1__ ____ ____", 6, INK if digits else MUTED, shown, "center")
+        skip = pygame.Rect(title.x, shown.bottom + unit * 6, title.width, unit * 12)
+        pygame.draw.rect(self._surface, MUTED, skip, border_radius=12)
+        self._text("跳过", 5, WHITE, skip, "center")
+        self.targets.append(Target(skip, SKIP_BUTTON))
+        keys = [*range(1, 10), ERASE_BUTTON, 0, CONFIRM_BUTTON]
+        pad = pygame.Rect(left.right, body.y + unit * 4, body.width - left.right, body.height)
+        width, height = (pad.width - unit * 8) / 3, unit * 19
+        for index, key in enumerate(keys):
+            row, col = divmod(index, 3)
+            rect = pygame.Rect(
+                pad.x + col * (width + unit * 2), pad.y + row * (height + unit * 2), width, height
+            )
+            if key == CONFIRM_BUTTON:
+                colour, label, button = LEVEL_COLOURS[0], "确定", CONFIRM_BUTTON
+            elif key == ERASE_BUTTON:
+                colour, label, button = (150, 156, 166), "删除", ERASE_BUTTON
+            else:
+                colour, label, button = HEADER, str(key), 100 + key
+            pygame.draw.rect(self._surface, colour, rect, border_radius=12)
+            self._text(label, 6, WHITE, rect, "center")
+            self.targets.append(Target(rect, button))
+        countdown = pygame.Rect(left.x, body.bottom - unit * 16, left.width, unit * 10)
+        if view.seconds_left is not None:
+            self._text(f"剩余 {view.seconds_left} 秒", 4.5, MUTED, countdown, "center")
 
     def _row(
         self, body: pygame.Rect, labels: list[str], colours: list[tuple[int, int, int]]

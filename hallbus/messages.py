@@ -400,6 +400,19 @@ class VoidTicket(Request):
     manager: str = Field(min_length=1, max_length=64)
 
 
+class LeaveContact(Request):
+    """Rating pad: after a bad rating the citizen leaves a mobile number for the callback."""
+
+    transaction_id: TicketId
+    phone: str = Field(pattern=r"^1[3-9][0-9]{9}$")
+
+
+class ContactKept(Message):
+    """The answer to LeaveContact: the number as every page shows it."""
+
+    masked: str
+
+
 class ReplayEvents(Request):
     """Portal: the hall events after ``after_seq`` that it missed (a gap, a reconnect).
 
@@ -432,6 +445,7 @@ REQUEST_MODELS: dict[Command, type[Request]] = {
     Command.APPLY_CONFIG: ApplyConfig,
     Command.REPLAY_EVENTS: ReplayEvents,
     Command.VOID_TICKET: VoidTicket,
+    Command.LEAVE_CONTACT: LeaveContact,
 }
 
 

@@ -57,6 +57,7 @@ class Command(StrEnum):
     APPLY_CONFIG = "apply_config"
     REPLAY_EVENTS = "replay_events"
     VOID_TICKET = "void_ticket"
+    LEAVE_CONTACT = "leave_contact"
 
 
 class DeviceCommandKind(StrEnum):

@@ -152,6 +152,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     from scheduler.bridge import SchedulerService
     from scheduler.checkpoints import WitnessFile, load_signing_key
     from scheduler.config import load_hall
+    from scheduler.contacts import ContactVault
     from scheduler.rating_token import RatingTokens, load_or_create_key
     from scheduler.store import Store
 
@@ -160,6 +161,9 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     tokens = RatingTokens(load_or_create_key(_rating_key_file(args, hall.id)), hall.id)
     ledger_key = load_signing_key(args.ledger_key) if args.ledger_key else None
     witness = WitnessFile(args.checkpoint_file) if args.checkpoint_file else None
+    # The dashboard's default is the same file: both seal and open callback numbers.
+    contact_key = args.contact_key or _rating_key_file(args, hall.id).with_suffix(".contact.key")
+    contacts = ContactVault(contact_key)
 
     def make_service() -> SchedulerService:
         return SchedulerService(
@@ -169,6 +173,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
             rating_tokens=tokens,
             ledger_key=ledger_key,
             witness=witness,
+            contacts=contacts,
         )
 
     if url.startswith("postgresql"):
@@ -802,6 +807,12 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="signs checkpoints of the rating ledger (made by paidui ratings key)",
+    )
+    scheduler.add_argument(
+        "--contact-key",
+        type=Path,
+        default=None,
+        help="seals callback numbers left at the pads (default: beside the rating key)",
     )
     scheduler.add_argument(
         "--checkpoint-file",

@@ -55,6 +55,7 @@ from hallbus.settings import BusSettings
 from hallbus.topics import Command, DeviceCommandKind, HallEventKind, HallTopics
 from scheduler.checkpoints import WitnessFile, sign_head
 from scheduler.config import DeviceConfig, HallConfig
+from scheduler.contacts import ContactVault, mask
 from scheduler.domain import Changes, HallQueue, QueueError, Transaction
 from scheduler.event_delivery import replay_answer
 from scheduler.flood import FloodGuard, Rate, Verdict
@@ -94,7 +95,7 @@ ALLOWED_COMMANDS: dict[DeviceKind, frozenset[Command]] = {
             Command.FINISH,
         }
     ),
-    DeviceKind.RATING_PAD: frozenset({Command.RATE}),
+    DeviceKind.RATING_PAD: frozenset({Command.RATE, Command.LEAVE_CONTACT}),
     # The web side: the ticket's public rating page, booking, and managers' reviews.
     DeviceKind.PORTAL: frozenset(
         {
@@ -158,12 +159,14 @@ class SchedulerService:
         rating_tokens: RatingTokens | None = None,
         ledger_key: Ed25519PrivateKey | None = None,
         witness: WitnessFile | None = None,
+        contacts: ContactVault | None = None,
     ) -> None:
         self.hall = hall
         self.rating_tokens = rating_tokens
         # Signed heads of the rating ledger, and the file that keeps them outside the store.
         self.ledger_key = ledger_key
         self.witness = witness
+        self.contacts = contacts  # seals callback numbers left at the pads
         self._checkpointed_seq = 0
         self._checkpoint_due = False
         self.config_version = 0
@@ -605,6 +608,22 @@ class SchedulerService:
                     comment=request.comment,
                 )
                 return transaction_view(rated)
+            case bus.LeaveContact():
+                if self.contacts is None:
+                    raise QueueError(ErrorCode.NOT_ALLOWED, "this hall keeps no callback numbers")
+                masked = mask(request.phone)
+                sealed = self.contacts.seal(request.phone)
+                if (
+                    self.store.save_case_contact(
+                        request.transaction_id, sealed, masked, now, window=window
+                    )
+                    is None
+                ):
+                    raise QueueError(
+                        ErrorCode.UNKNOWN_TRANSACTION,
+                        f"no open case of {request.transaction_id} at window {window}",
+                    )
+                return bus.ContactKept(masked=masked)
             case bus.BookAppointment():
                 appointment = queue.book_appointment(
                     request.service_code, request.slot_start, request.id_hash, request.contact, now

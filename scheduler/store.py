@@ -1097,17 +1097,28 @@ class Store:
             )
 
     def save_case_contact(
-        self, transaction_id: str, sealed: str, masked: str, now: datetime
+        self,
+        transaction_id: str,
+        sealed: str,
+        masked: str,
+        now: datetime,
+        *,
+        window: int | None = None,
     ) -> str | None:
-        """Keep the sealed callback number of the case of ``transaction_id``; its case id."""
+        """Keep the sealed callback number of the case of ``transaction_id``; its case id.
+
+        ``window``: only a case of a transaction served there (a pad speaks for its own).
+        """
+        query = select(rating_cases.c.id).where(
+            rating_cases.c.hall == self.hall,
+            rating_cases.c.transaction_id == transaction_id,
+            rating_cases.c.state != CaseState.CLOSED.value,
+        )
+        if window is not None:
+            served_there = select(transactions.c.id).where(transactions.c.window == window)
+            query = query.where(rating_cases.c.transaction_id.in_(served_there))
         with self.engine.begin() as conn:
-            case_id = conn.execute(
-                select(rating_cases.c.id).where(
-                    rating_cases.c.hall == self.hall,
-                    rating_cases.c.transaction_id == transaction_id,
-                    rating_cases.c.state != CaseState.CLOSED.value,
-                )
-            ).scalar()
+            case_id = conn.execute(query).scalar()
             if case_id is None:
                 return None
             conn.execute(delete(case_contacts).where(case_contacts.c.case_id == case_id))

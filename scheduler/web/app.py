@@ -16,11 +16,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from hallbus.client import BusClient, Requester
 from hallbus.clock import Clock, SystemClock
 from hallbus.topics import HallTopics
+from scheduler.contacts import ContactVault
 from scheduler.rating_token import RatingTokens, load_or_create_key
 from scheduler.store import Store
 from scheduler.web import api, pages, public
 from scheduler.web.accounts import AccountStore
-from scheduler.web.contacts import ContactVault
 from scheduler.web.context import NotLoggedIn, RateLimiter, WebContext, WebSettings
 from scheduler.web.live import HallWatch
 from scheduler.web.operations import OperationError

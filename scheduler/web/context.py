@@ -21,10 +21,10 @@ from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
 from scheduler.calendar import WorkCalendar
 from scheduler.config import HallConfig
+from scheduler.contacts import ContactVault
 from scheduler.rating_token import RatingTokens
 from scheduler.store import Store
 from scheduler.web.accounts import AccountStore, Role, Session
-from scheduler.web.contacts import ContactVault
 from scheduler.web.live import HallWatch
 from scheduler.web.ratings import ReviewDesk
 

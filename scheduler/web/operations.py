@@ -30,13 +30,13 @@ from hallbus.messages import (
 from hallbus.topics import Command
 from scheduler.cases import CallbackResult, CaseError, CaseState, Complexity
 from scheduler.config import HallConfig
+from scheduler.contacts import ContactError, mask, normalised
 from scheduler.domain import ACTIVE_STATES
 from scheduler.ledger import EntryKind
 from scheduler.stats import GroupBy, Period, StatRow, hall_statistics
 from scheduler.store import StoreError
 from scheduler.tables import rating_ledger, tickets, transactions
 from scheduler.web.accounts import Session
-from scheduler.web.contacts import ContactError, mask, normalised
 from scheduler.web.context import WebContext
 from scheduler.web.ratings import OUTCOME_LABELS, ReviewDesk, ReviewError
 

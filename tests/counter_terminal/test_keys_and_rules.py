@@ -31,11 +31,14 @@ from counter_terminal.profile import (
     load_counter_profile,
 )
 from counter_terminal.rating import (
+    CONFIRM_BUTTON,
     NO_REASON_NOTE,
+    SKIP_BUTTON,
     AskReason,
     Ignored,
     Phase,
     RatingSession,
+    SendContact,
     Submit,
 )
 from hallbus.input_keys import KeyEvent
@@ -208,6 +211,48 @@ def test_a_bad_rating_asks_why_and_without_an_answer_sends_other_in_time() -> No
     # One second before the deadline, so the scheduler gets it before it records `unrated`.
     late = session.tick(NOW + timedelta(seconds=4))
     assert late == Submit("tx2", RatingLevel.DISSATISFIED, BadRatingReason.OTHER, NO_REASON_NOTE)
+
+
+def test_a_touch_pad_offers_the_callback_number_after_the_bad_rating_is_sent() -> None:
+    session = RatingSession(RatingKeys(ask_contact=True, contact_timeout_s=60))
+    session.open(_prompt(), NOW)
+    assert isinstance(session.press(4, NOW), AskReason)
+    # The rating goes at once; the number is asked for afterwards, never holding it up.
+    sent = session.press(1, NOW)
+    assert sent == Submit("tx1", RatingLevel.DISSATISFIED, BadRatingReason.ATTITUDE)
+    assert session.phase is Phase.CONTACT
+    assert session.close("tx1", NOW)  # the scheduler recorded it: the screen stays
+    assert session.phase is Phase.CONTACT
+    for digit in "1380013800":
+        session.press(100 + int(digit), NOW)
+    refused = session.press(CONFIRM_BUTTON, NOW)  # ten digits are not a mobile number
+    assert isinstance(refused, Ignored) and refused.kind == "bad_number"
+    session.press(100, NOW)
+    session.press(105, NOW)  # a twelfth digit is not taken
+    assert session.digits == "13800138000"
+    assert session.press(CONFIRM_BUTTON, NOW) == SendContact("tx1", "13800138000")
+    assert session.phase is Phase.THANKS and session.digits == ""
+
+    session.open(_prompt("tx2"), NOW)
+    session.press(5, NOW)
+    session.press(2, NOW)
+    skipped = session.press(SKIP_BUTTON, NOW)
+    assert isinstance(skipped, Ignored) and session.phase is Phase.THANKS
+    session.open(_prompt("tx3"), NOW)
+    session.press(5, NOW)
+    session.press(2, NOW)
+    session.press(101, NOW)
+    session.tick(NOW + timedelta(seconds=61))  # nobody finished it: back to the clerk's card
+    assert session.phase is Phase.IDLE and session.digits == ""
+    # A good rating, and a five-key rater, never ask.
+    session.open(_prompt("tx4"), NOW)
+    session.press(1, NOW)
+    assert session.phase is Phase.THANKS
+    rater = RatingSession(RatingKeys())
+    rater.open(_prompt("tx5"), NOW)
+    rater.press(5, NOW)
+    rater.press(1, NOW)
+    assert rater.phase is Phase.THANKS
 
 
 def test_a_prompt_nobody_answers_closes_at_its_deadline() -> None:

@@ -27,7 +27,9 @@ from tests.kiosk.tickets import artifacts_dir
 os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
+from counter_terminal.rating import CONFIRM_BUTTON, ERASE_BUTTON
 from counter_terminal.touch_pad import TouchPadApp
+from scheduler.contacts import ContactVault
 
 PROFILE = load_counter_profile("touch-pad-10in")
 assert isinstance(PROFILE, TouchPadProfile)
@@ -66,8 +68,10 @@ def test_clerk_card_then_the_prompt_pops_up_and_a_touch_rates(
     bus: BusSettings,
     hall: HallConfig,
     tmp_path: Path,
+    scheduler: SchedulerService,
 ) -> None:
     device, views = pad
+    scheduler.contacts = ContactVault(tmp_path / "contact.key")  # as paidui scheduler makes it
     seen = observe(bus, hall, [1])
     app = TouchPadApp(device, PROFILE, photos=_photo(tmp_path))
     app.start()
@@ -100,7 +104,34 @@ def test_clerk_card_then_the_prompt_pops_up_and_a_touch_rates(
         record = seen.rating_records()[0]
         assert record.outcome is RatingLevel.DISSATISFIED
         assert record.reason is BadRatingReason.PROCESS
+        # The rating is in; the pad offers to leave a number for the callback.
+        assert views.wait_for(lambda v: v.phase is Phase.CONTACT, WAIT)
+        app.step()  # draw it: the keys are where this frame put them
+        for digit in "138001380009":  # one digit too many: the twelfth is not taken
+            key = app.target(100 + int(digit))
+            assert key is not None
+            app.touch(key.center)
+        erase = app.target(ERASE_BUTTON)
+        assert erase is not None
+        erased = len(views.items())
+        app.touch(erase.center)
+        assert views.wait_for(lambda v: v.digits == "1380013800", WAIT, after=erased)
+        last = app.target(100)
+        assert last is not None
+        typed = len(views.items())
+        app.touch(last.center)
+        assert views.wait_for(lambda v: v.digits == "13800138000", WAIT, after=typed)
+        app.step()
+        app.save(artifacts_dir() / "pad-contact.png")
+        confirm = app.target(CONFIRM_BUTTON)
+        assert confirm is not None
+        before = seen.key_count("pad-1")
+        app.touch(confirm.center)
         assert views.wait_for(lambda v: v.phase is Phase.THANKS, WAIT)
+        kept = seen.key("pad-1", "ok", after=before)  # the scheduler kept the number
+        assert kept is not None and kept.text == "回访号码 138****8000"
+        ((sealed, masked),) = scheduler.store.sealed_contacts().values()
+        assert masked == "138****8000" and "13800138000" not in sealed
         app.step()
         app.save(artifacts_dir() / "pad-thanks.png")
     finally:

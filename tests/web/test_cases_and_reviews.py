@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from fastapi.testclient import TestClient
 
-from hallbus.messages import BadRatingReason, RatingLevel
+from hallbus.client import BusClient, Requester
+from hallbus.messages import BadRatingReason, ErrorCode, LeaveContact, RatingLevel
+from hallbus.settings import BusSettings
+from hallbus.topics import Command, HallTopics
 from scheduler.bridge import SchedulerService
+from scheduler.contacts import ContactVault
 from scheduler.ledger import EntryKind
 from tests.web.conftest import ApiUser, Served, browser_login
 
@@ -246,3 +252,38 @@ def _csrf(page: str) -> str:
     marker = 'name="csrf_token" value="'
     start = page.index(marker) + len(marker)
     return page[start : page.index('"', start)]
+
+
+def test_a_pad_leaves_a_number_only_for_a_bad_rating_of_its_own_window(
+    serve: Callable[..., Served],
+    scheduler: SchedulerService,
+    bus: BusSettings,
+    tmp_path: Path,
+) -> None:
+    bad = serve(1, RatingLevel.DISSATISFIED, BadRatingReason.PROCESS)
+    good = serve(1, RatingLevel.SATISFIED)
+    topics = HallTopics(scheduler.hall.id)
+    # Requests as pad-1 and pad-2 would send them (pad-1's own daemon is already running).
+    client = BusClient(bus, f"pads-{scheduler.hall.id}", topics.availability("pads"))
+    pads = {n: Requester(client, topics, f"pad-{n}") for n in (1, 2)}
+    for requester in pads.values():
+        requester.attach()
+    client.start()
+
+    def leave(window: int, transaction_id: str) -> Any:
+        request = LeaveContact(
+            request_id=uuid.uuid4().hex, transaction_id=transaction_id, phone="13900139000"
+        )
+        return pads[window].request(Command.LEAVE_CONTACT, request)
+
+    try:
+        refused = leave(1, bad.transaction_id)
+        assert refused.error is not None and refused.error.code == ErrorCode.NOT_ALLOWED
+        scheduler.contacts = ContactVault(tmp_path / "contact.key")
+        assert leave(2, bad.transaction_id).error.code == ErrorCode.UNKNOWN_TRANSACTION
+        assert leave(1, good.transaction_id).error.code == ErrorCode.UNKNOWN_TRANSACTION
+        kept = leave(1, bad.transaction_id)
+        assert kept.data == {"masked": "139****9000"}
+        assert [m for _, m in scheduler.store.sealed_contacts().values()] == ["139****9000"]
+    finally:
+        client.stop()

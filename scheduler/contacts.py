@@ -1,8 +1,9 @@
 """Callback numbers citizens give after a bad rating: sealed, masked, erased at closing.
 
 The 好差评 rules want every bad rating called back; the citizen may leave a mobile
-number for it on the ticket's page. The number is kept only sealed (Fernet, with a key
-file beside the dashboard's other keys, never in the database), shown masked
+number for it on the ticket's page or the touch pad. The number is kept only sealed
+(Fernet, with a key file beside the rating key, shared by the scheduler and the
+dashboard, never in the database), shown masked
 (138****1234) on every page, revealed to a manager only on request (audited), and
 deleted when the case closes.
 """
