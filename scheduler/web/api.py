@@ -66,6 +66,12 @@ class CaseStepBody(_Body):
     result: CallbackResult | None = None  # with called_back: the citizen's view of the fix
 
 
+class PinBody(_Body):
+    """A clerk's new login PIN (4 to 8 digits)."""
+
+    pin: str = Field(min_length=4, max_length=8)
+
+
 class AttemptBody(_Body):
     """A contact attempt that did not reach the citizen."""
 
@@ -200,6 +206,14 @@ def case_step(ctx: Context, session: Manager, case_id: str, body: CaseStepBody) 
     return operations.advance_case(
         ctx, session, case_id, body.to, body.note, body.complexity, body.result
     )
+
+
+@router.put("/clerks/{clerk_code}/pin", responses=UNAUTHORIZED)
+def clerk_pin(
+    ctx: Context, session: Administrator, clerk_code: str, body: PinBody
+) -> dict[str, Any]:
+    """Set a clerk's login PIN (only its argon2 hash is kept; audited)."""
+    return operations.set_clerk_pin(ctx, session, clerk_code, body.pin)
 
 
 @router.post("/cases/{case_id}/attempts", responses=UNAUTHORIZED)

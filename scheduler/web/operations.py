@@ -7,6 +7,7 @@ are ``OperationError`` with the HTTP status a route answers with.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -29,6 +30,7 @@ from hallbus.messages import (
 )
 from hallbus.topics import Command
 from scheduler.cases import CallbackResult, CaseError, CaseState, Complexity
+from scheduler.clerk_pins import PIN_PATTERN, hash_pin
 from scheduler.config import HallConfig
 from scheduler.contacts import ContactError, mask, normalised
 from scheduler.domain import ACTIVE_STATES
@@ -123,6 +125,17 @@ def advance_case(
     ctx.accounts.record(ctx.now(), session.account.username, f"case.{to}", case_id, detail)
     due = case.due()
     return {"id": case.id, "state": case.state.value, "due": due.isoformat() if due else None}
+
+
+def set_clerk_pin(ctx: WebContext, session: Session, clerk_code: str, pin: str) -> dict[str, Any]:
+    """An administrator sets a clerk's login PIN; only its argon2 hash is kept (audited)."""
+    config = ctx.config()
+    if config.clerk(clerk_code) is None:
+        raise OperationError(404, f"no clerk {clerk_code} in this hall")
+    if not re.fullmatch(PIN_PATTERN, pin):
+        raise OperationError(422, "a PIN is 4 to 8 digits")
+    ctx.store.set_clerk_pin(clerk_code, hash_pin(pin), session.account.username, ctx.now())
+    return {"clerk": clerk_code, "pin": "set"}
 
 
 def record_attempt(ctx: WebContext, session: Session, case_id: str, note: str) -> dict[str, Any]:

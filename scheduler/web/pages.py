@@ -426,8 +426,25 @@ def audit_page(request: Request, ctx: Context, session: Administrator) -> Respon
 def accounts_page(request: Request, ctx: Context, session: Administrator) -> Response:
     """Accounts and their roles."""
     return render(
-        request, "accounts.html", session, accounts=ctx.accounts.accounts(), roles=list(Role)
+        request,
+        "accounts.html",
+        session,
+        accounts=ctx.accounts.accounts(),
+        roles=list(Role),
+        clerks=ctx.config().clerks,
     )
+
+
+@router.post("/clerks/pin")
+def clerk_pin_set(
+    ctx: Context,
+    session: Administrator,
+    clerk_code: Annotated[str, Form(max_length=32)],
+    pin: Annotated[str, Form(max_length=8)],
+) -> Response:
+    """Set a clerk's login PIN from the accounts page."""
+    operations.set_clerk_pin(ctx, session, clerk_code, pin)
+    return RedirectResponse("/accounts", status_code=303)
 
 
 @router.post("/accounts")

@@ -30,6 +30,7 @@ LEAST_ROLE: dict[tuple[str, str], Role | None] = {
     ("GET", "/api/v1/config"): Role.ADMINISTRATOR,
     ("PUT", "/api/v1/config"): Role.ADMINISTRATOR,
     ("GET", "/api/v1/audit"): Role.ADMINISTRATOR,
+    ("PUT", "/api/v1/clerks/{clerk_code}/pin"): Role.ADMINISTRATOR,
     ("GET", "/api/v1/accounts"): Role.ADMINISTRATOR,
     ("POST", "/api/v1/accounts"): Role.ADMINISTRATOR,
     ("GET", "/api/v1/tickets/{ticket_id}/rating"): None,
@@ -67,7 +68,9 @@ def test_every_manager_endpoint_refuses_anonymous_and_lower_roles(
     for (method, path), least in LEAST_ROLE.items():
         if least is None:
             continue
-        url = path.format(case_id="c", proposal_id="p", decision="approve", ticket_id="t")
+        url = path.format(
+            case_id="c", proposal_id="p", decision="approve", ticket_id="t", clerk_code="1001"
+        )
         assert app_client.request(method, url).status_code == 401, url
         forged = app_client.request(method, url, headers={"Authorization": "Bearer forged"})
         assert forged.status_code == 401, url

@@ -64,4 +64,4 @@ def test_no_server_errors_and_no_anonymous_access(served_api: WebServer) -> None
             )
 
         check()
-    assert len(tried) == 23  # every operation of the document was fuzzed
+    assert len(tried) == 24  # every operation of the document was fuzzed
