@@ -364,6 +364,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_report_merit(args: argparse.Namespace) -> int:
     """Print a month's 服务之星, flagged clerks, derived stars and case rates as JSON."""
+    from datetime import UTC, datetime
+
     from sqlalchemy import create_engine
 
     from scheduler.config import load_hall
@@ -371,9 +373,10 @@ def cmd_report_merit(args: argparse.Namespace) -> int:
     from scheduler.store import Store
 
     hall = load_hall(args.hall_file)
+    month = args.month or datetime.now(UTC).astimezone(hall.zone).date().replace(day=1)
     engine = create_engine(args.db or Store.sqlite_url(Path(f"paidui-{hall.id}.db").resolve()))
     try:
-        report = month_merit(engine, hall, args.month)
+        report = month_merit(engine, hall, month)
     finally:
         engine.dispose()
     print(json.dumps(report, ensure_ascii=False, default=str))
@@ -904,8 +907,8 @@ def build_parser() -> argparse.ArgumentParser:
     merit.add_argument(
         "--month",
         type=lambda text: date.fromisoformat(f"{text}-01"),
-        default=date.today().replace(day=1),
-        help="YYYY-MM (default: this month)",
+        default=None,
+        help="YYYY-MM (default: this month in the hall's time zone)",
     )
     merit.set_defaults(func=cmd_report_merit)
 

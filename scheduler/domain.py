@@ -290,6 +290,7 @@ class HallQueue:
         self._services = {s.code: s for s in hall.services}
         self._windows = {w.number: Window(w.number, hall.tiers(w)) for w in hall.windows}
         self._closed_through: date | None = None  # the last service day ended (close_days)
+        self._next_close: datetime | None = None  # when the next service day ends
         self._service_windows: dict[str, list[int]] = {code: [] for code in self._services}
         for window in self._windows.values():
             for code in window.tiers:
@@ -800,7 +801,10 @@ class HallQueue:
         takeover, or a scheduler that was down over midnight: nothing of an earlier day is
         ever called, counted or estimated. None when there is nothing to end.
         """
+        if self._next_close is not None and now < self._next_close:
+            return None  # called before every batch: the usual answer costs one comparison
         through = last_ended_day(self.hall, now, self.calendar)
+        self._next_close = day_end(self.hall, through + timedelta(days=1), self.calendar)
         if through == self._closed_through:
             return None  # this day was closed already: no ticket of it can have appeared
         self._closed_through = through

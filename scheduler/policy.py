@@ -25,6 +25,26 @@ TARGETED_TIER = 1
 
 
 @dataclass(frozen=True)
+class LinePlace:
+    """Where a waiting ticket stands in its service's line, for telling its holder.
+
+    The calling order: a higher class first, then earlier in line (a postponed ticket
+    rejoins at the end), then the lower number for the same moment. A window's tiers may
+    still let a ticket of another service go first; that the holder cannot foresee.
+    """
+
+    priority: PriorityClass
+    queued_at: datetime
+    number: int
+
+    def called_before(self, other: LinePlace) -> bool:
+        """Whether this ticket is called before ``other`` of the same service."""
+        if self.priority.rank != other.priority.rank:
+            return self.priority.rank < other.priority.rank
+        return (self.queued_at, self.number) < (other.queued_at, other.number)
+
+
+@dataclass(frozen=True)
 class LaneKey:
     """Which line a waiting ticket stands in."""
 

@@ -102,6 +102,18 @@ def insert_audit(
     )
 
 
+def _failed_attempts(conn: Connection, case_id: str) -> int:
+    """Contact attempts of a case that did not reach the citizen."""
+    return int(
+        conn.execute(
+            select(func.count()).where(
+                case_steps.c.case_id == case_id,
+                case_steps.c.state == CaseState.ATTEMPT_FAILED.value,
+            )
+        ).scalar_one()
+    )
+
+
 class StoreError(RuntimeError):
     """The database failed; the command it carried changed nothing."""
 
@@ -598,9 +610,8 @@ class Store:
                         # Every clerk's login and logout is in the audit log too.
                         detail = {"window": event.window}
                         action = f"clerk.{event.event}"
-                        self._audit(
-                            conn, event.at, event.clerk_code, action, str(event.window), detail
-                        )
+                        target = str(event.window)
+                        insert_audit(conn, hall, event.at, event.clerk_code, action, target, detail)
                 if changes.window_events:
                     conn.execute(
                         insert(window_events),
@@ -885,7 +896,7 @@ class Store:
                     set_at=now,
                 )
             )
-            self._audit(conn, now, actor, "clerk.pin_set", clerk_code, {})
+            insert_audit(conn, self.hall, now, actor, "clerk.pin_set", clerk_code, {})
 
     def record_pin_try(self, record: PinRecord, outcome: str, window: int, now: datetime) -> None:
         """Keep a PIN try's effect (failures, lockout) and put it in the audit log."""
@@ -903,20 +914,11 @@ class Store:
                 if outcome != "ok":  # a good PIN's login is audited with the login itself
                     detail = {"window": window, "outcome": outcome}
                     action = f"clerk.login_{outcome}"
-                    self._audit(conn, now, record.clerk_code, action, str(window), detail)
+                    insert_audit(
+                        conn, self.hall, now, record.clerk_code, action, str(window), detail
+                    )
         except Exception as err:
             raise StoreError(f"PIN try not recorded: {err}") from err
-
-    def _audit(
-        self,
-        conn: Connection,
-        now: datetime,
-        actor: str,
-        action: str,
-        target: str,
-        detail: dict[str, Any],
-    ) -> None:
-        insert_audit(conn, self.hall, now, actor, action, target, detail)
 
     def locked_clerks(self, now: datetime) -> list[tuple[str, datetime]]:
         """Clerks locked out by wrong PINs now, and until when (a dashboard alert)."""
@@ -1033,13 +1035,8 @@ class Store:
                 raise StoreError(f"no case {case_id}")
             case = _case_from(row)
             before = case.state
-            failed = conn.execute(
-                select(func.count()).where(
-                    case_steps.c.case_id == case_id,
-                    case_steps.c.state == CaseState.ATTEMPT_FAILED.value,
-                )
-            ).scalar_one()
-            advance(case, to, today, calendar, complexity, failed_attempts=int(failed))
+            failed = _failed_attempts(conn, case_id)
+            advance(case, to, today, calendar, complexity, failed_attempts=failed)
             moved = conn.execute(
                 update(rating_cases)
                 .where(rating_cases.c.id == case_id, rating_cases.c.state == before.value)
@@ -1087,14 +1084,7 @@ class Store:
                     note=note,
                 )
             )
-            return int(
-                conn.execute(
-                    select(func.count()).where(
-                        case_steps.c.case_id == case_id,
-                        case_steps.c.state == CaseState.ATTEMPT_FAILED.value,
-                    )
-                ).scalar_one()
-            )
+            return _failed_attempts(conn, case_id)
 
     def save_case_contact(
         self,

@@ -17,7 +17,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy import Engine, delete, insert, select, update
 
 from scheduler.store import Store, insert_audit
 from scheduler.tables import accounts, audit_log, web_sessions
@@ -129,7 +129,9 @@ class AccountStore:
                 )
                 .returning(accounts.c.id)
             ).scalar_one()
-            self.audit(conn, now, actor, "account.create", username, {"role": role.value})
+            insert_audit(
+                conn, self.hall, now, actor, "account.create", username, {"role": role.value}
+            )
         return Account(int(account_id), username, display_name or username, role, True)
 
     def accounts(self) -> list[Account]:
@@ -152,7 +154,7 @@ class AccountStore:
                 .values(password_hash=self._hasher.hash(password))
             )
             conn.execute(delete(web_sessions).where(web_sessions.c.account_id == row.id))
-            self.audit(conn, now, actor, "account.password", username, {})
+            insert_audit(conn, self.hall, now, actor, "account.password", username, {})
 
     def ensure(
         self, username: str, password: str, role: Role, *, actor: str, now: datetime
@@ -173,7 +175,7 @@ class AccountStore:
             if not active:
                 conn.execute(delete(web_sessions).where(web_sessions.c.account_id == row.id))
             action = "account.unlock" if active else "account.lock"
-            self.audit(conn, now, actor, action, username, {})
+            insert_audit(conn, self.hall, now, actor, action, username, {})
 
     # --- sessions -------------------------------------------------------------------
     def login(self, username: str, password: str, now: datetime) -> tuple[str, Session] | None:
@@ -207,7 +209,7 @@ class AccountStore:
                     expires_at=session.expires_at,
                 )
             )
-            self.audit(conn, now, username, "session.login", username, {})
+            insert_audit(conn, self.hall, now, username, "session.login", username, {})
         return token, session
 
     def session(self, token: str, now: datetime) -> Session | None:
@@ -230,24 +232,12 @@ class AccountStore:
             conn.execute(delete(web_sessions).where(gone))
 
     # --- the audit log ----------------------------------------------------------------
-    def audit(
-        self,
-        conn: Connection,
-        now: datetime,
-        actor: str,
-        action: str,
-        target: str,
-        detail: dict[str, Any],
-    ) -> None:
-        """Record a change inside the caller's transaction."""
-        insert_audit(conn, self.hall, now, actor, action, target, detail)
-
     def record(
         self, now: datetime, actor: str, action: str, target: str, detail: dict[str, Any]
     ) -> None:
         """Record a change made elsewhere (the scheduler applied it) in its own transaction."""
         with self.engine.begin() as conn:
-            self.audit(conn, now, actor, action, target, detail)
+            insert_audit(conn, self.hall, now, actor, action, target, detail)
 
     def audit_entries(self, limit: int = 200) -> list[AuditEntry]:
         """The newest changes first."""

@@ -35,6 +35,7 @@ from scheduler.config import HallConfig
 from scheduler.contacts import ContactError, mask, normalised
 from scheduler.domain import ACTIVE_STATES
 from scheduler.ledger import EntryKind
+from scheduler.policy import LinePlace
 from scheduler.stats import GroupBy, Period, StatRow, hall_statistics
 from scheduler.store import StoreError
 from scheduler.tables import rating_ledger, tickets, transactions
@@ -393,10 +394,6 @@ def ticket_progress(ctx: WebContext, ticket_id: str, token: str) -> TicketProgre
             raise OperationError(404, "this link is not valid")
         if row.state != TicketState.WAITING.value:
             return TicketProgress(row.state, row.label, row.window, None, None)
-        # Called before it: a higher class, or its own class and in line earlier (the
-        # calling policy's order; window tiers may still let a few others go first).
-        mine = PriorityClass(row.priority).rank
-        higher = [c.value for c in PriorityClass if c.rank < mine]
         waiting = conn.execute(
             select(tickets.c.priority, tickets.c.queued_at, tickets.c.number).where(
                 tickets.c.hall == ctx.settings.hall,
@@ -406,12 +403,13 @@ def ticket_progress(ctx: WebContext, ticket_id: str, token: str) -> TicketProgre
                 tickets.c.id != row.id,
             )
         ).all()
-    place = (row.queued_at, row.number)  # same arrival: the lower number came first
+    mine = LinePlace(PriorityClass(row.priority), row.queued_at, row.number)
     ahead = sum(
         1
         for other in waiting
-        if other.priority in higher
-        or (other.priority == row.priority and (other.queued_at, other.number) < place)
+        if LinePlace(PriorityClass(other.priority), other.queued_at, other.number).called_before(
+            mine
+        )
     )
     shown = ctx.watch.picture.services.get(row.service_code)
     estimate = None

@@ -425,3 +425,16 @@ def test_review_appends_a_not_adopted_entry_and_keeps_the_rating() -> None:
         queue.review_rating(
             entries[0], entries, reviewer="m1", approver="m3", reason="y", now=MORNING
         )
+
+
+def test_a_place_in_line_follows_class_then_arrival_then_number() -> None:
+    from hallbus.messages import PriorityClass
+    from scheduler.policy import LinePlace
+
+    t = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)
+    elder = LinePlace(PriorityClass.ELDERLY, t + timedelta(minutes=5), 9)
+    early = LinePlace(PriorityClass.NORMAL, t, 2)
+    same_moment = LinePlace(PriorityClass.NORMAL, t, 3)
+    assert elder.called_before(early) and not early.called_before(elder)
+    assert early.called_before(same_moment) and not same_moment.called_before(early)
+    assert not early.called_before(early)
