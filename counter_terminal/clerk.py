@@ -15,6 +15,7 @@ from counter_terminal.keys import ClerkAction, ClerkKey
 from hallbus.messages import (
     CallNext,
     CallTicket,
+    DeskContact,
     ErrorCode,
     Finish,
     Login,
@@ -115,6 +116,10 @@ def plan(
             return [Step(Command.PAUSE, Pause(request_id=rid(), reason=PauseReason.BREAK))]
         case ClerkKey.LOGOUT:
             return [Step(Command.LOGOUT, Logout(request_id=rid()))]
+        case ClerkKey.DESK_CONTACT:
+            # The citizen came back to the desk (or stayed) and the clerk talked it through:
+            # the case's first contact is made, in the clerk's name, not left to a manager.
+            return [Step(Command.DESK_CONTACT, DeskContact(request_id=rid()))]
     if not number:
         return Feedback(False, "请先输入号码", "number_missing")
     match key:
@@ -149,6 +154,7 @@ ERROR_TEXT: dict[str, str] = {
     ErrorCode.WRONG_PIN: "密码错误",
     ErrorCode.CLERK_LOCKED: "已锁定,请稍后",
     ErrorCode.UNKNOWN_TICKET: "无此票号",
+    ErrorCode.UNKNOWN_TRANSACTION: "无待沟通差评",
     ErrorCode.UNKNOWN_SERVICE: "无此业务",
     ErrorCode.INVALID_STATE: "当前不可操作",
     ErrorCode.NOT_ALLOWED: "无权操作",
@@ -181,6 +187,8 @@ def _ok_text(action: ClerkAction, data: dict[str, object]) -> str:
             return f"{name} 已登录"
         case ClerkKey.LOGOUT:
             return "已退出"
+        case ClerkKey.DESK_CONTACT:
+            return f"{data.get('ticket_label', '')} 已当面沟通"
         case ClerkKey.PAUSE | ClerkKey.RESUME | ClerkKey.PAUSE_TOGGLE:
             return "暂停服务" if data.get("status") == WindowStatus.PAUSED else "恢复服务"
     return "好"  # pragma: no cover - every key is matched

@@ -31,6 +31,7 @@ class ClerkKey(StrEnum):
     CALL_TICKET = "call_ticket"  # 回呼 / 特呼: the ticket typed before it
     LOGIN = "login"  # 登录 with the clerk code typed before it
     LOGOUT = "logout"  # 退出
+    DESK_CONTACT = "desk_contact"  # 当面沟通: spoke at the desk with the last bad rating's citizen
 
 
 # Keys that take the number typed before them; the others ignore a typed number.

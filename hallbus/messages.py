@@ -413,6 +413,20 @@ class ContactKept(Message):
     masked: str
 
 
+class DeskContact(Request):
+    """Counter: the clerk spoke with the citizen of the window's newest bad rating at the desk.
+
+    The case's first contact is then made (当面沟通); it is recorded under the clerk.
+    """
+
+
+class DeskContactRecorded(Message):
+    """The answer to DeskContact: which case and ticket it was recorded on."""
+
+    case_id: str
+    ticket_label: str
+
+
 class ReplayEvents(Request):
     """Portal: the hall events after ``after_seq`` that it missed (a gap, a reconnect).
 
@@ -446,6 +460,7 @@ REQUEST_MODELS: dict[Command, type[Request]] = {
     Command.REPLAY_EVENTS: ReplayEvents,
     Command.VOID_TICKET: VoidTicket,
     Command.LEAVE_CONTACT: LeaveContact,
+    Command.DESK_CONTACT: DeskContact,
 }
 
 

@@ -58,6 +58,7 @@ class Command(StrEnum):
     REPLAY_EVENTS = "replay_events"
     VOID_TICKET = "void_ticket"
     LEAVE_CONTACT = "leave_contact"
+    DESK_CONTACT = "desk_contact"
 
 
 class DeviceCommandKind(StrEnum):

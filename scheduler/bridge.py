@@ -53,6 +53,7 @@ from hallbus.messages import (
 )
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, DeviceCommandKind, HallEventKind, HallTopics
+from scheduler.cases import CaseError, CaseState
 from scheduler.checkpoints import WitnessFile, sign_head
 from scheduler.config import DeviceConfig, HallConfig
 from scheduler.contacts import ContactVault, mask
@@ -93,6 +94,7 @@ ALLOWED_COMMANDS: dict[DeviceKind, frozenset[Command]] = {
             Command.POSTPONE,
             Command.TRANSFER,
             Command.FINISH,
+            Command.DESK_CONTACT,
         }
     ),
     DeviceKind.RATING_PAD: frozenset({Command.RATE, Command.LEAVE_CONTACT}),
@@ -437,6 +439,9 @@ class SchedulerService:
         if isinstance(request, bus.ApplyConfig):
             self._apply_config(request, key, fingerprint)
             return
+        if isinstance(request, bus.DeskContact):
+            # The case is opened when its rating commits, and its step commits on its own.
+            self._commit_batch()
         self._execute(device, command, request, key, fingerprint)
 
     def _apply_config(
@@ -624,6 +629,8 @@ class SchedulerService:
                         f"no open case of {request.transaction_id} at window {window}",
                     )
                 return bus.ContactKept(masked=masked)
+            case bus.DeskContact():
+                return self._desk_contact(window, now)
             case bus.BookAppointment():
                 appointment = queue.book_appointment(
                     request.service_code, request.slot_start, request.id_hash, request.contact, now
@@ -653,6 +660,31 @@ class SchedulerService:
                     transaction_id=entry.transaction_id,
                 )
         raise QueueError(ErrorCode.UNKNOWN_COMMAND, f"unhandled command {command}")
+
+    def _desk_contact(self, window: int, now: datetime) -> bus.DeskContactRecorded:
+        """The clerk at ``window`` spoke with the citizen of its newest bad rating there."""
+        clerk = self.queue.window(window).clerk
+        if clerk is None:
+            raise QueueError(ErrorCode.WINDOW_CLOSED, f"window {window}: nobody logged in")
+        found = self.store.case_awaiting_contact_at(window)
+        if found is None:
+            raise QueueError(
+                ErrorCode.UNKNOWN_TRANSACTION, f"no case awaiting contact at window {window}"
+            )
+        case_id, label = found
+        try:
+            self.store.advance_case(
+                case_id,
+                CaseState.CONTACTED,
+                actor=f"clerk {clerk.code} at window {window}",
+                now=now,
+                today=now.astimezone(self.hall.zone).date(),
+                calendar=self.queue.calendar,
+                note="当面沟通 (at the desk)",
+            )
+        except (CaseError, StoreError) as err:  # a manager moved it meanwhile
+            raise QueueError(ErrorCode.INVALID_STATE, str(err)) from err
+        return bus.DeskContactRecorded(case_id=case_id, ticket_label=label)
 
     def _replay(self, request: bus.ReplayEvents) -> bus.EventsReplayed:
         """Kept hall events after a consumer's last one (committing the batch so far first)."""

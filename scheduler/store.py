@@ -1086,6 +1086,26 @@ class Store:
             )
             return _failed_attempts(conn, case_id)
 
+    def case_awaiting_contact_at(self, window: int) -> tuple[str, str] | None:
+        """The newest case still awaiting first contact of a transaction served at ``window``.
+
+        (case id, ticket label): what a clerk's "contacted at the desk" key applies to.
+        """
+        query = (
+            select(rating_cases.c.id, transactions.c.ticket_label)
+            .join(transactions, transactions.c.id == rating_cases.c.transaction_id)
+            .where(
+                rating_cases.c.hall == self.hall,
+                rating_cases.c.state == CaseState.OPEN.value,
+                transactions.c.window == window,
+            )
+            .order_by(transactions.c.finished_at.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as conn:
+            row = conn.execute(query).first()
+        return (str(row[0]), str(row[1])) if row else None
+
     def save_case_contact(
         self,
         transaction_id: str,

@@ -13,6 +13,7 @@ from hallbus.messages import (
     BookAppointment,
     CallNext,
     CallTicket,
+    DeskContact,
     DeviceKind,
     Finish,
     IssueTicket,
@@ -162,6 +163,10 @@ class VirtualCounter(_WindowFollower):
     def finish(self) -> Reply:
         """Service done."""
         return self.request(Command.FINISH, Finish(request_id=_rid()))
+
+    def desk_contact(self) -> Reply:
+        """The clerk spoke at the desk with the citizen of the window's last bad rating."""
+        return self.request(Command.DESK_CONTACT, DeskContact(request_id=_rid()))
 
 
 class VirtualRatingPad(DeviceDaemon):

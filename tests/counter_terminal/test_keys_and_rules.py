@@ -11,6 +11,7 @@ from counter_terminal.clerk import (
     CounterContext,
     Feedback,
     cells,
+    feedback,
     fit,
     plan,
     screen_lines,
@@ -46,8 +47,11 @@ from hallbus.messages import (
     BadRatingReason,
     CallTicket,
     CurrentCall,
+    DeskContactRecorded,
+    ErrorCode,
     RatingLevel,
     RatingPrompt,
+    Reply,
     TicketState,
     Transfer,
     WindowState,
@@ -158,6 +162,21 @@ def test_typed_numbers_become_tickets_windows_and_services() -> None:
     ):
         refused = plan(action, None, CONTEXT, "p")
         assert isinstance(refused, Feedback) and not refused.ok, action
+
+
+def test_the_desk_contact_key_asks_for_the_window_s_case_and_says_which_ticket() -> None:
+    steps = plan(ClerkAction(ClerkKey.DESK_CONTACT), _window(), CONTEXT, "p")
+    assert isinstance(steps, list) and [s.command for s in steps] == [Command.DESK_CONTACT]
+    said = feedback(
+        ClerkAction(ClerkKey.DESK_CONTACT),
+        Reply.ok("p.0", DeskContactRecorded(case_id="c1", ticket_label="A001")),
+    )
+    assert said == Feedback(True, "A001 已当面沟通") and cells(said.text) <= 16
+    nothing = feedback(
+        ClerkAction(ClerkKey.DESK_CONTACT),
+        Reply.fail("p.0", ErrorCode.UNKNOWN_TRANSACTION, "no case awaiting contact"),
+    )
+    assert nothing.text == "无待沟通差评"
 
 
 def test_the_keypad_screen_fits_its_cells() -> None:

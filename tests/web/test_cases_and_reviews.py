@@ -10,7 +10,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from hallbus.client import BusClient, Requester
-from hallbus.messages import BadRatingReason, ErrorCode, LeaveContact, RatingLevel
+from hallbus.messages import BadRatingReason, DeskContact, ErrorCode, LeaveContact, RatingLevel
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, HallTopics
 from scheduler.bridge import SchedulerService
@@ -285,5 +285,39 @@ def test_a_pad_leaves_a_number_only_for_a_bad_rating_of_its_own_window(
         kept = leave(1, bad.transaction_id)
         assert kept.data == {"masked": "139****9000"}
         assert [m for _, m in scheduler.store.sealed_contacts().values()] == ["139****9000"]
+    finally:
+        client.stop()
+
+
+def test_a_clerk_records_contact_made_at_the_desk_on_their_own_window_s_case(
+    serve: Callable[..., Served], scheduler: SchedulerService, bus: BusSettings
+) -> None:
+    bad = serve(1, RatingLevel.DISSATISFIED, BadRatingReason.ATTITUDE)
+    serve(2, RatingLevel.SATISFIED)
+    topics = HallTopics(scheduler.hall.id)
+    # Requests as the keypads of windows 1 and 2 send them (their daemons are running too).
+    client = BusClient(bus, f"keypads-{scheduler.hall.id}", topics.availability("keypads"))
+    keypads = {n: Requester(client, topics, f"counter-{n}") for n in (1, 2)}
+    for requester in keypads.values():
+        requester.attach()
+    client.start()
+
+    def desk_contact(window: int) -> Any:
+        request = DeskContact(request_id=uuid.uuid4().hex)
+        return keypads[window].request(Command.DESK_CONTACT, request)
+
+    try:
+        (case,) = scheduler.store.cases()
+        # Window 2 served only a satisfied citizen: nothing of window 1's is theirs to record.
+        assert desk_contact(2).error.code == ErrorCode.UNKNOWN_TRANSACTION
+        assert scheduler.store.case_steps(case.id) == []
+        done = desk_contact(1)
+        assert done.status == "ok", done
+        assert done.data == {"case_id": case.id, "ticket_label": bad.label}
+        ((state, _, actor, note),) = scheduler.store.case_steps(case.id)
+        assert (state.value, actor) == ("contacted", "clerk 1001 at window 1")
+        assert note is not None and "当面沟通" in note
+        # Once contacted, the key finds nothing more to record.
+        assert desk_contact(1).error.code == ErrorCode.UNKNOWN_TRANSACTION
     finally:
         client.stop()
