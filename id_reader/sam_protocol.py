@@ -237,7 +237,9 @@ class SamDecoder:
 
     It never raises. After garbage, a bad length or a bad checksum it resynchronises on
     the next preamble; a frame cut short by a new one is reported as truncated once the
-    bytes show it, or when the host gives up waiting and calls ``expire``.
+    bytes show it, or when the host gives up waiting and calls ``expire``. The protocol
+    does not escape preambles: a frame whose data holds one that could begin a frame is
+    held until that frame completes (then it was a cut) or the host expires both.
     """
 
     def __init__(self, direction: Direction) -> None:
@@ -293,6 +295,44 @@ class SamDecoder:
             del self._buffer[:start]
         return self._buffer[: len(PREAMBLE)] == PREAMBLE
 
+    def _next_frame_start(self, end: int, *, intact: bool) -> tuple[int, bool] | None:
+        """Where a new frame begins after the preamble at the start and before ``end``,
+        and whether all of it is here.
+
+        A frame cut short is followed at once by the next one, whose preamble may straddle
+        the cut frame's declared end (a short reply cut after 0-3 bytes). When the span's
+        checksum fails, a preamble there, or bytes at the end of what has arrived that
+        match a preamble's start, mark the cut. When it holds (a cut frame matches by
+        chance 1 time in 256), only a preamble that starts a frame does, whole with its
+        checksum or still arriving: a real reply may carry a preamble's bytes in its data
+        (the protocol does not escape them), but then they rarely also make a frame.
+        """
+        buffer = bytes(self._buffer)
+        for start in range(len(PREAMBLE), end):
+            ahead = buffer[start : start + len(PREAMBLE)]
+            if not intact and ahead and PREAMBLE.startswith(ahead):
+                return start, True
+            if intact and ahead == PREAMBLE:
+                whole = self._frame_at(buffer, start)
+                if whole is not None:
+                    return start, whole
+        return None
+
+    def _frame_at(self, buffer: bytes, start: int) -> bool | None:
+        """True: a whole frame with its checksum is at ``start``; False: one may still be
+        arriving there; None: no frame starts there."""
+        length = declared_length(buffer[start : start + HEADER_SIZE])
+        if length is None:
+            return False
+        if not _MIN_LENGTH[self.direction] <= length <= MAX_LENGTH:
+            return None
+        end = start + HEADER_SIZE + length
+        if len(buffer) < end:
+            return False
+        return (
+            True if checksum(buffer[start + len(PREAMBLE) : end - 1]) == buffer[end - 1] else None
+        )
+
     def _take_frame(self) -> Frame | FrameFault | None:
         """The frame at the start of the buffer, a fault, or None if more bytes are needed."""
         length = declared_length(bytes(self._buffer[:HEADER_SIZE]))
@@ -312,23 +352,27 @@ class SamDecoder:
             return None
         raw = bytes(self._buffer[:end])
         expected = checksum(raw[len(PREAMBLE) : -1])
+        found = self._next_frame_start(end, intact=expected == raw[-1])
+        if found is not None:
+            restart, whole = found
+            if not whole:
+                # It checks out but holds the start of a frame still arriving: wait to see
+                # if that frame completes (this one was cut) or not; expire settles a cut.
+                return None
+            del self._buffer[:restart]
+            return FrameFault(
+                FaultKind.TRUNCATED,
+                raw[:restart],
+                f"frame declared {length} bytes but a new frame began after "
+                f"{restart - HEADER_SIZE}",
+            )
+        del self._buffer[:end]
         if expected != raw[-1]:
-            restart = raw.find(PREAMBLE, len(PREAMBLE))
-            if restart > 0:  # a new frame began before this one ended
-                del self._buffer[:restart]
-                return FrameFault(
-                    FaultKind.TRUNCATED,
-                    raw[:restart],
-                    f"frame declared {length} bytes but a new frame began after "
-                    f"{restart - HEADER_SIZE}",
-                )
-            del self._buffer[:end]
             return FrameFault(
                 FaultKind.BAD_CHECKSUM,
                 raw,
                 f"checksum {raw[-1]:02X}, expected {expected:02X}",
             )
-        del self._buffer[:end]
         fields = raw[HEADER_SIZE:-1]
         if self.direction == "request":
             return Request(fields[0], fields[1], fields[2:])

@@ -186,8 +186,18 @@ def test_encoding_refuses_oversized_frames_and_non_bytes() -> None:
 
 
 a_byte = st.integers(0, 255)
-requests = st.builds(Request, a_byte, a_byte, st.binary(max_size=64))
-responses = st.builds(Response, a_byte, a_byte, a_byte, st.binary(max_size=300))
+
+
+def _no_inner_preamble(frame: Request | Response) -> bool:
+    # The protocol does not escape preambles: a frame whose own bytes hold one is held
+    # until the host expires it if that preamble could start a frame (see SamDecoder).
+    return PREAMBLE not in encode_frame(frame)[1:]
+
+
+requests = st.builds(Request, a_byte, a_byte, st.binary(max_size=64)).filter(_no_inner_preamble)
+responses = st.builds(Response, a_byte, a_byte, a_byte, st.binary(max_size=300)).filter(
+    _no_inner_preamble
+)
 
 
 @given(st.lists(responses, min_size=1, max_size=5))
@@ -241,3 +251,41 @@ def test_fuzz_read_reply_split_raises_only_codec_errors(data: bytes) -> None:
     except SamError:
         return
     assert join_read_data(blocks) == data
+
+
+def test_a_short_reply_cut_after_its_length_does_not_take_the_next_reply_with_it() -> None:
+    # Header, length 4, then 0-3 of its 4 bytes: the next reply's preamble straddles the
+    # cut frame's declared end.
+    for kept in range(4):
+        cut = NO_CARD[: 7 + kept]
+        items = SamDecoder("response").feed(cut + FIND_OK)
+        assert items[0] == FrameFault(
+            FaultKind.TRUNCATED, cut, f"frame declared 4 bytes but a new frame began after {kept}"
+        )
+        assert items[1:] == [Response(0, 0, 0x9F, b"\x00" * 4)], kept
+
+
+def _no_preamble_byte(frame: Response) -> Response:
+    # A cut frame's own bytes must not open a frame of their own.
+    clean = [0 if b == 0xAA else b for b in (frame.sw1, frame.sw2, frame.sw3)]
+    return Response(*clean, frame.data.replace(b"\xaa", b"\x00"))
+
+
+@settings(max_examples=300)
+@given(st.lists(st.tuples(responses, st.one_of(st.none(), st.floats(0, 0.999))), max_size=8))
+def test_every_intact_frame_after_a_truncated_one_is_recovered(
+    sequence: list[tuple[Response, float | None]],
+) -> None:
+    """Any frames, any of them cut anywhere (None: sent whole), all on the line at once."""
+    wire = b""
+    intact = []
+    for frame, cut_at in sequence:
+        if cut_at is None:
+            intact.append(frame)
+            wire += encode_frame(frame)
+        else:
+            whole = encode_frame(_no_preamble_byte(frame))
+            wire += whole[: max(1, int(len(whole) * cut_at))]
+    decoder = SamDecoder("response")
+    items = decoder.feed(wire) + decoder.expire()
+    assert [i for i in items if not isinstance(i, FrameFault)] == intact
