@@ -65,6 +65,7 @@ class BusLine:
         self.clock = clock
         self.noise = 0  # faults seen on the line since start
         self._handlers: dict[int, FrameHandler] = {}
+        self._key_functions: dict[int, tuple[int, int | None]] = {}  # key, echo function
         self._health: dict[int, HealthHandler] = {}
         self._slots: dict[tuple[int, int], BusFrame] = {}  # content waiting to be sent
         self._current: dict[tuple[int, int], BusFrame] = {}  # what each device should show
@@ -80,11 +81,28 @@ class BusLine:
         self._open = False
 
     # --- wiring ------------------------------------------------------------------------
-    def attach(self, address: int, on_frame: FrameHandler, on_health: HealthHandler) -> None:
-        """Route a device's key frames and health changes; before ``start``."""
+    def attach(
+        self,
+        address: int,
+        on_frame: FrameHandler,
+        on_health: HealthHandler,
+        *,
+        key_function: int | None = None,
+        echo_function: int | None = None,
+    ) -> None:
+        """Route a device's key frames and health changes; before ``start``.
+
+        ``key_function``: the function its key frames carry (None: the line's);
+        ``echo_function``: the function its acknowledgement must carry (None: its frame
+        echoed unchanged).
+        """
         if address in self._handlers:
             raise ValueError(f"two devices at address {address} on {self.link.describe()}")
         self._handlers[address] = on_frame
+        self._key_functions[address] = (
+            self.family.functions.key if key_function is None else key_function,
+            echo_function,
+        )
         self._health[address] = on_health
         self._missed[address] = 0
         self._problem[address] = None
@@ -179,11 +197,13 @@ class BusLine:
         if pending is not None and frame == pending.frame:
             self._pending = None  # our frame's echo
             return
-        if frame.function != self.family.functions.key:
+        key_function, echo_function = self._key_functions[address]
+        if frame.function != key_function:
             log.debug("unexpected frame", extra={"address": address, "function": frame.function})
             return
         # Acknowledge first: the device is waiting for this echo to stop resending.
-        self.link.write(encode_frame(frame, self.family.framing))
+        echo = frame if echo_function is None else BusFrame(address, echo_function, frame.data)
+        self.link.write(encode_frame(echo, self.family.framing))
         if self._is_resend(frame, now):
             log.info("resent key frame dropped", extra={"address": address})
             return

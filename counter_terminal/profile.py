@@ -69,6 +69,32 @@ class BusFamily(_Strict):
     sequence_byte: bool = True
 
 
+class KeyFrames(_Strict):
+    """A device's key frames where they differ from the line's (field raters do).
+
+    Some raters send on a function code of their own and take as acknowledgement the
+    frame back with another function; the host must echo exactly that, or they resend.
+    """
+
+    function: int | None = Field(default=None, ge=0, le=0xFF)  # None: the line's key function
+    echo_function: int | None = Field(default=None, ge=0, le=0xFF)  # None: echoed unchanged
+
+
+class TypedNumbers(_Strict):
+    """Where a keypad puts the number typed for a key that takes one.
+
+    ``key_then_ascii``: the key code, then the digits in ASCII (our own keypads).
+    ``binary_then_key``: the number as a big-endian binary of ``size`` bytes, then the
+    code; with ``confirm`` set, that code is a confirm key and the function is the
+    numbered key pressed just before it (转移, then 6, then 确认: ``13``, then ``06 0F``).
+    """
+
+    order: Literal["key_then_ascii", "binary_then_key"] = "key_then_ascii"
+    size: int = Field(default=1, ge=1, le=4)
+    confirm: int | None = Field(default=None, ge=0, le=0xFF)
+    confirm_within_s: float = Field(default=15.0, gt=0)  # an older numbered key is forgotten
+
+
 class TextDisplay(_Strict):
     """A device's small screen: lines of characters, in an encoding it renders."""
 
@@ -110,7 +136,15 @@ class BusKeypadProfile(_ProfileBase, BusFamily):
 
     type: Literal["bus_keypad"]
     keys: dict[int, ClerkKey]  # key code (the data byte after the sequence) to function
+    numbers: TypedNumbers = TypedNumbers()
+    key_frames: KeyFrames = KeyFrames()
     display: TextDisplay | None = None
+
+    @model_validator(mode="after")
+    def _confirm_is_not_a_key(self) -> BusKeypadProfile:
+        if self.numbers.confirm is not None and self.numbers.confirm in self.keys:
+            raise ValueError(f"confirm code {self.numbers.confirm:#04x} is also a key")
+        return self
 
 
 class BusRaterProfile(_ProfileBase, BusFamily):
@@ -120,6 +154,7 @@ class BusRaterProfile(_ProfileBase, BusFamily):
     buttons: dict[int, int]  # key code to button 1..5
     prompt_states: PromptStates = PromptStates()
     rating: RatingKeys = RatingKeys()
+    key_frames: KeyFrames = KeyFrames()
     display: TextDisplay | None = None
 
 

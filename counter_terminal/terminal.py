@@ -10,12 +10,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from counter_terminal.bus_devices import (
     PHASE_TEXT,
-    clerk_action,
+    KeypadFrames,
     prompt_state,
     rater_button,
     screen_data,
@@ -184,14 +185,22 @@ class CounterTerminal:
                 clock=clock,
             )
 
+            frames = KeypadFrames(profile)
+
             def on_frame(frame: BusFrame) -> None:
-                action = clerk_action(frame, profile)
+                action = frames.action(frame, time.monotonic())
                 if isinstance(action, ClerkAction):
                     keypad.press(action)
                 else:
                     keypad.noise(action.reason)
 
-            line.attach(address, on_frame, lambda _a, p: _line_health(keypad, p))
+            line.attach(
+                address,
+                on_frame,
+                lambda _a, p: _line_health(keypad, p),
+                key_function=profile.key_frames.function,
+                echo_function=profile.key_frames.echo_function,
+            )
         else:
             keypad = KeypadDevice(settings, self.hall, device, counter=counter, clock=clock)
             decoder = HidKeypadDecoder(profile.keymap())
@@ -238,7 +247,13 @@ class CounterTerminal:
                         address, profile.functions.display, screen_data([text], profile.display)
                     )
 
-            line.attach(address, on_frame, lambda _a, p: _line_health(pad, p))
+            line.attach(
+                address,
+                on_frame,
+                lambda _a, p: _line_health(pad, p),
+                key_function=profile.key_frames.function,
+                echo_function=profile.key_frames.echo_function,
+            )
             pad.listeners.append(show)
         elif isinstance(profile, HidPadProfile):
             decoder = HidPadDecoder(dict(profile.buttons), profile.debounce_s)

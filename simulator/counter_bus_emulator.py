@@ -86,7 +86,16 @@ class CounterBusEmulator:
         codes = [code for code, function in profile.keys.items() if function is key]
         if not codes:
             raise ValueError(f"{profile.id} has no {key} key")
-        return self._send_key(device, bytes((codes[0],)) + number.encode("ascii"))
+        numbers = profile.numbers
+        if numbers.order == "key_then_ascii":
+            return self._send_key(device, bytes((codes[0],)) + number.encode("ascii"))
+        typed = int(number).to_bytes(numbers.size, "big") if number else b""
+        if numbers.confirm is None or not typed:
+            return self._send_key(device, typed + bytes((codes[0],)))
+        # The numbered key, then the number with the confirm key, as two frames.
+        return self._send_key(device, bytes((codes[0],))) and self._send_key(
+            device, typed + bytes((numbers.confirm,))
+        )
 
     def press_button(self, address: int, button: int) -> bool:
         """A citizen presses a rater's button 1..5; True once the host echoed it."""
@@ -102,9 +111,13 @@ class CounterBusEmulator:
             data = payload
             if self.family.sequence_byte:
                 data = bytes((next(device.sequence) & 0xFF,)) + payload
-            frame = BusFrame(device.address, self.family.functions.key, data)
+            frames = device.profile.key_frames
+            function = self.family.functions.key if frames.function is None else frames.function
+            frame = BusFrame(device.address, function, data)
             device.echoed.clear()
-            device.awaiting = frame
+            # What the host must send back: the frame itself, or with the echo function.
+            echo = function if frames.echo_function is None else frames.echo_function
+            device.awaiting = BusFrame(device.address, echo, data)
             try:
                 for _ in range(SENDS):
                     self._transmit(frame)

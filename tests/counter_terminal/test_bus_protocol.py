@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from counter_terminal.bus_devices import clerk_action, rater_button
+from counter_terminal.bus_devices import KeypadFrames, clerk_action, rater_button
 from counter_terminal.bus_protocol import (
     BusDecoder,
     BusEncodeError,
@@ -149,3 +149,71 @@ def test_fuzz_any_frame_is_an_action_a_button_or_noise(frame: BusFrame) -> None:
     if isinstance(action, ClerkAction) and action.number is not None:
         assert action.number.isdigit()
     assert isinstance(rater_button(frame, RATER), PadButton | KeyNoise)
+
+
+FIELD_KEYPAD = load_counter_profile("field-keypad-confirm")
+FIELD_LCD = load_counter_profile("field-keypad-lcd")
+FIELD_RATER = load_counter_profile("field-rater-5key")
+assert isinstance(FIELD_KEYPAD, BusKeypadProfile) and isinstance(FIELD_LCD, BusKeypadProfile)
+assert isinstance(FIELD_RATER, BusRaterProfile)
+
+
+def _field(wire: str) -> BusFrame:
+    (frame,) = BusDecoder(FIELD_KEYPAD.framing).feed(bytes.fromhex(wire))
+    assert isinstance(frame, BusFrame)
+    return frame
+
+
+def test_field_keypads_send_bare_codes_and_the_number_before_its_confirm() -> None:
+    keypad = KeypadFrames(FIELD_KEYPAD)
+    # Keypad 1, key function 01, bare 0C (call): L = 3, checksum 01 + 01 + 0C = 0E.
+    assert keypad.action(_field("FF 68 03 03 68 01 01 0C 0E 16"), 0) == ClerkAction(
+        ClerkKey.CALL_NEXT
+    )
+    assert keypad.action(_field("FF 68 03 03 68 01 01 0B 0D 16"), 1) == ClerkAction(ClerkKey.FINISH)
+    # 转移 alone: passed on without a number (the clerk is asked for one), then 6 and 确认.
+    assert keypad.action(_field("FF 68 03 03 68 01 01 13 15 16"), 2) == ClerkAction(
+        ClerkKey.TRANSFER_WINDOW
+    )
+    assert keypad.action(_field("FF 68 04 04 68 01 01 06 0F 17 16"), 3) == ClerkAction(
+        ClerkKey.TRANSFER_WINDOW, "6"
+    )
+    # A confirm with nothing pressed before it, or long after, is noise, not a transfer.
+    assert isinstance(keypad.action(_field("FF 68 04 04 68 01 01 03 0F 14 16"), 4), KeyNoise)
+    keypad.action(BusFrame(1, 1, b"\x13"), 10)
+    assert isinstance(keypad.action(BusFrame(1, 1, b"\x03\x0f"), 26), KeyNoise)
+    # 00 is a number too (window 0 is then refused by the clerk's rules, not here).
+    keypad.action(BusFrame(1, 1, b"\x13"), 30)
+    assert keypad.action(BusFrame(1, 1, b"\x00\x0f"), 31) == ClerkAction(
+        ClerkKey.TRANSFER_WINDOW, "0"
+    )
+
+
+def test_the_field_screen_keypad_sends_a_two_byte_number_before_its_key() -> None:
+    keypad = KeypadFrames(FIELD_LCD)
+    assert keypad.action(BusFrame(2, 1, bytes.fromhex("03E90A")), 0) == ClerkAction(
+        ClerkKey.LOGIN, "1001"
+    )
+    assert keypad.action(BusFrame(2, 1, bytes.fromhex("000709")), 0) == ClerkAction(
+        ClerkKey.CALL_TICKET, "7"
+    )
+    assert keypad.action(BusFrame(2, 1, b"\x0c"), 0) == ClerkAction(ClerkKey.CALL_NEXT)
+    # One number byte where the profile says two: noise, never a wrong number.
+    assert isinstance(keypad.action(BusFrame(2, 1, bytes.fromhex("0709")), 0), KeyNoise)
+
+
+def test_a_field_rater_sends_its_button_on_its_own_function() -> None:
+    assert FIELD_RATER.key_frames.function == 0x05
+    assert rater_button(BusFrame(11, 0x05, b"\x03"), FIELD_RATER) == PadButton(3)
+    assert isinstance(rater_button(BusFrame(11, 0x05, b"\x09"), FIELD_RATER), KeyNoise)
+
+
+@given(frames=st.lists(frames, max_size=6))
+def test_fuzz_field_keypads_give_an_action_or_noise(frames: list[BusFrame]) -> None:
+    for profile in (FIELD_KEYPAD, FIELD_LCD):
+        keypad = KeypadFrames(profile)
+        for at, frame in enumerate(frames):
+            action = keypad.action(frame, float(at))
+            assert isinstance(action, ClerkAction | KeyNoise)
+            if isinstance(action, ClerkAction) and action.number is not None:
+                assert action.number.isdigit()
