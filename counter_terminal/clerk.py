@@ -128,29 +128,33 @@ def plan(
         case ClerkKey.TRANSFER_WINDOW:
             to_window = int(number)
             if not 1 <= to_window <= 999 or to_window == context.window:
-                return Feedback(False, f"窗口号 {number} 无效", "bad_number")
+                return Feedback(False, "窗口号无效", "bad_number")
             return [Step(Command.TRANSFER, Transfer(request_id=rid(), to_window=to_window))]
         case ClerkKey.TRANSFER_SERVICE:
             index = int(number)
             if not 1 <= index <= len(context.services):
-                return Feedback(False, f"业务号 {number} 无效", "bad_number")
+                return Feedback(False, "业务号无效", "bad_number")
             code = context.services[index - 1][0]
             return [Step(Command.TRANSFER, Transfer(request_id=rid(), to_service=code))]
         case ClerkKey.CALL_TICKET:
             label = _ticket_label(number, context)
             if label is None:
-                return Feedback(False, f"票号 {number} 无效", "bad_number")
+                return Feedback(False, "票号无效", "bad_number")
             return [Step(Command.CALL_TICKET, CallTicket(request_id=rid(), label=label))]
     return Feedback(False, "此键未定义", "unknown_key")  # pragma: no cover - every key is matched
 
 
+# A keypad screen is 16 cells (8 Chinese characters) a line; a refusal is shown after
+# "! ", so its text takes at most 14. Numbers typed are not echoed back: they may not fit.
+SCREEN_CELLS = 16
+
 ERROR_TEXT: dict[str, str] = {
     ErrorCode.NOTHING_WAITING: "无人等候",
-    ErrorCode.WINDOW_PAUSED: "暂停中,请先恢复",
+    ErrorCode.WINDOW_PAUSED: "请先恢复服务",
     ErrorCode.WINDOW_CLOSED: "请先登录",
     ErrorCode.NO_CURRENT_TICKET: "当前无号",
     ErrorCode.UNKNOWN_CLERK: "工号无效",
-    ErrorCode.PIN_REQUIRED: "请输入密码按登录",
+    ErrorCode.PIN_REQUIRED: "输密码再按登录",
     ErrorCode.WRONG_PIN: "密码错误",
     ErrorCode.CLERK_LOCKED: "已锁定,请稍后",
     ErrorCode.UNKNOWN_TICKET: "无此票号",
@@ -158,8 +162,8 @@ ERROR_TEXT: dict[str, str] = {
     ErrorCode.UNKNOWN_SERVICE: "无此业务",
     ErrorCode.INVALID_STATE: "当前不可操作",
     ErrorCode.NOT_ALLOWED: "无权操作",
-    ErrorCode.TIMEOUT: "系统无响应,请重试",
-    ErrorCode.INTERNAL: "系统故障,请重试",
+    ErrorCode.TIMEOUT: "无响应,请重试",
+    ErrorCode.INTERNAL: "故障,请重试",
 }
 
 
@@ -174,7 +178,7 @@ def _ok_text(action: ClerkAction, data: dict[str, object]) -> str:
         case ClerkKey.START:
             return f"{label} 开始办理"
         case ClerkKey.FINISH:
-            return f"{data.get('ticket_label', '')} 办结,请评价"
+            return f"{data.get('ticket_label', '')} 已办结"
         case ClerkKey.NO_SHOW:
             return f"{label} 弃号"
         case ClerkKey.POSTPONE:
@@ -184,11 +188,11 @@ def _ok_text(action: ClerkAction, data: dict[str, object]) -> str:
         case ClerkKey.LOGIN:
             clerk = data.get("clerk")
             name = clerk.get("name", "") if isinstance(clerk, dict) else ""
-            return f"{name} 已登录"
+            return f"{fit(name, SCREEN_CELLS - 7)} 已登录"
         case ClerkKey.LOGOUT:
             return "已退出"
         case ClerkKey.DESK_CONTACT:
-            return f"{data.get('ticket_label', '')} 已当面沟通"
+            return "当面沟通已记录"
         case ClerkKey.PAUSE | ClerkKey.RESUME | ClerkKey.PAUSE_TOGGLE:
             return "暂停服务" if data.get("status") == WindowStatus.PAUSED else "恢复服务"
     return "好"  # pragma: no cover - every key is matched
@@ -200,7 +204,7 @@ def feedback(action: ClerkAction, reply: Reply) -> Feedback:
         return Feedback(True, _ok_text(action, reply.data or {}))
     assert reply.error is not None
     code = reply.error.code
-    return Feedback(False, ERROR_TEXT.get(code, reply.error.message[:16]), code.value)
+    return Feedback(False, ERROR_TEXT.get(code, "操作未成功"), code.value)
 
 
 # --- the keypad's small screen ---------------------------------------------------------

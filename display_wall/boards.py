@@ -21,6 +21,7 @@ from display_wall.bx5_protocol import (
     reply_status,
     request_data,
 )
+from display_wall.dot_font import dot_width
 from display_wall.line_protocol import AckDecoder, encode_line
 from display_wall.profile import Bx5BoardProfile, Colour, LedBoardProfileBase, LineBoardProfile
 from hallbus.messages import HallState, TicketState, WindowState, WindowStatus
@@ -28,11 +29,73 @@ from hallbus.messages import HallState, TicketState, WindowState, WindowStatus
 
 @dataclass(frozen=True, slots=True)
 class BoardContent:
-    """One board's picture: a line of text in one colour, standing or scrolling."""
+    """One board's picture: text in one colour, standing (page by page) or scrolling.
+
+    Standing text is laid out in pages, each padded to the board's width, so the
+    board's own wrapping at its width starts every page on a line of its own.
+    """
 
     text: str
     colour: Colour
     scrolling: bool = False
+
+
+def _page_split(page: str, width: int, font_px: int) -> list[str]:
+    """A page too wide for the board, cut between characters into pages that fit."""
+    out, current = [], ""
+    for char in page:
+        if current and dot_width(current + char, font_px) > width:
+            out.append(current)
+            current = ""
+        current += char
+    return [*out, current] if current else out
+
+
+def lay_out(pages: list[str], colour: Colour, profile: LedBoardProfileBase) -> BoardContent:
+    """Pages of a state as the board can show them, nothing cut where it can be helped.
+
+    A board that pages gets pages of its width (a page too wide is split between
+    characters); one that scrolls instead runs a state that does not fit its screen as
+    one line; one that does neither gets as many lines as it has (the shipped profiles'
+    texts are checked to fit, see ``cut_text``).
+    """
+    width, font_px = profile.width, profile.font_px
+    fits = all(dot_width(p, font_px) <= width for p in pages) and len(pages) <= profile.lines
+    if profile.pages:
+        pages = [part for page in pages for part in _page_split(page, width, font_px)]
+    elif not fits and profile.scroll:
+        return BoardContent(" ".join(pages), colour, scrolling=True)
+    else:
+        pages = pages[: profile.lines]
+    cell = font_px // 2
+    padded = [p + " " * max(0, (width - dot_width(p, font_px)) // cell) for p in pages]
+    return BoardContent("".join(padded).rstrip(" ") if len(pages) == 1 else "".join(padded), colour)
+
+
+def shown_pages(text: str, profile: LedBoardProfileBase) -> list[str]:
+    """Standing text as the board wraps it: lines of at most its width, in its font."""
+    lines, current = [], ""
+    for char in text:
+        if dot_width(current + char, profile.font_px) > profile.width:
+            lines.append(current)
+            current = ""
+        current += char
+    lines.append(current)
+    return [line.rstrip(" ") for line in lines]
+
+
+def cut_text(content: BoardContent, profile: LedBoardProfileBase) -> str | None:
+    """What of ``content`` the board cannot show, or None if it shows it all."""
+    if content.scrolling:
+        return None if profile.scroll else "a scrolling text on a board that does not scroll"
+    lines = shown_pages(content.text, profile)
+    if len(lines) > profile.lines and not profile.pages:
+        return f"{len(lines)} lines on a board of {profile.lines}: {lines[profile.lines :]}"
+    return None
+
+
+def _fill(pages: list[str], **values: object) -> list[str]:
+    return [page.format(**values) for page in pages]
 
 
 def window_content(
@@ -41,17 +104,17 @@ def window_content(
     """A window board: the call, the ticket being served, 暂停服务, or the idle line."""
     texts, colours = profile.texts, profile.state_colours
     if state is None or state.status == WindowStatus.CLOSED:
-        return BoardContent(texts.closed.format(window=window), colours.closed)
+        return lay_out(_fill(texts.closed, window=window), colours.closed, profile)
     if state.status == WindowStatus.PAUSED:
-        return BoardContent(texts.paused.format(window=window), colours.paused)
+        return lay_out(_fill(texts.paused, window=window), colours.paused, profile)
     current = state.current
     if current is None:
-        return BoardContent(texts.idle.format(window=window), colours.idle)
+        return lay_out(_fill(texts.idle, window=window), colours.idle, profile)
     if current.state == TicketState.SERVING:
-        text = texts.serving.format(label=current.label, window=window)
-        return BoardContent(text, colours.serving, scrolling=True)
-    text = texts.call.format(label=current.label, window=window)
-    return BoardContent(text, colours.call, scrolling=True)
+        pages = _fill(texts.serving, label=current.label, window=window)
+        return lay_out(pages, colours.serving, profile)
+    pages = _fill(texts.call, label=current.label, window=window)
+    return lay_out(pages, colours.call, profile)
 
 
 def strip_content(hall: HallState | None, profile: LedBoardProfileBase) -> BoardContent:

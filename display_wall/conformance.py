@@ -29,10 +29,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from display_wall.boards import BoardCodec, BoardContent
+from display_wall.boards import BoardCodec, BoardContent, lay_out
 from display_wall.drivers import LED_DRIVERS, BoardEmulator, LedBoardDriver
 from display_wall.led_wall import LedBoardSpec, LedWall, led_boards, line_settings
-from display_wall.profile import LedBoardProfileBase, LineTiming, load_led_profile
+from display_wall.profile import Colour, LedBoardProfileBase, LineTiming, load_led_profile
 from hallbus.client import BusClient
 from hallbus.messages import DeviceKind, DeviceStatus, decode
 from hallbus.serial_line import SerialLineLink
@@ -227,8 +227,11 @@ class LedBoardConformance:
             scheduler.stop()
 
     @staticmethod
-    def shows(line: LedLineEmulator, board: EmulatedBoard, text: str) -> bool:
-        """Wait until the board shows ``text``."""
+    def shows(
+        line: LedLineEmulator, board: EmulatedBoard, pages: list[str], **values: int | str
+    ) -> bool:
+        """Wait until the board shows a state's ``pages``, filled in, as it lays them out."""
+        text = lay_out([p.format(**values) for p in pages], Colour.RED, board.profile).text
         found = line.shown.wait_for(
             lambda s: s.address == board.address and s.text == text and board.text == text, WAIT
         )
@@ -248,7 +251,7 @@ class LedBoardConformance:
         hall = self.hall()
         texts = self.profile().texts
         with self.running_wall(bus, hall, tmp_path) as (board, line, statuses):
-            assert self.shows(line, board, texts.closed.format(window=1))
+            assert self.shows(line, board, texts.closed, window=1)
             counter = VirtualCounter(bus, hall.id, "counter-1", 1)
             kiosk = VirtualKiosk(bus, hall.id, "kiosk-1")
             counter.start()
@@ -259,13 +262,13 @@ class LedBoardConformance:
                 assert issued.status == "ok" and issued.data is not None
                 label = str(issued.data["label"])
                 assert counter.call_next().status == "ok"
-                assert self.shows(line, board, texts.call.format(label=label, window=1))
+                assert self.shows(line, board, texts.call, label=label, window=1)
                 expected = self.profile().state_colours.call
                 if expected in self.profile().colours:
                     assert board.colour == expected
                 assert counter.start_service().status == "ok"
                 assert counter.finish().status == "ok"
-                assert self.shows(line, board, texts.idle.format(window=1))
+                assert self.shows(line, board, texts.idle, window=1)
                 # The board stops answering: reported, and the line goes on.
                 line.faults.silent.add(board.address)
                 assert counter.pause().status == "ok"
@@ -279,7 +282,7 @@ class LedBoardConformance:
                 seen = len(statuses.items())
                 line.faults.noise = bytes(range(256))[::7]
                 assert counter.resume().status == "ok"
-                assert self.shows(line, board, texts.idle.format(window=1))
+                assert self.shows(line, board, texts.idle, window=1)
                 assert not any(b"not_answering" in p for p in statuses.items()[seen:])
             finally:
                 kiosk.stop()

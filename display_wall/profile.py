@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from display_wall.bx5_protocol import Bx5Commands, Bx5Framing, Effect
 from display_wall.line_protocol import LineFraming
@@ -43,15 +43,28 @@ class Colour(StrEnum):
     YELLOW = "yellow"
 
 
-class BoardTexts(_Strict):
-    """What a board says in each state; ``{label}`` and ``{window}`` are filled in."""
+def _as_pages(value: object) -> object:
+    return [value] if isinstance(value, str) else value
 
-    call: str = "{label} 请到{window}号窗口"
-    serving: str = "{label} 正在办理"
-    paused: str = "暂停服务"
-    closed: str = "{window}号窗口 暂停服务"
-    idle: str = "{window}号窗口 欢迎您"
-    strip_item: str = "请{label}到{window}号窗口"
+
+Pages = Annotated[list[str], BeforeValidator(_as_pages), Field(min_length=1)]
+
+
+class BoardTexts(_Strict):
+    """What a board says in each state; ``{label}`` and ``{window}`` are filled in.
+
+    Each state is a list of pages: a board that pages shows them in turn, one of more
+    lines shows them together, a scrolling one runs them as one line. The defaults fit a
+    64×16 window board (four Chinese characters or eight letters a page); a strip's item
+    is one scrolling phrase.
+    """
+
+    call: Pages = ["请{label}号", "{window}号窗口"]
+    serving: Pages = ["{label}", "正在办理"]
+    paused: Pages = ["暂停服务"]
+    closed: Pages = ["{window}号窗口", "暂停服务"]
+    idle: Pages = ["{window}号窗口", "欢迎您"]
+    strip_item: str = "请{label}号到{window}号窗口办理"
     strip_separator: str = "  "
     strip_empty: str = "欢迎光临"
 
@@ -88,11 +101,20 @@ class LedBoardProfileBase(_Strict):
     height: int = Field(ge=8, le=1024)
     colours: list[Colour] = Field(default_factory=lambda: [Colour.RED])  # the first is default
     scroll: bool = False  # whether the board scrolls text too long for it
+    # Whether it shows text longer than its screen a screen at a time (static mode).
+    pages: bool = False
+    # Dot height of the controller's own font: Chinese font_px square, letters half as wide.
+    font_px: int = Field(default=16, ge=8, le=64)
     line: SerialLine = SerialLine()
     timing: LineTiming = LineTiming()
     texts: BoardTexts = BoardTexts()
     state_colours: BoardColours = BoardColours()
     strip_calls: int = Field(default=4, ge=1, le=20)  # latest calls a strip shows
+
+    @property
+    def lines(self) -> int:
+        """Lines of text the board shows at once."""
+        return max(1, self.height // self.font_px)
 
 
 class Bx5Area(_Strict):

@@ -129,7 +129,7 @@ def cmd_board_emulator(args: argparse.Namespace) -> int:
     line.listeners.append(
         lambda shown: print(
             json.dumps(
-                {"address": shown.address, "text": shown.text, "colour": shown.colour},
+                {"address": shown.address, "pages": shown.pages, "colour": shown.colour},
                 ensure_ascii=False,
             ),
             flush=True,

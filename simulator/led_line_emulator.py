@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pygame
 
+from display_wall.boards import shown_pages
 from display_wall.bx5_protocol import (
     Bx5Decoder,
     Bx5Frame,
@@ -28,6 +29,7 @@ from display_wall.bx5_protocol import (
     parse_request,
     reply_data,
 )
+from display_wall.dot_font import GLYPH_HEIGHT, DotFontMissing, HexFont, dot_width, unifont
 from display_wall.drivers import LED_DRIVERS, BoardEmulator
 from display_wall.line_protocol import LineDecoder, TextLine, encode_ack
 from display_wall.profile import Bx5BoardProfile, Colour, LedBoardProfileBase, LineBoardProfile
@@ -47,6 +49,7 @@ class BoardShows:
     text: str
     colour: Colour
     scrolling: bool = False
+    pages: tuple[str, ...] = ()  # standing text as the board wraps it, screen line by line
 
 
 @dataclass
@@ -73,7 +76,8 @@ class EmulatedBoard:
 
     def shows(self) -> BoardShows:
         """Its picture as a record."""
-        return BoardShows(self.address, self.text, self.colour, self.scrolling)
+        pages = (self.text,) if self.scrolling else tuple(shown_pages(self.text, self.profile))
+        return BoardShows(self.address, self.text, self.colour, self.scrolling, pages)
 
 
 class LedLineEmulator:
@@ -272,31 +276,76 @@ class LedLineEmulator:
         return noise + answer
 
 
-def render_board(board: EmulatedBoard) -> pygame.Surface:
-    """The board's LEDs as an image: its text in its colour, one dot per LED.
+PAGE_GAP = 3  # dark LEDs drawn between the screens of a paged board
 
-    Text longer than the board is drawn whole, as the tape a scrolling board runs through.
+
+def render_board(board: EmulatedBoard) -> pygame.Surface:
+    """The board's LEDs as an image, one dot per LED, in the board's own 16×16 dot font.
+
+    Scrolling text is drawn whole, as the tape the board runs through (the part beyond
+    the board dimmed); standing text as the board wraps it, its screens side by side.
+    Without the bitmap font (``apt-get install unifont``) a TrueType font stands in.
     """
-    pygame.font.init()
     profile = board.profile
-    font = pygame.font.Font(str(font_for("zh")), profile.height)
-    glyphs = font.render(board.text or " ", False, (255, 255, 255))
-    width = max(profile.width, glyphs.get_width())
-    mask = pygame.Surface((width, profile.height))
-    mask.fill((0, 0, 0))
-    x = (profile.width - glyphs.get_width()) // 2 if glyphs.get_width() < profile.width else 0
-    mask.blit(glyphs, (x, (profile.height - glyphs.get_height()) // 2))
+    text = board.text or " "
+    try:
+        font: HexFont | None = unifont()
+    except DotFontMissing:
+        font = None
+    if board.scrolling:
+        screens = [[text]]
+    else:
+        lines = shown_pages(text, profile)
+        screens = [lines[i : i + profile.lines] for i in range(0, len(lines), profile.lines)]
+    tape = board.scrolling and dot_width(text, profile.font_px) > profile.width
+    screen_w = max(profile.width, dot_width(text, profile.font_px)) if tape else profile.width
+    width = len(screens) * (screen_w + PAGE_GAP) - PAGE_GAP
+    mask = [[False] * width for _ in range(profile.height)]
+    for index, screen in enumerate(screens):
+        for row, line in enumerate(screen):
+            x0, y0 = index * (screen_w + PAGE_GAP), row * profile.font_px
+            _draw_line(mask, line, x0, y0, font, profile.font_px // GLYPH_HEIGHT or 1)
     image = pygame.Surface((width * DOT, profile.height * DOT))
     image.fill((12, 12, 12))
     lit = LED_RGB[board.colour]
-    for px in range(width):
-        for py in range(profile.height):
-            on = mask.get_at((px, py)).r > 100
-            r, g, b = lit if on else (40, 30, 30)
-            if px >= profile.width:
+    for py in range(profile.height):
+        for px in range(width):
+            in_gap = px % (screen_w + PAGE_GAP) >= screen_w
+            if in_gap:
+                continue
+            r, g, b = lit if mask[py][px] else (40, 30, 30)
+            if px >= profile.width and tape:
                 r, g, b = r // 2, g // 2, b // 2  # the part of the tape off the board
-            colour = (r, g, b)
             pygame.draw.circle(
-                image, colour, (px * DOT + DOT // 2, py * DOT + DOT // 2), DOT // 2 - 1
+                image, (r, g, b), (px * DOT + DOT // 2, py * DOT + DOT // 2), DOT // 2 - 1
             )
     return image
+
+
+def _draw_line(
+    mask: list[list[bool]], line: str, x0: int, y0: int, font: HexFont | None, scale: int
+) -> None:
+    """One line of glyphs, each dot ``scale`` LEDs square (a 32-dot font is 16 doubled)."""
+    if font is None:
+        _draw_line_truetype(mask, line, x0, y0)
+        return
+    x = x0
+    for char in line:
+        glyph = font.glyph(char)
+        width = glyph.width if glyph else 16
+        for y in range(GLYPH_HEIGHT * scale):
+            for dx in range(width * scale):
+                gx, gy = dx // scale, y // scale
+                lit = glyph.lit(gx, gy) if glyph else gx in (0, width - 1) or gy in (0, 15)
+                if lit and 0 <= y0 + y < len(mask) and 0 <= x + dx < len(mask[0]):
+                    mask[y0 + y][x + dx] = True
+        x += width * scale
+
+
+def _draw_line_truetype(mask: list[list[bool]], line: str, x0: int, y0: int) -> None:
+    pygame.font.init()
+    glyphs = pygame.font.Font(str(font_for("zh")), GLYPH_HEIGHT).render(line, False, (255,) * 3)
+    for y in range(min(glyphs.get_height(), GLYPH_HEIGHT)):
+        for x in range(glyphs.get_width()):
+            if glyphs.get_at((x, y)).r > 100 and 0 <= x0 + x < len(mask[0]) and y0 + y < len(mask):
+                mask[y0 + y][x0 + x] = True

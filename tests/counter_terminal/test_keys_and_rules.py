@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from counter_terminal.clerk import (
+    SCREEN_CELLS,
     CounterContext,
     Feedback,
     cells,
@@ -171,12 +172,36 @@ def test_the_desk_contact_key_asks_for_the_window_s_case_and_says_which_ticket()
         ClerkAction(ClerkKey.DESK_CONTACT),
         Reply.ok("p.0", DeskContactRecorded(case_id="c1", ticket_label="A001")),
     )
-    assert said == Feedback(True, "A001 已当面沟通") and cells(said.text) <= 16
+    assert said == Feedback(True, "当面沟通已记录")
     nothing = feedback(
         ClerkAction(ClerkKey.DESK_CONTACT),
         Reply.fail("p.0", ErrorCode.UNKNOWN_TRANSACTION, "no case awaiting contact"),
     )
     assert nothing.text == "无待沟通差评"
+
+
+def test_every_answer_a_keypad_shows_fits_its_16_cell_line() -> None:
+    # The longest labels (two letters, four digits) and a four-character name.
+    data = {"label": "AB1234", "ticket_label": "AB1234", "clerk": {"name": "欧阳娜娜"}}
+    for key in ClerkKey:
+        for state in ("serving", "no_show", "paused"):
+            said = feedback(
+                ClerkAction(key),
+                Reply(request_id="p", status="ok", data={**data, "state": state}),
+            )
+            assert cells(said.text) <= SCREEN_CELLS, said
+        for code in ErrorCode:
+            said = feedback(ClerkAction(key), Reply.fail("p", code, "an English message"))
+            assert cells("! " + said.text) <= SCREEN_CELLS, said
+            assert all(not c.isascii() or not c.isalpha() for c in said.text), said
+    for action in (
+        ClerkAction(ClerkKey.TRANSFER_WINDOW, "99999999"),
+        ClerkAction(ClerkKey.TRANSFER_SERVICE, "99999999"),
+        ClerkAction(ClerkKey.CALL_TICKET, "9"),
+        ClerkAction(ClerkKey.LOGIN),
+    ):
+        refused = plan(action, None, CONTEXT, "p")
+        assert isinstance(refused, Feedback) and cells("! " + refused.text) <= SCREEN_CELLS
 
 
 def test_the_keypad_screen_fits_its_cells() -> None:

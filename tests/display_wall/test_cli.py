@@ -86,7 +86,7 @@ def test_led_command_drives_the_boards_the_emulator_command_serves(
     )
     try:
         counter = staff(2)
-        idle = {"address": 2, "text": "2号窗口 欢迎您", "colour": "green"}
+        idle = {"address": 2, "pages": ["2号窗口", "欢迎您"], "colour": "green"}
         assert printed.wait_for(lambda line: line == idle, WAIT), printed.items()
         emulator.stdin.write("silent 2\n")
         emulator.stdin.flush()

@@ -30,17 +30,17 @@ def test_a_call_reaches_its_window_board_only(
     tmp_path: Path,
 ) -> None:
     with led_wall(bus, hall, tmp_path) as wall:
-        assert wall.shows("board-2", "2号窗口 暂停服务")  # closed: nobody logged in
+        assert wall.shows("board-2", "2号窗口", "暂停服务")  # closed: nobody logged in
         assert wall.shows("strip-1", "欢迎光临")
         counter = staff(1)
-        assert wall.shows("board-1", "1号窗口 欢迎您")
+        assert wall.shows("board-1", "1号窗口", "欢迎您")
         label = tickets(1)[0]
         others = {a: wall.line.board(a, bx5=wall.is_bx5(f"board-{a}")).frames for a in (2, 3, 4)}
         assert counter.call_next().status == "ok"
-        assert wall.shows("board-1", f"{label} 请到1号窗口")
-        assert wall.shows("strip-1", f"请{label}到1号窗口")
+        assert wall.shows("board-1", f"请{label}号", "1号窗口")
+        assert wall.shows("strip-1", f"请{label}号到1号窗口办理")
         board = wall.line.board(1)
-        assert board.colour == "red" and board.scrolling and board.brightness == 12
+        assert board.colour == "red" and not board.scrolling and board.brightness == 12
         # Boards whose content did not change were not sent anything, and none shows the call.
         for address, frames in others.items():
             other = wall.line.board(address, bx5=wall.is_bx5(f"board-{address}"))
@@ -69,7 +69,7 @@ def test_the_line_protocol_screen_shows_its_window(
         counter = staff(3)
         label = tickets(1, "tax")[0]
         assert counter.call_next().status == "ok"
-        assert wall.shows("board-3", f"{label} 请到3号窗口")
+        assert wall.shows("board-3", f"请{label}号")
         screen = wall.line.board(3, bx5=False)
         pygame.image.save(render_board(screen), str(artifacts_dir() / "led-line-screen.png"))
 
@@ -83,19 +83,19 @@ def test_a_silent_board_is_reported_and_holds_up_nobody(
     tmp_path: Path,
 ) -> None:
     with led_wall(bus, hall, tmp_path) as wall:
-        assert wall.shows("board-2", "2号窗口 暂停服务")
+        assert wall.shows("board-2", "2号窗口", "暂停服务")
         wall.line.faults.silent.add(2)
         staff(2)  # board 2's content changes, but board 2 no longer answers
         assert wall.status("board-2", {BoardProblem.NOT_ANSWERING}) is not None
         counter = staff(1)
         label = tickets(1)[0]
         assert counter.call_next().status == "ok"
-        assert wall.shows("board-1", f"{label} 请到1号窗口")
+        assert wall.shows("board-1", f"请{label}号", "1号窗口")
         assert wall.daemon.line.problem("board-1") is None
         # It answers again: it is healthy and gets what it missed.
         wall.line.faults.silent.discard(2)
         assert wall.status("board-2", set(), after=1) is not None
-        assert wall.shows("board-2", "2号窗口 欢迎您")
+        assert wall.shows("board-2", "2号窗口", "欢迎您")
 
 
 def test_lost_and_corrupt_answers_are_resent_without_a_fault(
@@ -107,15 +107,15 @@ def test_lost_and_corrupt_answers_are_resent_without_a_fault(
     tmp_path: Path,
 ) -> None:
     with led_wall(bus, hall, tmp_path) as wall:
-        assert wall.shows("board-1", "1号窗口 暂停服务")
+        assert wall.shows("board-1", "1号窗口", "暂停服务")
         wall.line.faults.drop_answers[1] = 1
         wall.line.faults.corrupt_answers[3] = 1
         wall.line.faults.noise = b"\x00\xa5\x17\x5a\x99"
         before = wall.line.board(1).frames
         staff(1)
         staff(3)
-        assert wall.shows("board-1", "1号窗口 欢迎您")
-        assert wall.shows("board-3", "3号窗口 欢迎您")
+        assert wall.shows("board-1", "1号窗口", "欢迎您")
+        assert wall.shows("board-3", "3号窗口")
         assert wall.line.board(1).frames == before + 2  # sent again once its answer was lost
         faults = [s for box in wall.statuses.values() for s in box.items() if b"not_answering" in s]
         assert faults == []
@@ -130,7 +130,7 @@ def test_an_unplugged_line_is_reported_and_boards_get_their_content_back(
     tmp_path: Path,
 ) -> None:
     with led_wall(bus, hall, tmp_path) as wall:
-        assert wall.shows("board-4", "4号窗口 暂停服务")
+        assert wall.shows("board-4", "4号窗口", "暂停服务")
         seen = len(wall.statuses["board-4"].items())
         wall.line.unplug()
         assert wall.status("board-4", {BoardProblem.UNPLUGGED}, after=seen) is not None
@@ -138,5 +138,5 @@ def test_an_unplugged_line_is_reported_and_boards_get_their_content_back(
         frames = wall.line.board(4).frames
         wall.line.plug()
         assert wall.status("board-4", set(), after=seen) is not None
-        assert wall.shows("board-4", "4号窗口 欢迎您")
+        assert wall.shows("board-4", "4号窗口", "欢迎您")
         assert wall.line.board(4).frames > frames

@@ -38,12 +38,12 @@ class Wall:
         """Whether the board is a BX-5 controller."""
         return next(s.profile.type == "bx5" for s in self.specs if s.device_id == device_id)
 
-    def shows(self, device_id: str, text: str) -> bool:
-        """Wait until the board shows ``text``."""
+    def shows(self, device_id: str, *pages: str) -> bool:
+        """Wait until the board shows ``pages`` (its screens as it wraps its text)."""
         address, bx5 = self.address(device_id), self.is_bx5(device_id)
         board = self.line.board(address, bx5=bx5)
         found = self.line.shown.wait_for(
-            lambda s: s.address == address and s.text == text and board.text == text, WAIT
+            lambda s: s.address == address and s.pages == pages and board.shows() == s, WAIT
         )
         return found is not None
 

@@ -127,7 +127,7 @@ def test_the_keypad_asks_for_the_pin_after_the_code(
         line, seen = counter.line, counter.seen
         assert line.press(1, K.LOGIN, "1001")
         asked = seen.key("counter-1", "pin_required")
-        assert asked is not None and asked.text == "请输入密码按登录"
+        assert asked is not None and asked.text == "输密码再按登录"
         assert line.press(1, K.LOGIN, "1111")
         wrong = seen.key("counter-1", "wrong_pin")
         assert wrong is not None and wrong.text == "密码错误"
