@@ -82,7 +82,12 @@ def _device_lines(path: str) -> tuple[str, str]:
 def render_units(hall: HallConfig, site: Site, *, paidui: str, mosquitto: str) -> dict[str, str]:
     """Every unit file's name and text."""
     hardening = (UNITS / "_hardening.conf").read_text(encoding="utf-8").strip()
-    values = {"hall": hall.id, "paidui": paidui, "mosquitto": mosquitto, "hardening": hardening}
+    values = {
+        "hall": hall.id,
+        "paidui": exec_words([paidui]),
+        "mosquitto": exec_words([mosquitto]),
+        "hardening": hardening,
+    }
     units = {
         name: (UNITS / name).read_text(encoding="utf-8").format(**values)
         for name in ("paidui-broker.service", "paidui-scheduler.service", "paidui-web.service")
@@ -101,7 +106,7 @@ def render_units(hall: HallConfig, site: Site, *, paidui: str, mosquitto: str) -
             **values,
             name=daemon.name,
             command=daemon.command,
-            args=shlex.join(daemon.args),
+            args=exec_words(daemon.args),
             device_binding=binding,
             device_allow=allow,
             wanted_by=wanted_by,
@@ -110,6 +115,17 @@ def render_units(hall: HallConfig, site: Site, *, paidui: str, mosquitto: str) -
             audio="alsa" if daemon.command == "board voice" else "dummy",
         )
     return units
+
+
+def exec_words(words: list[str]) -> str:
+    """Arguments for an ``ExecStart=`` line, each reaching the daemon exactly as written.
+
+    Quoted as a shell would quote them (systemd splits quoted words alike), then escaped
+    for what systemd does before splitting: ``%`` starts a specifier and ``$`` an
+    environment variable, so both are doubled, and a backslash starts a C escape.
+    """
+    quoted = shlex.join(words).replace("\\", "\\\\")
+    return quoted.replace("%", "%%").replace("$", "$$")
 
 
 SYSUSERS = (

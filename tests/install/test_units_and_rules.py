@@ -123,6 +123,11 @@ def test_chips_without_a_serial_number_are_named_by_their_port() -> None:
             assert "by-serial/" in rule[("SYMLINK", "")]
 
 
+# A folder name with what systemd would otherwise take as a specifier, a variable, a
+# C escape and a word break.
+PHOTOS = "/srv/clerk photos/100%/$HOME/a\\b"
+
+
 @pytest.fixture
 def laid_out(tmp_path: Path) -> Path:
     site = tmp_path / "site.yaml"
@@ -141,7 +146,10 @@ def laid_out(tmp_path: Path) -> Path:
                         "name": "counters",
                         "command": "counter",
                         "device": port,
-                        "args": ["--window", "1", "--profile", "rs485-keypad-lcd", "--port", port],
+                        "args": [
+                            *("--window", "1", "--profile", "rs485-keypad-lcd", "--port", port),
+                            *("--photos", PHOTOS),
+                        ],
                     },
                     {"name": "lcd", "command": "board lcd"},
                     {"name": "voice", "command": "board voice", "args": ["--no-audio"]},
@@ -222,3 +230,14 @@ def test_every_exec_start_is_a_valid_paidui_command(laid_out: Path) -> None:
         words = shlex.split(command)
         assert words[0].endswith("paidui"), unit.name
         parser.parse_args(words[1:])  # exits (SystemExit) on anything paidui does not take
+
+
+def test_arguments_reach_the_daemon_exactly_as_written(laid_out: Path) -> None:
+    command = _service(laid_out / "etc/systemd/system/paidui-counters.service")["ExecStart"]
+    # What systemd does before splitting the line: %% is %, $$ is $ (no specifiers or
+    # variables are left to expand: systemd-analyze verify above checks the line as a whole).
+    assert "%/" not in command.replace("%%", "") and "$H" not in command.replace("$$", "")
+    # Then it splits the line into words as a shell would, and reads C escapes in each
+    # (systemd.syntax(7)): a doubled backslash is one.
+    words = shlex.split(command.replace("%%", "%").replace("$$", "$"))
+    assert words[words.index("--photos") + 1].replace("\\\\", "\\") == PHOTOS
