@@ -8,7 +8,6 @@ touchscreen the daemon draws in pygame.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
@@ -16,10 +15,8 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 from counter_terminal.bus_protocol import BusFraming
 from counter_terminal.keys import ClerkKey, HidKeypadMap
 from hallbus.messages import BadRatingReason, RatingLevel
-from hallbus.profiles import PROFILE_ROOT, load_profile, profile_names
+from hallbus.profiles import Where, load_profile, profile_names
 from hallbus.serial_line import SerialLine
-
-COUNTER_PROFILES = PROFILE_ROOT / "counter_devices"
 
 
 class _Strict(BaseModel):
@@ -214,14 +211,14 @@ class _AnyProfile(RootModel[CounterProfile]):
     pass
 
 
-def load_counter_profile(name: str, folder: Path = COUNTER_PROFILES) -> CounterProfile:
+def load_counter_profile(name: str, folder: Where | None = None) -> CounterProfile:
     """Load and validate a keypad or pad profile."""
-    return load_profile(_AnyProfile, folder, name).root
+    return load_profile(_AnyProfile, folder or "counter_devices", name).root
 
 
-def counter_profile_names(folder: Path = COUNTER_PROFILES) -> list[str]:
+def counter_profile_names(folder: Where | None = None) -> list[str]:
     """Every shipped keypad and pad profile."""
-    return profile_names(folder)
+    return profile_names(folder or "counter_devices")
 
 
 def bus_family(profile: BusKeypadProfile | BusRaterProfile) -> BusFamily:

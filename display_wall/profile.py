@@ -18,17 +18,14 @@ from display_wall.bx5_protocol import Bx5Commands, Bx5Framing, Effect
 from display_wall.line_protocol import LineFraming
 from hallbus.drivers import UnknownDriverError
 from hallbus.profiles import (
-    PROFILE_ROOT,
     ProfileError,
     load_profile,
     load_raw_profile,
+    profile_folders,
     profile_names,
     validate_profile,
 )
 from hallbus.serial_line import SerialLine
-
-LED_PROFILES = PROFILE_ROOT / "led_boards"
-LCD_PROFILES = PROFILE_ROOT / "hall_boards"
 
 
 class _Strict(BaseModel):
@@ -154,7 +151,7 @@ def led_profile_folders() -> list[Path]:
     """Where LED board profiles are found: the shipped ones, then each plug-in's."""
     from display_wall.drivers import LED_DRIVERS
 
-    folders = [LED_PROFILES]
+    folders = profile_folders("led_boards")
     for driver_type in LED_DRIVERS.types():
         folders.extend(LED_DRIVERS.get(driver_type).profile_dirs)
     return folders
@@ -214,9 +211,9 @@ class LcdLayout(_Strict):
 
 def load_lcd_layout(name: str) -> LcdLayout:
     """A shipped LCD layout, validated."""
-    return load_profile(LcdLayout, LCD_PROFILES, name)
+    return load_profile(LcdLayout, profile_folders("hall_boards"), name)
 
 
 def lcd_layout_names() -> list[str]:
     """Every shipped LCD layout."""
-    return profile_names(LCD_PROFILES)
+    return profile_names(profile_folders("hall_boards"))

@@ -7,7 +7,9 @@ from the validated model and never branches on a model name.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,8 +18,28 @@ from pydantic import BaseModel, ValidationError
 
 P = TypeVar("P", bound=BaseModel)
 
-# The repository's profiles; an installation may point elsewhere.
-PROFILE_ROOT = Path(__file__).resolve().parent.parent / "firmware_profiles"
+
+def package_folder(package: str) -> Path:
+    """The folder of data shipped as a package (profiles, udev rules, broker settings).
+
+    Found through ``importlib.resources``, so it is the same in the repository, an
+    editable install, a wheel or a Debian package.
+    """
+    return Path(str(resources.files(package)))
+
+
+# The profiles shipped with paidui, one folder per device kind.
+PROFILE_ROOT = package_folder("firmware_profiles")
+# A site's own profiles (new models, local changes), one folder per kind like the shipped
+# ones; a profile here takes precedence over a shipped one of the same name.
+SITE_PROFILES_ENV = "PAIDUI_PROFILES"
+SITE_PROFILES = Path("/etc/paidui/profiles")
+
+
+def profile_folders(kind: str) -> list[Path]:
+    """Where profiles of ``kind`` (``printers``, ``led_boards``, ...) are looked for, in order."""
+    site = Path(os.environ.get(SITE_PROFILES_ENV, SITE_PROFILES))
+    return [site / kind, PROFILE_ROOT / kind]
 
 
 class ProfileError(ValueError):
@@ -77,13 +99,27 @@ def validate_profile(model: type[P], data: dict[str, Any], name: str, where: str
         raise ProfileError(f"profile {name!r} in {where}: {field}: {first['msg']}") from err
 
 
-def load_profile(model: type[P], folder: Path | Sequence[Path], name: str) -> P:
-    """Load profile ``name`` from ``folder`` with its ancestors, validated as ``model``."""
-    folders = [folder] if isinstance(folder, Path) else list(folder)
+Where = str | Path | Sequence[Path]  # a kind of profiles (its folders), a folder, folders
+
+
+def _folders(where: Where) -> list[Path]:
+    if isinstance(where, str):
+        return profile_folders(where)
+    return [where] if isinstance(where, Path) else list(where)
+
+
+def load_profile(model: type[P], where: Where, name: str) -> P:
+    """Load profile ``name`` with its ancestors, validated as ``model``.
+
+    ``where``: a kind (``"printers"``: the site's folder, then the shipped one), a folder
+    or a list of folders.
+    """
+    folders = _folders(where)
     data = load_raw_profile(folders, name)
     return validate_profile(model, data, name, ", ".join(str(f) for f in folders))
 
 
-def profile_names(folder: Path) -> list[str]:
-    """Every loadable profile in ``folder``; files starting with ``_`` are bases only."""
-    return sorted(p.stem for p in folder.glob("*.yaml") if not p.stem.startswith("_"))
+def profile_names(where: Where) -> list[str]:
+    """Every loadable profile there; files starting with ``_`` are bases only."""
+    found = {p.stem for f in _folders(where) for p in f.glob("*.yaml")}
+    return sorted(n for n in found if not n.startswith("_"))

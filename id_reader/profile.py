@@ -6,14 +6,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
-from hallbus.profiles import PROFILE_ROOT, load_profile, profile_names
-
-ID_READER_PROFILES = PROFILE_ROOT / "id_readers"
+from hallbus.profiles import Where, load_profile, profile_names
 
 
 class _Strict(BaseModel):
@@ -112,11 +109,11 @@ class _ReaderProfileFile(RootModel[ReaderProfile]):
     pass
 
 
-def load_reader_profile(name: str, folder: Path = ID_READER_PROFILES) -> ReaderProfile:
+def load_reader_profile(name: str, folder: Where | None = None) -> ReaderProfile:
     """The validated profile ``name`` (``ProfileError`` names the file and the field)."""
-    return load_profile(_ReaderProfileFile, folder, name).root
+    return load_profile(_ReaderProfileFile, folder or "id_readers", name).root
 
 
-def reader_profile_names(folder: Path = ID_READER_PROFILES) -> list[str]:
+def reader_profile_names(folder: Where | None = None) -> list[str]:
     """Every shipped ID reader profile."""
-    return profile_names(folder)
+    return profile_names(folder or "id_readers")

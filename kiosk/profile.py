@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hallbus.profiles import PROFILE_ROOT, load_profile, profile_names
-
-PRINTER_PROFILES = PROFILE_ROOT / "printers"
+from hallbus.profiles import Where, load_profile, profile_names
 
 
 class _Strict(BaseModel):
@@ -74,11 +71,11 @@ class PrinterProfile(_Strict):
         return self.cut != "none"
 
 
-def load_printer_profile(name: str, folder: Path = PRINTER_PROFILES) -> PrinterProfile:
+def load_printer_profile(name: str, folder: Where | None = None) -> PrinterProfile:
     """Load and validate one printer profile by file name (without ``.yaml``)."""
-    return load_profile(PrinterProfile, folder, name)
+    return load_profile(PrinterProfile, folder or "printers", name)
 
 
-def printer_profile_names(folder: Path = PRINTER_PROFILES) -> list[str]:
+def printer_profile_names(folder: Where | None = None) -> list[str]:
     """Every shipped printer profile."""
-    return profile_names(folder)
+    return profile_names(folder or "printers")

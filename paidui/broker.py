@@ -13,9 +13,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from hallbus.profiles import package_folder
+
 log = logging.getLogger(__name__)
 
-BROKER_CONFIG_DIR = Path(__file__).resolve().parent.parent / "broker_config"
+BROKER_CONFIG_DIR = package_folder("broker_config")
 
 
 class BrokerStartError(RuntimeError):

@@ -30,11 +30,12 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from hallbus.profiles import package_folder
 from paidui.broker import BROKER_CONFIG_DIR
 from scheduler.config import HallConfig
 
 UNITS = Path(__file__).with_name("units")
-UDEV_RULES = Path(__file__).resolve().parent.parent / "udev_rules"
+UDEV_RULES = package_folder("udev_rules")
 COMMANDS = ("kiosk", "id-reader", "counter", "board led", "board lcd", "board voice")
 
 

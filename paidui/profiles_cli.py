@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, RootModel
 
-from hallbus.profiles import PROFILE_ROOT, ProfileError, load_raw_profile, validate_profile
+from hallbus.profiles import ProfileError, load_raw_profile, profile_folders, validate_profile
 
 # Each profile folder, and how a merged profile of it is validated.
 Validator = Callable[[dict[str, Any], str, str], BaseModel]
@@ -46,7 +46,7 @@ def check_profile(path: Path, kind: str | None = None) -> BaseModel:
     if not path.is_file():
         raise ProfileError(f"{path}: no such file")
     # Its own folder first, so `inherits:` finds a sibling; then the shipped family bases.
-    folders = [path.resolve().parent, PROFILE_ROOT / kind]
+    folders = [path.resolve().parent, *profile_folders(kind)]
     data = load_raw_profile(folders, path.stem)
     return validators[kind](data, path.stem, str(path))
 
