@@ -10,16 +10,20 @@ from pathlib import Path
 # fontconfig language tags of the languages the kiosk speaks.
 _FC_LANG = {"zh": "zh-cn", "en": "en", "ug": "ug", "kk": "kk"}
 # Faces a screen or a ticket should not get by default.
-_STYLE_WORDS = ("Bold", "Oblique", "Italic", "Condensed", "Mono", "Serif", "Light")
+_STYLE_WORDS = ("Bold", "Oblique", "Italic", "Condensed", "Mono", "Serif", "Light", "Math")
+# Fonts made for something else: a dot-matrix font (drawn LED boards use its .hex) and
+# maths faces cover a language but read badly on a screen or a ticket.
+_UNSUITED = ("unifont", "math")
 
 
 class FontNotFound(LookupError):
     """No installed font covers a language; the message says what to install."""
 
 
-def _score(path: str) -> tuple[int, str]:
+def _score(path: str) -> tuple[int, int, str]:
     name = Path(path).name
-    return (sum(word in name for word in _STYLE_WORDS), name)
+    unsuited = any(word in name.lower() for word in _UNSUITED)
+    return (int(unsuited), sum(word in name for word in _STYLE_WORDS), name)
 
 
 @functools.cache

@@ -99,7 +99,9 @@ class DemoDisplayWall:
         calls_shown = {
             s.text
             for s in self.line.shown.items()
-            if any(w.address == s.address for w in self.specs if w.window) and "请到" in s.text
+            # A call is the one state whose text asks a number up (请A001号 ...).
+            if any(w.address == s.address for w in self.specs if w.window)
+            and s.text.startswith("请")
         }
         lcd_view = self.lcd.screen.last_view if self.lcd is not None else None
         summary = {

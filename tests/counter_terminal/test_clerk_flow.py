@@ -118,7 +118,7 @@ def test_pause_resume_and_an_a_b_handover(
         assert line.press(1, K.CALL_NEXT)
         paused = seen.key("counter-1", "window_paused")
         assert paused is not None and paused.text == "请先恢复服务"
-        assert line.shown.wait_for(lambda s: s.address == 1 and "暂停中" in s.lines[-1], 10)
+        assert line.shown.wait_for(lambda s: s.address == 1 and "请先恢复服务" in s.lines[-1], 10)
         assert line.press(1, K.RESUME)
         assert seen.window(1, lambda w: w.status is WindowStatus.OPEN)
         assert line.press(1, K.CALL_NEXT)
