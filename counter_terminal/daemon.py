@@ -31,6 +31,7 @@ from counter_terminal.profile import RatingKeys, TextDisplay
 from counter_terminal.rating import AskReason, Ignored, Phase, RatingSession, SendContact, Submit
 from hallbus.clock import Clock, SystemClock
 from hallbus.daemon import DeviceDaemon
+from hallbus.hall_file import DeviceConfig, HallConfig
 from hallbus.messages import (
     CardRead,
     ClerkView,
@@ -50,7 +51,6 @@ from hallbus.messages import (
 )
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, DeviceCommandKind, DeviceEventKind
-from scheduler.config import DeviceConfig, HallConfig
 
 log = logging.getLogger(__name__)
 

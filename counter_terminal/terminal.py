@@ -42,11 +42,11 @@ from counter_terminal.profile import (
     bus_family,
 )
 from hallbus.clock import Clock
+from hallbus.hall_file import DeviceConfig, HallConfig
 from hallbus.input_keys import InputGone, KeyEvent, KeyEventSource
 from hallbus.messages import DeviceKind
 from hallbus.serial_line import LineLink
 from hallbus.settings import BusSettings
-from scheduler.config import DeviceConfig, HallConfig
 
 log = logging.getLogger(__name__)
 

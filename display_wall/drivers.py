@@ -5,7 +5,7 @@ subclass whose ``type`` is the driver's), a codec factory (``BoardCodec``: conte
 frames, answers read back) and, for the conformance kit, the demo and the bench, an
 emulator factory (``BoardEmulator``: the board on the far end of the wire). A package
 adds one by naming a ``LedBoardDriver`` in the ``paidui.drivers`` entry-point group;
-``display_wall.conformance`` is the test suite it must pass.
+``paidui.testing.led_boards`` is the test suite it must pass.
 """
 
 from __future__ import annotations
@@ -18,7 +18,14 @@ from typing import Any, Protocol
 
 from display_wall.boards import BoardCodec, BoardContent, Bx5Codec, LineCodec
 from display_wall.profile import Bx5BoardProfile, LedBoardProfileBase, LineBoardProfile
-from hallbus.drivers import DriverRegistry
+from hallbus.drivers import DriverRegistry, UnknownDriverError
+from hallbus.profiles import (
+    ProfileError,
+    load_raw_profile,
+    profile_folders,
+    profile_names,
+    validate_profile,
+)
 
 
 class BoardEmulator(Protocol):
@@ -53,3 +60,35 @@ LED_DRIVERS: DriverRegistry[LedBoardDriver] = DriverRegistry(
 def codec_for(profile: LedBoardProfileBase, address: int) -> BoardCodec:
     """The codec of a board's model at ``address``."""
     return LED_DRIVERS.get(profile.type).codec(profile, address)
+
+
+# --- profiles: each validated by the schema of the driver its ``type`` names ----------
+
+
+def led_profile_folders() -> list[Path]:
+    """Where LED board profiles are found: the shipped ones, then each plug-in's."""
+    folders = profile_folders("led_boards")
+    for driver_type in LED_DRIVERS.types():
+        folders.extend(LED_DRIVERS.get(driver_type).profile_dirs)
+    return folders
+
+
+def validate_led_profile(data: dict[str, Any], name: str, where: str) -> LedBoardProfileBase:
+    """A merged profile validated by the schema of the driver its ``type`` names."""
+    try:
+        driver = LED_DRIVERS.get(str(data.get("type")))
+    except UnknownDriverError as err:
+        raise ProfileError(f"profile {name!r} in {where}: type: {err}") from err
+    return validate_profile(driver.profile_model, data, name, where)
+
+
+def load_led_profile(name: str) -> LedBoardProfileBase:
+    """An LED board profile (shipped or a plug-in's), validated by its driver's schema."""
+    folders = led_profile_folders()
+    data = load_raw_profile(folders, name)
+    return validate_led_profile(data, name, ", ".join(str(f) for f in folders))
+
+
+def led_profile_names() -> list[str]:
+    """Every LED board model, shipped or plugged in."""
+    return sorted({n for folder in led_profile_folders() for n in profile_names(folder)})

@@ -13,15 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from display_wall.boards import strip_content, window_content
-from display_wall.drivers import codec_for
+from display_wall.drivers import codec_for, load_led_profile
 from display_wall.led_line import LedLine
-from display_wall.profile import LedBoardProfileBase, load_led_profile
+from display_wall.profile import LedBoardProfileBase
 from hallbus.daemon import DeviceDaemon
+from hallbus.hall_file import HallConfig
 from hallbus.messages import DeviceKind, HallState, PayloadError, WindowState, decode
 from hallbus.profiles import ProfileError
 from hallbus.serial_line import LineLink, SerialLine
 from hallbus.settings import BusSettings
-from scheduler.config import HallConfig
 
 log = logging.getLogger(__name__)
 

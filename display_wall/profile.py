@@ -9,21 +9,16 @@ with it. LCD layouts live in ``firmware_profiles/hall_boards/``.
 from __future__ import annotations
 
 from enum import StrEnum
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from display_wall.bx5_protocol import Bx5Commands, Bx5Framing, Effect
 from display_wall.line_protocol import LineFraming
-from hallbus.drivers import UnknownDriverError
 from hallbus.profiles import (
-    ProfileError,
     load_profile,
-    load_raw_profile,
     profile_folders,
     profile_names,
-    validate_profile,
 )
 from hallbus.serial_line import SerialLine
 
@@ -145,39 +140,6 @@ class LineBoardProfile(LedBoardProfileBase):
 
     type: Literal["line"]
     framing: LineFraming = LineFraming()
-
-
-def led_profile_folders() -> list[Path]:
-    """Where LED board profiles are found: the shipped ones, then each plug-in's."""
-    from display_wall.drivers import LED_DRIVERS
-
-    folders = profile_folders("led_boards")
-    for driver_type in LED_DRIVERS.types():
-        folders.extend(LED_DRIVERS.get(driver_type).profile_dirs)
-    return folders
-
-
-def validate_led_profile(data: dict[str, Any], name: str, where: str) -> LedBoardProfileBase:
-    """A merged profile validated by the schema of the driver its ``type`` names."""
-    from display_wall.drivers import LED_DRIVERS
-
-    try:
-        driver = LED_DRIVERS.get(str(data.get("type")))
-    except UnknownDriverError as err:
-        raise ProfileError(f"profile {name!r} in {where}: type: {err}") from err
-    return validate_profile(driver.profile_model, data, name, where)
-
-
-def load_led_profile(name: str) -> LedBoardProfileBase:
-    """An LED board profile (shipped or a plug-in's), validated by its driver's schema."""
-    folders = led_profile_folders()
-    data = load_raw_profile(folders, name)
-    return validate_led_profile(data, name, ", ".join(str(f) for f in folders))
-
-
-def led_profile_names() -> list[str]:
-    """Every LED board model, shipped or plugged in."""
-    return sorted({n for folder in led_profile_folders() for n in profile_names(folder)})
 
 
 class LcdColours(_Strict):

@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from hallbus.hall_file import DeviceConfig, HallConfig
 from hallbus.messages import DeviceKind
 from hallbus.topics import DeviceEventKind, HallEventKind, HallTopics
-from scheduler.config import DeviceConfig, HallConfig
 
 
 class AclError(ValueError):

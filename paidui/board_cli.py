@@ -21,9 +21,9 @@ BusFromArgs = Callable[[argparse.Namespace], BusSettings]
 def cmd_board_led(args: argparse.Namespace) -> int:
     """Run every LED board of one RS-485 line until stopped."""
     from display_wall.led_wall import LedWall, WallSetupError, led_boards, line_settings
+    from hallbus.hall_file import load_hall
     from hallbus.serial_line import SerialLineLink
-    from paidui.cli import _bus_settings, _wait_for_signal
-    from scheduler.config import load_hall
+    from paidui.runtime import bus_settings, wait_for_signal
 
     hall = load_hall(args.hall)
     try:
@@ -31,14 +31,14 @@ def cmd_board_led(args: argparse.Namespace) -> int:
             hall, default_profile=args.profile, only=set(args.board) if args.board else None
         )
         wall = LedWall(
-            _bus_settings(args), hall.id, specs, SerialLineLink(args.port, line_settings(specs))
+            bus_settings(args), hall.id, specs, SerialLineLink(args.port, line_settings(specs))
         )
     except WallSetupError as err:
         log.error("%s", err)
         return 2
     wall.start(timeout=None)
     try:
-        _wait_for_signal()
+        wait_for_signal()
     finally:
         wall.stop()
     return 0
@@ -48,9 +48,9 @@ def cmd_board_lcd(args: argparse.Namespace) -> int:
     """Run the LCD hall board full screen (or save one frame with ``--screenshot``)."""
     from display_wall.hall_board import HallBoard
     from display_wall.profile import load_lcd_layout
+    from hallbus.hall_file import load_hall
     from hallbus.profiles import ProfileError
-    from paidui.cli import _bus_settings
-    from scheduler.config import load_hall
+    from paidui.runtime import bus_settings
 
     hall = load_hall(args.hall)
     try:
@@ -59,7 +59,7 @@ def cmd_board_lcd(args: argparse.Namespace) -> int:
         log.error("%s", err)
         return 2
     board = HallBoard(
-        _bus_settings(args),
+        bus_settings(args),
         hall.id,
         args.device_id,
         layout,
@@ -84,12 +84,12 @@ def cmd_board_lcd(args: argparse.Namespace) -> int:
 def cmd_board_voice(args: argparse.Namespace) -> int:
     """Say every call in the hall until stopped."""
     from display_wall.voice import Announcer
-    from paidui.cli import _bus_settings, _wait_for_signal
-    from scheduler.config import load_hall
+    from hallbus.hall_file import load_hall
+    from paidui.runtime import bus_settings, wait_for_signal
 
     hall = load_hall(args.hall)
     announcer = Announcer(
-        _bus_settings(args),
+        bus_settings(args),
         hall.id,
         args.device_id,
         cache=args.cache,
@@ -99,7 +99,7 @@ def cmd_board_voice(args: argparse.Namespace) -> int:
     )
     announcer.start(timeout=None)
     try:
-        _wait_for_signal()
+        wait_for_signal()
     finally:
         announcer.stop()
     return 0
@@ -114,7 +114,7 @@ def cmd_board_emulator(args: argparse.Namespace) -> int:
     import pygame
 
     from display_wall.led_wall import WallSetupError, led_boards
-    from scheduler.config import load_hall
+    from hallbus.hall_file import load_hall
     from simulator.led_line_emulator import LedLineEmulator, render_board
 
     hall = load_hall(args.hall)

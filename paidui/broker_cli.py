@@ -16,10 +16,10 @@ DEVICE_CREDENTIALS_DIR = Path("/etc/paidui/credentials")
 
 def cmd_broker_init(args: argparse.Namespace) -> int:
     """Make the hall CA, the broker certificate, the scheduler's and portal's logins, the ACL."""
+    from hallbus.hall_file import HallConfig, load_hall
     from hallbus.topics import HallTopics
     from paidui.acl import render_acl
     from paidui.credentials import BrokerFolder
-    from scheduler.config import HallConfig, load_hall
 
     halls: list[HallConfig] = [load_hall(path) for path in args.hall]
     folder = BrokerFolder(args.dir)
@@ -45,8 +45,8 @@ def cmd_broker_init(args: argparse.Namespace) -> int:
 
 def cmd_broker_acl(args: argparse.Namespace) -> int:
     """Print (or write) the ACL for the given halls."""
+    from hallbus.hall_file import load_hall
     from paidui.acl import AclError, render_acl
-    from scheduler.config import load_hall
 
     try:
         text = render_acl([load_hall(path) for path in args.hall])
@@ -77,9 +77,9 @@ def daemon_config(
 
 def cmd_devices_provision(args: argparse.Namespace) -> int:
     """Credentials for one device of a hall, and its daemon's configuration."""
+    from hallbus.hall_file import load_hall
     from hallbus.topics import HallTopics
     from paidui.credentials import BrokerFolder, CredentialsError
-    from scheduler.config import load_hall
 
     hall = load_hall(args.hall)
     device = hall.device(args.device)

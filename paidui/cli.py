@@ -14,59 +14,12 @@ from pathlib import Path
 
 from hallbus.identity import IdHasher
 from hallbus.logs import configure_logging
-from hallbus.settings import BusSettings
+from paidui.runtime import add_bus_options, bus_settings, stop_on_signal, tcp_port, wait_for_signal
 
 # pygame greets on stdout at import; commands whose stdout is JSON must not print it.
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 log = logging.getLogger("paidui")
-
-
-def _bus_settings(args: argparse.Namespace) -> BusSettings:
-    password = os.environ.get("PAIDUI_MQTT_PASSWORD")  # never on the command line
-    return BusSettings(
-        host=args.mqtt_host,
-        port=args.mqtt_port,
-        username=args.mqtt_user,
-        password=password,
-        protocol=args.mqtt_protocol,
-        ca_file=args.mqtt_ca,
-        credentials_dir=args.mqtt_credentials,
-    )
-
-
-def _add_bus_options(parser: argparse.ArgumentParser) -> None:
-    # In a hall these come from /etc/paidui/bus.env (printed by paidui devices provision).
-    env = os.environ.get
-    parser.add_argument("--mqtt-host", default=env("PAIDUI_MQTT_HOST", "127.0.0.1"))
-    # argparse passes a string default through ``type`` too: a bad PAIDUI_MQTT_PORT is a
-    # usage error naming the value, not a traceback while the parser is built.
-    parser.add_argument("--mqtt-port", type=_port, default=env("PAIDUI_MQTT_PORT", "1883"))
-    parser.add_argument("--mqtt-user", default=None, help="password from PAIDUI_MQTT_PASSWORD")
-    parser.add_argument("--mqtt-protocol", choices=["5", "3.1.1"], default="5")
-    parser.add_argument(
-        "--mqtt-ca",
-        type=Path,
-        default=env("PAIDUI_MQTT_CA"),
-        help="the hall CA's certificate: connect with TLS",
-    )
-    parser.add_argument(
-        "--mqtt-credentials",
-        type=Path,
-        default=env("PAIDUI_MQTT_CREDENTIALS"),
-        help="folder of per-identity credentials (paidui devices provision)",
-    )
-
-
-def _stop_on_signal() -> threading.Event:
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    return stop
-
-
-def _wait_for_signal() -> None:
-    _stop_on_signal().wait()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -83,17 +36,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
             web_port=args.web_port,
         )
     )
-
-
-def _port(text: str) -> int:
-    """A TCP port from the command line or the environment."""
-    try:
-        port = int(text)
-    except ValueError:
-        port = 0
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a port (1-65535)")
-    return port
 
 
 def cmd_chaos(args: argparse.Namespace) -> int:
@@ -129,7 +71,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
         )
         broker.start()
         log.info("mosquitto running", extra={"port": args.port, "config": str(config)})
-        _wait_for_signal()
+        wait_for_signal()
         broker.stop()
         return 0
     if config.name != "demo.conf":
@@ -138,7 +80,7 @@ def cmd_broker(args: argparse.Namespace) -> int:
     embedded = EmbeddedBroker(args.port)
     embedded.start()
     log.warning("mosquitto not installed: embedded MQTT 3.1.1 broker", extra={"port": args.port})
-    _wait_for_signal()
+    wait_for_signal()
     embedded.stop()
     return 0
 
@@ -149,9 +91,9 @@ def _rating_key_file(args: argparse.Namespace, hall: str) -> Path:
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
     """Run the scheduler of one hall until SIGTERM."""
+    from hallbus.hall_file import load_hall
     from scheduler.bridge import SchedulerService
     from scheduler.checkpoints import WitnessFile, load_signing_key
-    from scheduler.config import load_hall
     from scheduler.contacts import ContactVault
     from scheduler.rating_token import RatingTokens, load_or_create_key
     from scheduler.store import Store
@@ -169,7 +111,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
         return SchedulerService(
             hall,
             Store(url, hall.id),
-            _bus_settings(args),
+            bus_settings(args),
             rating_tokens=tokens,
             ledger_key=ledger_key,
             witness=witness,
@@ -181,7 +123,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
         from hallbus.clock import SystemClock
         from scheduler.leader import HallLease, LeaderRunner
 
-        stop = _stop_on_signal()
+        stop = stop_on_signal()
         runner = LeaderRunner(HallLease(url, hall.id), make_service, clock=SystemClock())
         why = runner.run(stop)
         log.info("scheduler ended", extra={"hall": hall.id, "why": why})
@@ -189,7 +131,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     service = make_service()
     service.start(timeout=None)
     log.info("scheduler running", extra={"hall": hall.id})
-    _wait_for_signal()
+    wait_for_signal()
     service.stop()
     return 0
 
@@ -202,7 +144,7 @@ def cmd_web(args: argparse.Namespace) -> int:
     settings = WebSettings(
         db_url=_store_url(args),
         hall=args.hall,
-        bus=_bus_settings(args),
+        bus=bus_settings(args),
         portal_device=args.device_id,
         rating_key_file=_rating_key_file(args, args.hall),
         public_url=args.public_url or f"http://{args.host}:{args.port}",
@@ -212,7 +154,7 @@ def cmd_web(args: argparse.Namespace) -> int:
     server = WebServer(settings, args.host, args.port)
     server.start()
     log.info("dashboard running", extra={"url": server.url, "hall": args.hall})
-    _wait_for_signal()
+    wait_for_signal()
     server.stop()
     return 0
 
@@ -248,8 +190,8 @@ def cmd_clerks_pin(args: argparse.Namespace) -> int:
     import re
     from datetime import UTC, datetime
 
+    from hallbus.hall_file import load_hall
     from scheduler.clerk_pins import PIN_PATTERN, hash_pin
-    from scheduler.config import load_hall
     from scheduler.store import Store
 
     hall = load_hall(args.hall_file)
@@ -321,7 +263,7 @@ def cmd_ratings_verify(args: argparse.Namespace) -> int:
 
 def cmd_stats(args: argparse.Namespace) -> int:
     """Print a hall's statistics per day and service, window or clerk as JSON."""
-    from scheduler.config import load_hall
+    from hallbus.hall_file import load_hall
     from scheduler.stats import hall_statistics
     from scheduler.store import Store
 
@@ -341,14 +283,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     import httpx
 
     from hallbus.clock import SystemClock
-    from scheduler.config import load_hall
+    from hallbus.hall_file import load_hall
     from scheduler.export import DepartmentNotifier, ExportSettings, UpstreamExporter
     from scheduler.store import Store
 
     settings = ExportSettings.from_files(args.url, args.secret_file)
     store = Store(_store_url(args), args.hall)
     store.open()
-    stop = _stop_on_signal()
+    stop = stop_on_signal()
     clock = SystemClock()
     try:
         with httpx.Client() as client:
@@ -368,7 +310,7 @@ def cmd_report_merit(args: argparse.Namespace) -> int:
 
     from sqlalchemy import create_engine
 
-    from scheduler.config import load_hall
+    from hallbus.hall_file import load_hall
     from scheduler.merit import month_merit
     from scheduler.store import Store
 
@@ -387,7 +329,7 @@ def cmd_report_halls(args: argparse.Namespace) -> int:
     """Print every hall's totals and all halls together as JSON (one shared database)."""
     from sqlalchemy import create_engine
 
-    from scheduler.config import load_hall
+    from hallbus.hall_file import load_hall
     from scheduler.stats import central_report
 
     engine = create_engine(args.db)
@@ -402,11 +344,11 @@ def cmd_report_halls(args: argparse.Namespace) -> int:
 def cmd_kiosk(args: argparse.Namespace) -> int:
     """Run one kiosk: its printer, its touch screen (or none with --headless), until stopped."""
     from hallbus.fonts import FontNotFound, font_for
+    from hallbus.hall_file import load_hall
     from kiosk.daemon import KioskDaemon, KioskSettings
     from kiosk.printer import PrinterAddress, TicketPrinter, open_link
     from kiosk.profile import load_printer_profile
     from kiosk.ticket_layout import RasterFont
-    from scheduler.config import load_hall
 
     hall = load_hall(args.hall)
     profile = load_printer_profile(args.profile)
@@ -427,12 +369,12 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
         public_url=args.public_url,
     )
     daemon = KioskDaemon(
-        _bus_settings(args), hall.id, args.device_id, printer, settings, raster_font=raster_font
+        bus_settings(args), hall.id, args.device_id, printer, settings, raster_font=raster_font
     )
     daemon.start(timeout=None)
     try:
         if args.headless:
-            _wait_for_signal()
+            wait_for_signal()
         else:
             from kiosk.ui import KioskApp
 
@@ -504,11 +446,11 @@ def _id_hasher(key_file: str | None) -> IdHasher | None:
 
 def cmd_id_reader(args: argparse.Namespace) -> int:
     """Run one ID card reader: poll it, publish taps and its health, until stopped."""
+    from hallbus.hall_file import load_hall
     from hallbus.profiles import ProfileError
     from id_reader.daemon import IdReaderDaemon, IdReaderSettings
     from id_reader.drivers import card_source_for
     from id_reader.profile import load_reader_profile
-    from scheduler.config import load_hall
 
     hasher = _id_hasher(args.key_file)
     if hasher is None:
@@ -520,10 +462,10 @@ def cmd_id_reader(args: argparse.Namespace) -> int:
         log.error("%s", err)
         return 2
     settings = IdReaderSettings(timezone=hall.timezone, elderly_age=hall.elderly_age)
-    daemon = IdReaderDaemon(_bus_settings(args), hall.id, args.device_id, source, hasher, settings)
+    daemon = IdReaderDaemon(bus_settings(args), hall.id, args.device_id, source, hasher, settings)
     daemon.start(timeout=None)
     try:
-        _wait_for_signal()
+        wait_for_signal()
     finally:
         daemon.stop()
     return 0
@@ -571,10 +513,10 @@ def cmd_counter(args: argparse.Namespace) -> int:
         load_counter_profile,
     )
     from counter_terminal.terminal import CounterSetupError, CounterTerminal
+    from hallbus.hall_file import load_hall
     from hallbus.input_keys import EvdevKeySource, KeyEventSource
     from hallbus.profiles import ProfileError
     from hallbus.serial_line import SerialLineLink
-    from scheduler.config import load_hall
 
     hall = load_hall(args.hall)
     try:
@@ -609,7 +551,7 @@ def cmd_counter(args: argparse.Namespace) -> int:
         return 2
     try:
         terminal = CounterTerminal(
-            _bus_settings(args),
+            bus_settings(args),
             hall,
             args.window,
             keypad=keypad,
@@ -630,7 +572,7 @@ def cmd_counter(args: argparse.Namespace) -> int:
             app.run(fps=10)
             app.stop()
         else:
-            _wait_for_signal()
+            wait_for_signal()
     finally:
         terminal.stop()
     return 0
@@ -649,8 +591,8 @@ def cmd_counter_emulator(args: argparse.Namespace) -> int:
         bus_family,
         load_counter_profile,
     )
+    from hallbus.hall_file import load_hall
     from hallbus.messages import DeviceKind
-    from scheduler.config import load_hall
     from simulator.counter_bus_emulator import CounterBusEmulator
 
     hall = load_hall(args.hall)
@@ -719,7 +661,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    from scheduler.config import DEMO_HALL_FILE
+    from hallbus.hall_file import DEMO_HALL_FILE
 
     parser = argparse.ArgumentParser(prog="paidui", description=__doc__)
     parser.add_argument("--log-level", default="WARNING")
@@ -777,11 +719,11 @@ def build_parser() -> argparse.ArgumentParser:
     broker = sub.add_parser("broker", help="run the MQTT broker")
     broker.add_argument("--config", default="demo", help="demo, production, or a file")
     broker.add_argument(
-        "--port", type=_port, default=1883, help="the first listener (production: TLS)"
+        "--port", type=tcp_port, default=1883, help="the first listener (production: TLS)"
     )
     broker.add_argument(
         "--local-port",
-        type=_port,
+        type=tcp_port,
         default=None,
         help="production: the loopback listener for the scheduler and dashboard (1883)",
     )
@@ -823,7 +765,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="an append-only file outside the database that keeps every checkpoint",
     )
-    _add_bus_options(scheduler)
+    add_bus_options(scheduler)
     scheduler.set_defaults(func=cmd_scheduler)
 
     web = sub.add_parser("web", help="serve the hall dashboard, API and public rating page")
@@ -844,7 +786,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ADDRESS",
         help="a reverse proxy whose X-Forwarded-For is believed (repeatable; default none)",
     )
-    _add_bus_options(web)
+    add_bus_options(web)
     web.set_defaults(func=cmd_web)
 
     accounts = sub.add_parser("accounts", help="dashboard accounts")
@@ -929,7 +871,7 @@ def build_parser() -> argparse.ArgumentParser:
     kiosk.add_argument("--size", default="1080x1920", help="screen size WxH")
     kiosk.add_argument("--fullscreen", action="store_true")
     kiosk.add_argument("--headless", action="store_true", help="no screen (printer and bus only)")
-    _add_bus_options(kiosk)
+    add_bus_options(kiosk)
     kiosk.set_defaults(func=cmd_kiosk)
 
     emulator = sub.add_parser("printer-emulator", help="an ESC/POS printer on a pty or TCP port")
@@ -947,7 +889,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--port", default=None, help="serial port, or a keyboard wedge's /dev/input/event*"
     )
     reader.add_argument("--key-file", default=None, help="the hall's ID key (paidui id-key)")
-    _add_bus_options(reader)
+    add_bus_options(reader)
     reader.set_defaults(func=cmd_id_reader)
 
     reader_emulator = sub.add_parser("id-reader-emulator", help="an ID card reader on a pty")
@@ -969,7 +911,7 @@ def build_parser() -> argparse.ArgumentParser:
     counter.add_argument("--keypad-input", default=None, help="a USB keypad's /dev/input/event*")
     counter.add_argument("--pad-input", default=None, help="a USB pad's /dev/input/event*")
     counter.add_argument("--photos", type=Path, default=None, help="clerk photos <code>.png")
-    _add_bus_options(counter)
+    add_bus_options(counter)
     counter.set_defaults(func=cmd_counter)
 
     counter_emulator = sub.add_parser(
@@ -995,7 +937,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_install_command(sub)
 
-    add_board_commands(sub, DEMO_HALL_FILE, _add_bus_options)
+    add_board_commands(sub, DEMO_HALL_FILE, add_bus_options)
 
     bench = sub.add_parser("bench", help="measure latency and throughput, print JSON")
     bench.add_argument(

@@ -30,9 +30,9 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
+from hallbus.hall_file import HallConfig
 from hallbus.profiles import package_folder
 from paidui.broker import BROKER_CONFIG_DIR
-from scheduler.config import HallConfig
 
 UNITS = Path(__file__).with_name("units")
 UDEV_RULES = package_folder("udev_rules")
@@ -196,7 +196,7 @@ def find_mosquitto() -> str:
 
 def cmd_install(args: argparse.Namespace) -> int:
     """Lay out the units and rules; print what was written."""
-    from scheduler.config import load_hall
+    from hallbus.hall_file import load_hall
 
     written = install(
         load_hall(args.hall),

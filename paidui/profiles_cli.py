@@ -18,7 +18,8 @@ Validator = Callable[[dict[str, Any], str, str], BaseModel]
 
 def _validators() -> dict[str, Validator]:
     from counter_terminal.profile import _AnyProfile
-    from display_wall.profile import LcdLayout, validate_led_profile
+    from display_wall.drivers import validate_led_profile
+    from display_wall.profile import LcdLayout
     from id_reader.profile import _ReaderProfileFile
     from kiosk.profile import PrinterProfile
 

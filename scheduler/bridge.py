@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from hallbus import messages as bus
 from hallbus.client import BusClient
 from hallbus.clock import Clock, SystemClock
+from hallbus.hall_file import DeviceConfig, HallConfig
 from hallbus.messages import (
     REQUEST_MODELS,
     AppointmentView,
@@ -55,7 +56,6 @@ from hallbus.settings import BusSettings
 from hallbus.topics import Command, DeviceCommandKind, HallEventKind, HallTopics
 from scheduler.cases import CaseError, CaseState
 from scheduler.checkpoints import WitnessFile, sign_head
-from scheduler.config import DeviceConfig, HallConfig
 from scheduler.contacts import ContactVault, mask
 from scheduler.domain import Changes, HallQueue, QueueError, Transaction
 from scheduler.event_delivery import replay_answer

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
+from hallbus.hall_file import ClerkConfig, HallConfig, ServiceConfig
 from hallbus.messages import (
     UNRATED,
     BadRatingReason,
@@ -29,7 +30,6 @@ from hallbus.messages import (
 )
 from scheduler.calendar import WorkCalendar
 from scheduler.cases import BadRatingCase, open_case
-from scheduler.config import ClerkConfig, HallConfig, ServiceConfig
 from scheduler.estimate import ServiceTimes, estimate_wait_s
 from scheduler.hours import closed_reason, day_end, last_ended_day, periods_on
 from scheduler.ledger import EntryKind, LedgerEntry, RatingLedger

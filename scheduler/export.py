@@ -24,7 +24,7 @@ import httpx
 from sqlalchemy import func, insert, select, update
 
 from hallbus.clock import Clock
-from scheduler.config import HallConfig
+from hallbus.hall_file import HallConfig
 from scheduler.store import Store
 from scheduler.tables import (
     case_notices,

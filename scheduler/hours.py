@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
+from hallbus.hall_file import WEEKDAYS, HallConfig, OpeningPeriod, ServiceConfig
 from scheduler.calendar import WorkCalendar
-from scheduler.config import WEEKDAYS, HallConfig, OpeningPeriod, ServiceConfig
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from hallbus.hall_file import HallConfig
 from hallbus.messages import ErrorCode, Login
 from scheduler.clerk_pins import PinOutcome, check_pin
-from scheduler.config import HallConfig
 from scheduler.domain import QueueError
 from scheduler.store import Store
 

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from hallbus.hall_file import HallConfig, StarRule
 from scheduler.cases import CaseState
-from scheduler.config import HallConfig, StarRule
 from scheduler.stats import StatRow, hall_statistics
 from scheduler.tables import case_steps, rating_cases
 

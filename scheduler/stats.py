@@ -17,8 +17,8 @@ from typing import Any, Literal
 
 from sqlalchemy import Engine, select
 
+from hallbus.hall_file import HallConfig
 from hallbus.messages import UNRATED, RatingLevel, TicketState
-from scheduler.config import HallConfig
 from scheduler.ledger import EntryKind
 from scheduler.tables import rating_cases, rating_ledger, tickets, transactions, transfers
 

@@ -25,6 +25,7 @@ from sqlalchemy import (
     update,
 )
 
+from hallbus.hall_file import HallConfig
 from hallbus.messages import (
     PauseReason,
     PrinterFault,
@@ -44,7 +45,6 @@ from scheduler.cases import (
 )
 from scheduler.checkpoints import Checkpoint
 from scheduler.clerk_pins import PinRecord
-from scheduler.config import HallConfig
 from scheduler.domain import (
     ACTIVE_STATES,
     Appointment,

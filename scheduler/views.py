@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from hallbus.hall_file import ClerkConfig
 from hallbus.messages import ClerkView, TicketView, TransactionView, WindowView
-from scheduler.config import ClerkConfig
 from scheduler.domain import Ticket, Transaction, Window
 
 

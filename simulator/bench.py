@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from hallbus.client import BusClient, Requester
+from hallbus.hall_file import DEMO_HALL_FILE, load_hall
 from hallbus.messages import ONLINE, CallNext, Finish, IssueTicket, Login, WindowState, decode
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, HallTopics
 from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port, mosquitto_available
 from paidui.postgres import create_database, drop_database, find_postgres
-from scheduler.config import DEMO_HALL_FILE, load_hall
 from scheduler.store import Store
 from simulator.bench_counter import run_counter_bench
 from simulator.bench_display import run_display_bench

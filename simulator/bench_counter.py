@@ -27,12 +27,12 @@ from counter_terminal.profile import (
 )
 from counter_terminal.terminal import CounterTerminal
 from hallbus.client import BusClient
+from hallbus.hall_file import DEMO_HALL_FILE, load_hall
 from hallbus.messages import WindowState, decode
 from hallbus.serial_line import SerialLineLink
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
 from scheduler.bridge import SchedulerService
-from scheduler.config import DEMO_HALL_FILE, load_hall
 from scheduler.store import Store
 from simulator.counter_bus_emulator import CounterBusEmulator
 from simulator.devices import VirtualKiosk

@@ -21,15 +21,15 @@ from typing import Any
 
 from display_wall.boards import BoardContent, window_content
 from display_wall.bx5_protocol import Bx5Frame, encode_frame, reply_data
-from display_wall.drivers import codec_for
+from display_wall.drivers import codec_for, load_led_profile
 from display_wall.led_wall import LedBoardSpec, LedWall
-from display_wall.profile import Bx5BoardProfile, load_led_profile
+from display_wall.profile import Bx5BoardProfile
 from display_wall.voice import Announcer
+from hallbus.hall_file import DEMO_HALL_FILE, DeviceConfig, WindowConfig, load_hall
 from hallbus.messages import CurrentCall, TicketState, WindowState, WindowStatus
 from hallbus.serial_line import SerialLine, SerialLineLink
 from hallbus.settings import BusSettings
 from scheduler.bridge import SchedulerService
-from scheduler.config import DEMO_HALL_FILE, DeviceConfig, WindowConfig, load_hall
 from scheduler.store import Store
 from simulator.devices import VirtualCounter, VirtualKiosk
 from simulator.led_line_emulator import LedLineEmulator

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from hallbus.client import BusClient, Requester
+from hallbus.hall_file import DEMO_HALL_FILE, load_hall
 from hallbus.messages import ONLINE, IssueTicket
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, HallTopics
-from scheduler.config import DEMO_HALL_FILE, load_hall
 from scheduler.store import Store
 from simulator.mailbox import Mailbox
 from simulator.processes import SchedulerProcess, write_hall_file

@@ -11,6 +11,7 @@ from typing import Any
 
 from hallbus.clock import SystemClock
 from hallbus.fonts import font_for
+from hallbus.hall_file import DEMO_HALL_FILE, load_hall
 from hallbus.messages import PrintState
 from hallbus.settings import BusSettings
 from kiosk.daemon import KioskDaemon, KioskSettings
@@ -19,7 +20,6 @@ from kiosk.printer import PrinterAddress, TicketPrinter, open_link
 from kiosk.profile import load_printer_profile
 from kiosk.ticket_layout import RasterFont, TicketText, layout_ticket
 from scheduler.bridge import SchedulerService
-from scheduler.config import DEMO_HALL_FILE, load_hall
 from scheduler.store import Store
 from simulator.printer_emulator import PrinterEmulator
 

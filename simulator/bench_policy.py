@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from scheduler.config import HallConfig
+from hallbus.hall_file import HallConfig
 from scheduler.domain import HallQueue
 from scheduler.policy import WindowView
 

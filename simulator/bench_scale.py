@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from hallbus.client import BusClient, Requester
+from hallbus.hall_file import DEMO_HALL_FILE, HallConfig, load_hall
 from hallbus.messages import ONLINE, IssueTicket
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, HallTopics
 from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port
-from scheduler.config import DEMO_HALL_FILE, HallConfig, load_hall
 from simulator.mailbox import Mailbox
 from simulator.processes import SchedulerProcess, write_hall_file
 

@@ -45,6 +45,7 @@ from sqlalchemy import create_engine, func, select
 from hallbus.client import BusClient, Requester
 from hallbus.daemon import DeviceDaemon
 from hallbus.events import HallEventFollower
+from hallbus.hall_file import DEMO_HALL_FILE, HallConfig, load_hall
 from hallbus.messages import (
     BookAppointment,
     CallNext,
@@ -69,7 +70,6 @@ from hallbus.messages import (
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, HallEventKind, HallTopics
 from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port, mosquitto_available
-from scheduler.config import DEMO_HALL_FILE, HallConfig, load_hall
 from scheduler.ledger import EntryKind
 from scheduler.store import Store
 from scheduler.tables import rating_ledger, tickets, transactions

@@ -26,6 +26,7 @@ from counter_terminal.profile import (
     load_counter_profile,
 )
 from counter_terminal.terminal import CounterTerminal
+from hallbus.hall_file import DEMO_HALL_FILE, HallConfig, load_hall
 from hallbus.identity import IdHasher, new_id_key
 from hallbus.messages import RATING_LABELS_ZH, UNRATED, DeviceKind, RatingLevel
 from hallbus.serial_line import SerialLineLink
@@ -46,7 +47,6 @@ from paidui.broker import (
     port_free,
 )
 from scheduler.bridge import SchedulerService
-from scheduler.config import DEMO_HALL_FILE, HallConfig, load_hall
 from scheduler.rating_token import RatingTokens, load_or_create_key
 from scheduler.store import Store
 from scheduler.web.accounts import AccountStore, Role

@@ -13,10 +13,10 @@ from display_wall.hall_board import HallBoard
 from display_wall.led_wall import LedWall, led_boards, line_settings
 from display_wall.profile import load_lcd_layout
 from display_wall.voice import Announcer
+from hallbus.hall_file import HallConfig
 from hallbus.messages import DeviceKind
 from hallbus.serial_line import SerialLineLink
 from hallbus.settings import BusSettings
-from scheduler.config import HallConfig
 from simulator.led_line_emulator import LedLineEmulator, render_board
 
 DEMO_LCD_LAYOUT = "lcd-1080p"

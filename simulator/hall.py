@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from counter_terminal.keys import ClerkKey
 from counter_terminal.profile import BusRaterProfile
 from hallbus.client import BusClient
+from hallbus.hall_file import HallConfig
 from hallbus.messages import DeviceKind, ErrorCode, KeyHandled, PayloadError, RatingLevel, decode
 from hallbus.settings import BusSettings
 from hallbus.topics import DeviceEventKind, HallTopics
 from kiosk.daemon import KioskDaemon
 from kiosk.flow import ChooseService, Confirm, Screen
-from scheduler.config import HallConfig
 from simulator.counter_bus_emulator import CounterBusEmulator, Shown
 from simulator.devices import VirtualKiosk, VirtualWindowBoard
 from simulator.id_cards import SAMPLE_CARDS

@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
+from hallbus.hall_file import HallConfig
 from hallbus.settings import BusSettings
-from scheduler.config import HallConfig
 from simulator.mailbox import Mailbox
 
 

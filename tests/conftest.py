@@ -14,12 +14,12 @@ import pytest
 from hallbus.client import BusClient
 from hallbus.clock import FakeClock
 from hallbus.daemon import DeviceDaemon
+from hallbus.hall_file import DEMO_HALL_FILE, HallConfig, load_hall
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
 from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port, mosquitto_available
 from paidui.postgres import create_database, drop_database, find_postgres
 from scheduler.bridge import SchedulerService
-from scheduler.config import DEMO_HALL_FILE, HallConfig, load_hall
 from scheduler.store import Store
 from simulator.devices import VirtualCounter, VirtualKiosk
 from simulator.mailbox import Mailbox

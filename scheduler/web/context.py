@@ -17,10 +17,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from hallbus.client import BusClient, Requester
 from hallbus.clock import Clock
+from hallbus.hall_file import HallConfig
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
 from scheduler.calendar import WorkCalendar
-from scheduler.config import HallConfig
 from scheduler.contacts import ContactVault
 from scheduler.rating_token import RatingTokens
 from scheduler.store import Store

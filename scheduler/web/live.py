@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 from hallbus.client import BusClient, Requester
 from hallbus.clock import Clock
 from hallbus.events import HallEventFollower
+from hallbus.hall_file import HallConfig
 from hallbus.hall_time import hall_iso
 from hallbus.messages import (
     DeviceKind,
@@ -33,7 +34,6 @@ from hallbus.messages import (
     decode,
 )
 from hallbus.topics import DeviceEventKind, HallEventKind, HallTopics
-from scheduler.config import HallConfig
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from sqlalchemy import select
 
+from hallbus.hall_file import HallConfig
 from hallbus.messages import UNRATED as UNRATED_OUTCOME
 from hallbus.messages import (
     ApplyConfig,
@@ -31,7 +32,6 @@ from hallbus.messages import (
 from hallbus.topics import Command
 from scheduler.cases import CallbackResult, CaseError, CaseState, Complexity
 from scheduler.clerk_pins import PIN_PATTERN, hash_pin
-from scheduler.config import HallConfig
 from scheduler.contacts import ContactError, mask, normalised
 from scheduler.domain import ACTIVE_STATES
 from scheduler.ledger import EntryKind

@@ -13,9 +13,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response, Streamin
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
+from hallbus.hall_file import HallConfig
 from hallbus.hall_time import wall_clock
 from scheduler.cases import CallbackResult, Complexity
-from scheduler.config import HallConfig
 from scheduler.export import export_lag
 from scheduler.merit import derived_stars, month_bounds
 from scheduler.stats import GroupBy, Period, hall_statistics

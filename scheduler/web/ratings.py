@@ -14,9 +14,9 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
 
+from hallbus.hall_file import HallConfig
 from hallbus.messages import RATING_LABELS_ZH, UNRATED, BadRatingReason, RatingLevel
 from scheduler.cases import BadRatingCase, CaseState
-from scheduler.config import HallConfig
 from scheduler.domain import new_id
 from scheduler.ledger import EntryKind
 from scheduler.store import Store

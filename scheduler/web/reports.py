@@ -16,7 +16,7 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.styles import Font
 
-from scheduler.config import HallConfig
+from hallbus.hall_file import HallConfig
 from scheduler.stats import StatRow
 
 

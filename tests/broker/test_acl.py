@@ -20,6 +20,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
 from hallbus.clock import FakeClock
+from hallbus.hall_file import DEMO_HALL_FILE, DeviceConfig, HallConfig, load_hall
 from hallbus.messages import DeviceKind, ErrorCode, RatingLevel
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, DeviceCommandKind, DeviceEventKind, HallEventKind, HallTopics
@@ -27,7 +28,6 @@ from paidui.acl import render_acl
 from paidui.broker import BROKER_CONFIG_DIR, BrokerStartError, MosquittoBroker, free_port
 from paidui.credentials import BrokerFolder
 from scheduler.bridge import SchedulerService
-from scheduler.config import DEMO_HALL_FILE, DeviceConfig, HallConfig, load_hall
 from scheduler.store import Store
 from simulator.devices import VirtualCounter, VirtualKiosk, VirtualRatingPad
 from simulator.mailbox import Mailbox

@@ -12,12 +12,12 @@ import pytest
 from pydantic import SecretStr
 
 from hallbus.client import BusClient
+from hallbus.hall_file import DEMO_HALL_FILE, load_hall
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
 from paidui.acl import render_acl
 from paidui.broker import free_port
 from paidui.credentials import BrokerFolder
-from scheduler.config import DEMO_HALL_FILE, load_hall
 from tests.conftest import WAIT
 
 pytestmark = pytest.mark.slow

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from hallbus.clock import FakeClock
+from hallbus.hall_file import HallConfig
 from hallbus.settings import BusSettings
 from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig
 from scheduler.store import Store
 from simulator.devices import VirtualCounter, VirtualKiosk, VirtualWindowBoard
 from tests.conftest import WAIT

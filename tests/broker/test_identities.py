@@ -15,11 +15,11 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
+from hallbus.hall_file import DEMO_HALL_FILE, DeviceConfig, HallConfig, load_hall
 from hallbus.messages import DeviceKind
 from paidui.acl import AclError, render_acl
 from paidui.cli import main as paidui
 from paidui.credentials import BrokerFolder
-from scheduler.config import DEMO_HALL_FILE, DeviceConfig, HallConfig, load_hall
 
 
 def _hall(hall_id: str, *extra: DeviceConfig) -> HallConfig:

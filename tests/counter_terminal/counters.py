@@ -17,11 +17,11 @@ from counter_terminal.profile import (
 from counter_terminal.terminal import CounterTerminal
 from hallbus.client import BusClient
 from hallbus.clock import Clock
+from hallbus.hall_file import HallConfig
 from hallbus.messages import DeviceStatus, KeyHandled, RatingRecorded, WindowState, decode
 from hallbus.serial_line import SerialLineLink
 from hallbus.settings import BusSettings
 from hallbus.topics import DeviceEventKind, HallEventKind, HallTopics
-from scheduler.config import HallConfig
 from simulator.counter_bus_emulator import CounterBusEmulator
 from simulator.mailbox import Mailbox
 from tests.conftest import WAIT, listen

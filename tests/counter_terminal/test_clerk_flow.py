@@ -8,11 +8,11 @@ from pathlib import Path
 from counter_terminal.keys import ClerkKey as K
 from hallbus.client import BusClient
 from hallbus.clock import FakeClock
+from hallbus.hall_file import HallConfig
 from hallbus.messages import CardRead, TicketState, WindowStatus
 from hallbus.settings import BusSettings
 from hallbus.topics import DeviceEventKind, HallTopics
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig
 from scheduler.store import Store
 from simulator.id_cards import id_number
 from tests.conftest import Tickets

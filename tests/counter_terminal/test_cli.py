@@ -10,11 +10,11 @@ from pathlib import Path
 
 import yaml
 
+from hallbus.hall_file import HallConfig
 from hallbus.messages import WindowState, WindowStatus, decode
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig
 from tests.conftest import WAIT, listen
 
 

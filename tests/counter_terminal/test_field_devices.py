@@ -9,10 +9,10 @@ from pathlib import Path
 from counter_terminal.keys import ClerkKey as K
 from counter_terminal.profile import BusRaterProfile, load_counter_profile
 from hallbus.clock import FakeClock
+from hallbus.hall_file import HallConfig
 from hallbus.messages import BadRatingReason, RatingLevel, RatingSource, WindowStatus
 from hallbus.settings import BusSettings
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig
 from tests.conftest import WAIT, Tickets
 from tests.counter_terminal.counters import bus_counter
 

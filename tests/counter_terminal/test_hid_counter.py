@@ -15,11 +15,11 @@ from counter_terminal.profile import HidKeypadProfile, HidPadProfile, load_count
 from counter_terminal.rating import Phase
 from counter_terminal.terminal import CounterSetupError, CounterTerminal
 from hallbus.clock import FakeClock
+from hallbus.hall_file import HallConfig
 from hallbus.input_keys import EvdevKeySource, InputGone
 from hallbus.messages import RatingLevel, WindowStatus
 from hallbus.settings import BusSettings
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig
 from simulator.key_source import SyntheticKeySource
 from simulator.mailbox import Mailbox
 from tests.conftest import WAIT, Tickets

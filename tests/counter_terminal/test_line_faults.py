@@ -8,10 +8,10 @@ from pathlib import Path
 
 from counter_terminal.keys import ClerkKey as K
 from hallbus.clock import FakeClock
+from hallbus.hall_file import HallConfig
 from hallbus.messages import TicketState, WindowStatus
 from hallbus.settings import BusSettings
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig
 from scheduler.store import Store
 from tests.conftest import WAIT, Tickets
 from tests.counter_terminal.counters import bus_counter

@@ -14,10 +14,10 @@ from counter_terminal.daemon import PadDevice, PadView
 from counter_terminal.profile import TouchPadProfile, load_counter_profile
 from counter_terminal.rating import Phase
 from hallbus.clock import FakeClock
+from hallbus.hall_file import HallConfig
 from hallbus.messages import BadRatingReason, DeviceKind, RatingLevel
 from hallbus.settings import BusSettings
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig
 from simulator.devices import VirtualCounter
 from simulator.mailbox import Mailbox
 from tests.conftest import WAIT, Tickets

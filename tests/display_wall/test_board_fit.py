@@ -22,7 +22,8 @@ from display_wall.boards import (
     window_content,
 )
 from display_wall.dot_font import HexFont, dot_width, unifont
-from display_wall.profile import Colour, LedBoardProfileBase, led_profile_names, load_led_profile
+from display_wall.drivers import led_profile_names, load_led_profile
+from display_wall.profile import Colour, LedBoardProfileBase
 from hallbus.messages import (
     CurrentCall,
     HallState,

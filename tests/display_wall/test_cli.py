@@ -11,17 +11,16 @@ from pathlib import Path
 
 import yaml
 
+from display_wall.drivers import led_profile_names, load_led_profile
 from display_wall.profile import (
     lcd_layout_names,
-    led_profile_names,
     load_lcd_layout,
-    load_led_profile,
 )
+from hallbus.hall_file import HallConfig
 from hallbus.messages import DeviceStatus, decode
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig
 from simulator.devices import VirtualCounter
 from simulator.mailbox import Mailbox
 from tests.conftest import WAIT, listen

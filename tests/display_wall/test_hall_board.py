@@ -14,11 +14,11 @@ from display_wall.hall_board import HallBoard
 from display_wall.hall_picture import HallPicture
 from display_wall.profile import load_lcd_layout
 from hallbus.clock import FakeClock
+from hallbus.hall_file import HallConfig
 from hallbus.messages import HallState
 from hallbus.settings import BusSettings
 from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig
 from simulator.devices import VirtualCounter
 from tests.conftest import WAIT, Tickets
 from tests.kiosk.tickets import artifacts_dir

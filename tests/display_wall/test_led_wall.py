@@ -8,10 +8,10 @@ from pathlib import Path
 import pygame
 
 from display_wall.led_line import BoardProblem
+from hallbus.hall_file import HallConfig
 from hallbus.messages import PauseReason
 from hallbus.settings import BusSettings
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig
 from simulator.devices import VirtualCounter
 from simulator.led_line_emulator import render_board
 from tests.conftest import Tickets

@@ -23,10 +23,10 @@ from display_wall.voice_plan import (
     load_script,
     plan_call,
 )
+from hallbus.hall_file import HallConfig
 from hallbus.messages import CallAnnouncement
 from hallbus.settings import BusSettings
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig
 from simulator.devices import VirtualCounter
 from simulator.mailbox import Mailbox
 from tests.conftest import WAIT, Tickets

@@ -7,14 +7,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from display_wall.conformance import QUICK
 from display_wall.led_wall import LedBoardSpec, LedWall, led_boards, line_settings
 from hallbus.client import BusClient
+from hallbus.hall_file import HallConfig
 from hallbus.messages import DeviceStatus, decode
 from hallbus.serial_line import SerialLineLink
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
-from scheduler.config import HallConfig
+from paidui.testing.led_boards import QUICK
 from simulator.led_line_emulator import LedLineEmulator
 from simulator.mailbox import Mailbox
 from tests.conftest import WAIT, listen

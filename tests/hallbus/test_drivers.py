@@ -7,8 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from display_wall.drivers import BX5_DRIVER, LED_DRIVERS, LINE_DRIVER, LedBoardDriver
-from display_wall.profile import load_led_profile
+from display_wall.drivers import (
+    BX5_DRIVER,
+    LED_DRIVERS,
+    LINE_DRIVER,
+    LedBoardDriver,
+    load_led_profile,
+)
 from hallbus.drivers import DriverRegistry, UnknownDriverError
 from hallbus.profiles import PROFILE_ROOT
 from paidui.cli import main

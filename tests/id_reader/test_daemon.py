@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from hallbus.daemon import DeviceDaemon
+from hallbus.hall_file import HallConfig
 from hallbus.messages import CardKind, Gender
 from hallbus.settings import BusSettings
 from id_reader.daemon import IdReaderDaemon, IdReaderSettings, TapTracker
@@ -18,7 +19,6 @@ from id_reader.privacy import age_on
 from id_reader.profile import SerialLine
 from id_reader.sam_protocol import Command, Status
 from id_reader.sam_reader import SamCardSource
-from scheduler.config import HallConfig
 from simulator.id_cards import ELDERLY_RESIDENT, FOREIGN_PERMANENT, YOUNG_RESIDENT
 from simulator.id_reader_emulator import FindAfterRead, IdReaderEmulator
 from tests.conftest import WAIT

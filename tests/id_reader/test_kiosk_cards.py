@@ -16,6 +16,7 @@ import pytest
 
 from hallbus.clock import FakeClock
 from hallbus.daemon import DeviceDaemon
+from hallbus.hall_file import HallConfig
 from hallbus.logs import JsonFormatter
 from hallbus.messages import PriorityClass
 from hallbus.settings import BusSettings
@@ -30,7 +31,6 @@ from kiosk.flow import ChooseService, Confirm, KioskView, Screen
 from kiosk.printer import PrinterAddress, TicketPrinter, open_link
 from kiosk.profile import load_printer_profile
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig
 from simulator.devices import VirtualPortal
 from simulator.id_cards import ELDERLY_RESIDENT, FOREIGN_PERMANENT, YOUNG_RESIDENT
 from simulator.id_reader_emulator import IdReaderEmulator

@@ -8,13 +8,13 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from hallbus.daemon import DeviceDaemon
+from hallbus.hall_file import HallConfig
 from hallbus.settings import BusSettings
 from id_reader.daemon import IdReaderDaemon, IdReaderSettings
 from id_reader.links import ReaderGone, UsbReaderLink
 from id_reader.profile import SamUsbProfile, load_reader_profile
 from id_reader.sam_protocol import Command, Response, SamDecoder, Status, encode_request
 from id_reader.sam_reader import SamCardSource
-from scheduler.config import HallConfig
 from simulator.id_cards import ELDERLY_RESIDENT
 from simulator.id_reader_emulator import IdReaderEmulator
 from simulator.usb_reader_backend import EmulatedUsbReader

@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from hallbus.daemon import DeviceDaemon
+from hallbus.hall_file import HallConfig
 from hallbus.input_keys import EvdevKeySource, InputGone
 from hallbus.messages import CardKind, Gender
 from hallbus.settings import BusSettings
@@ -20,7 +21,6 @@ from id_reader.profile import WedgeKeys, WedgeProfile, load_reader_profile
 from id_reader.sources import NoCard, Tapped, Unreadable
 from id_reader.wedge import KeyEvent, TypedNumber, WedgeDecoder, WedgeNoise
 from id_reader.wedge_source import WedgeCardSource
-from scheduler.config import HallConfig
 from simulator.id_cards import ELDERLY_RESIDENT, id_number
 from simulator.key_source import SyntheticKeySource
 from tests.conftest import WAIT

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 import yaml
 
+from hallbus.hall_file import DEMO_HALL_FILE, load_hall
 from hallbus.profiles import PROFILE_ROOT, load_raw_profile
 from paidui.cli import build_parser
 from paidui.install import UDEV_RULES, device_unit, install
-from scheduler.config import DEMO_HALL_FILE, load_hall
 
 MATCH_KEYS = {"ACTION", "SUBSYSTEM", "SUBSYSTEMS", "KERNEL", "DRIVERS", "ATTR", "ATTRS", "ENV"}
 ASSIGN_KEYS = {"GROUP", "MODE", "OWNER", "SYMLINK", "TAG", "GOTO", "LABEL", "IMPORT", "RUN", "ENV"}

@@ -5,6 +5,7 @@ counter daemon with a shipped profile against the emulator, the broker and the s
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import venv
@@ -13,24 +14,37 @@ from pathlib import Path
 import pytest
 import yaml
 
+from hallbus.hall_file import HallConfig
 from hallbus.messages import WindowState, WindowStatus, decode
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig
 from tests.conftest import WAIT, listen
 
 REPO = Path(__file__).resolve().parents[2]
-INSTALL_S = 600  # building and installing from the package index on a loaded machine
+INSTALL_S = 600
+NOT_SOURCE = (
+    ".git",
+    ".venv",
+    "build",
+    "*.egg-info",
+    "__pycache__",
+    ".hypothesis",
+    "node_modules",
+)  # building and installing from the package index on a loaded machine
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The ``bin`` folder of a fresh environment holding ``paidui[devices]`` from a wheel."""
     root = tmp_path_factory.mktemp("installed")
+    # Built from a copy of what is in the repository: a build in place would leave (and
+    # reuse) a build/ folder whose stale files could end up in the wheel.
+    source = root / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*NOT_SOURCE))
     wheels = root / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(REPO)],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(source)],
         check=True,
         timeout=INSTALL_S,
     )
@@ -53,7 +67,7 @@ def test_the_wheel_ships_every_profile_and_rule_and_only_the_role_s_dependencies
     probe = """
 import json, importlib.util
 from counter_terminal.profile import counter_profile_names
-from display_wall.profile import led_profile_names
+from display_wall.drivers import led_profile_names
 from id_reader.profile import reader_profile_names
 from kiosk.profile import printer_profile_names
 from paidui.install import UDEV_RULES

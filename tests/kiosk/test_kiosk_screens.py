@@ -17,6 +17,7 @@ import pytest
 
 from hallbus.client import BusClient
 from hallbus.clock import FakeClock
+from hallbus.hall_file import HallConfig, OpeningPeriod
 from hallbus.messages import (
     ONLINE,
     CardRead,
@@ -45,7 +46,6 @@ from kiosk.printer import PrinterAddress, TicketPrinter, open_link
 from kiosk.profile import load_printer_profile
 from kiosk.ui import KioskApp
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig, OpeningPeriod
 from simulator.devices import VirtualPortal
 from simulator.printer_emulator import PrinterEmulator
 from tests.conftest import WAIT, listen

@@ -7,9 +7,9 @@ from collections.abc import Iterator
 import pytest
 
 from hallbus.client import BusClient
+from hallbus.hall_file import HallConfig
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
-from scheduler.config import HallConfig
 from simulator.mailbox import Mailbox
 
 

@@ -17,13 +17,13 @@ from sqlalchemy import select
 
 from counter_terminal.keys import ClerkKey as K
 from hallbus.clock import FakeClock
+from hallbus.hall_file import HallConfig
 from hallbus.messages import ErrorCode, KeyHandled, Login, WindowStatus, decode
 from hallbus.settings import BusSettings
 from hallbus.topics import Command
 from paidui.cli import main as paidui
 from scheduler.bridge import SchedulerService
 from scheduler.clerk_pins import hash_pin
-from scheduler.config import HallConfig
 from scheduler.store import Store
 from scheduler.tables import audit_log
 from scheduler.web.live import LivePicture, live_view

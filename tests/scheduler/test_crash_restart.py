@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, select
 
+from hallbus.hall_file import HallConfig
 from hallbus.messages import OFFLINE, ONLINE
 from hallbus.settings import BusSettings
-from scheduler.config import HallConfig
 from scheduler.tables import tickets
 from simulator.devices import VirtualCounter, VirtualKiosk, VirtualWindowBoard
 from simulator.mailbox import Mailbox

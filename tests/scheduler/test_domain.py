@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
+from hallbus.hall_file import DEMO_HALL_FILE, HallConfig, OpeningPeriod, load_hall
 from hallbus.messages import (
     UNRATED,
     BadRatingReason,
@@ -19,7 +20,6 @@ from hallbus.messages import (
     TicketState,
     WindowStatus,
 )
-from scheduler.config import DEMO_HALL_FILE, HallConfig, OpeningPeriod, load_hall
 from scheduler.domain import HallQueue, QueueError
 from scheduler.ledger import EntryKind, verify_chain
 

@@ -13,11 +13,11 @@ from typing import Any
 from hallbus.client import BusClient, Requester
 from hallbus.clock import FakeClock
 from hallbus.events import HallEventFollower
+from hallbus.hall_file import HallConfig
 from hallbus.messages import EventsReplayed, ReplayEvents
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, HallEventKind, HallTopics
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig
 from simulator.devices import VirtualCounter, VirtualKiosk
 from simulator.mailbox import Mailbox
 from tests.conftest import WAIT, listen

@@ -22,12 +22,12 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from hallbus.clock import FakeClock
+from hallbus.hall_file import DEMO_HALL_FILE, HallConfig, load_hall
 from hallbus.messages import BadRatingReason, RatingLevel
 from paidui.broker import free_port
 from scheduler.calendar import WorkCalendar
 from scheduler.cases import CallbackResult, CaseState
 from scheduler.checkpoints import sign_head
-from scheduler.config import DEMO_HALL_FILE, HallConfig, load_hall
 from scheduler.domain import HallQueue
 from scheduler.export import (
     SIGNATURE_HEADER,

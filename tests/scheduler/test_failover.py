@@ -17,11 +17,11 @@ from sqlalchemy import create_engine, select, text
 
 from hallbus.client import Requester
 from hallbus.clock import FakeClock
+from hallbus.hall_file import HallConfig
 from hallbus.messages import ONLINE, IssueTicket
 from hallbus.settings import BusSettings
 from hallbus.topics import Command
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig
 from scheduler.domain import Changes
 from scheduler.leader import HallLease, LeaseError
 from scheduler.store import LeadershipLost, Store

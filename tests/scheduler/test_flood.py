@@ -11,11 +11,11 @@ import pytest
 
 from hallbus.client import BusClient
 from hallbus.clock import FakeClock
+from hallbus.hall_file import HallConfig, RateLimitConfig
 from hallbus.messages import ErrorCode, IssueTicket, Reply, decode
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, HallTopics
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig, RateLimitConfig
 from scheduler.flood import FloodGuard, Rate, Verdict
 from scheduler.store import Store
 from simulator.devices import VirtualKiosk

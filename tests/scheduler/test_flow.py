@@ -11,6 +11,7 @@ import pytest
 
 from hallbus.client import BusClient
 from hallbus.clock import FakeClock
+from hallbus.hall_file import HallConfig
 from hallbus.messages import (
     MAX_PAYLOAD_BYTES,
     UNRATED,
@@ -25,7 +26,6 @@ from hallbus.messages import (
 from hallbus.settings import BusSettings
 from hallbus.topics import HallEventKind, HallTopics
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig
 from simulator.devices import VirtualCounter, VirtualKiosk, VirtualRatingPad, VirtualWindowBoard
 from tests.conftest import WAIT, listen
 

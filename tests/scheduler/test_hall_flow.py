@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from hallbus.clock import FakeClock
+from hallbus.hall_file import HallConfig
 from hallbus.messages import (
     BadRatingReason,
     ErrorCode,
@@ -26,7 +27,6 @@ from hallbus.messages import (
 from hallbus.settings import BusSettings
 from hallbus.topics import HallEventKind, HallTopics
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig
 from scheduler.ledger import EntryKind
 from scheduler.store import Store
 from simulator.devices import (

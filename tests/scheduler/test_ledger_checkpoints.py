@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import create_engine, delete, insert, update
 
 from hallbus.clock import FakeClock
+from hallbus.hall_file import HallConfig
 from hallbus.messages import BadRatingReason, RatingLevel
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
@@ -31,7 +32,6 @@ from scheduler.checkpoints import (
     public_key_path,
     sign_head,
 )
-from scheduler.config import HallConfig
 from scheduler.ledger import GENESIS_HASH, LedgerEntry, entry_hash
 from scheduler.store import Store
 from scheduler.tables import ledger_checkpoints, rating_cases, rating_ledger

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from hallbus.clock import FakeClock
+from hallbus.hall_file import DEMO_HALL_FILE, HallConfig, StarRule, load_hall
 from hallbus.messages import BadRatingReason, RatingLevel
 from hallbus.settings import BusSettings
 from paidui.cli import main as paidui
 from scheduler.bridge import SchedulerService
-from scheduler.config import DEMO_HALL_FILE, HallConfig, StarRule, load_hall
 from scheduler.domain import HallQueue
 from scheduler.merit import derived_stars, flagged, ranking
 from scheduler.stats import StatRow, hall_statistics

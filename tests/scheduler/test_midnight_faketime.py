@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from hallbus.client import BusClient
+from hallbus.hall_file import HallConfig
 from hallbus.messages import ONLINE, ServiceState, decode
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
-from scheduler.config import HallConfig
 from simulator.devices import VirtualKiosk
 from simulator.mailbox import Mailbox
 from simulator.processes import SchedulerProcess, write_hall_file

@@ -27,6 +27,7 @@ from hypothesis.stateful import (
     rule,
 )
 
+from hallbus.hall_file import DEMO_HALL_FILE, load_hall
 from hallbus.messages import (
     BadRatingReason,
     ErrorCode,
@@ -35,7 +36,6 @@ from hallbus.messages import (
     RatingSource,
     TicketState,
 )
-from scheduler.config import DEMO_HALL_FILE, load_hall
 from scheduler.domain import HallQueue, QueueError, Ticket
 from scheduler.ledger import EntryKind, LedgerEntry, verify_chain
 

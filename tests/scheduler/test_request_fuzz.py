@@ -18,11 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hallbus.client import BusClient
+from hallbus.hall_file import HallConfig
 from hallbus.messages import REQUEST_MODELS, ErrorCode, Reply, decode
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, HallTopics
 from scheduler.bridge import ALLOWED_COMMANDS, SchedulerService
-from scheduler.config import HallConfig
 from simulator.mailbox import Mailbox
 from tests.conftest import WAIT
 

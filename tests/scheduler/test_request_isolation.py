@@ -17,11 +17,11 @@ import pytest
 
 from hallbus.client import BusClient
 from hallbus.clock import FakeClock
+from hallbus.hall_file import HallConfig
 from hallbus.messages import ErrorCode, Reply, decode
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, HallTopics
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig
 from scheduler.domain import HallQueue
 from scheduler.store import Store
 from simulator.mailbox import Mailbox

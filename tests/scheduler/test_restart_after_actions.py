@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from hallbus.clock import FakeClock
+from hallbus.hall_file import HallConfig
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig
 from scheduler.store import Store
 from simulator.devices import VirtualCounter, VirtualKiosk
 from tests.conftest import WAIT, listen

@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hallbus.clock import FakeClock
+from hallbus.hall_file import DEMO_HALL_FILE, HallConfig, OpeningPeriod, load_hall
 from hallbus.messages import PauseReason, TicketState, WindowStatus
 from hallbus.settings import BusSettings
 from scheduler.bridge import SchedulerService
 from scheduler.calendar import WorkCalendar
-from scheduler.config import DEMO_HALL_FILE, HallConfig, OpeningPeriod, load_hall
 from scheduler.domain import HallQueue
 from scheduler.hours import closed_reason, day_end, last_ended_day, periods_on
 from scheduler.store import Store

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from hallbus.clock import FakeClock
+from hallbus.hall_file import HallConfig
 from hallbus.settings import BusSettings
 from paidui.cli import main
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig
 from scheduler.store import Store
 from simulator.devices import VirtualCounter, VirtualKiosk
 from simulator.processes import write_hall_file

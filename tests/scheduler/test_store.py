@@ -14,6 +14,7 @@ from alembic.config import Config
 from sqlalchemy import create_engine, delete, insert, text, update
 from sqlalchemy.exc import IntegrityError
 
+from hallbus.hall_file import DEMO_HALL_FILE, HallConfig, load_hall
 from hallbus.messages import (
     BadRatingReason,
     PauseReason,
@@ -25,7 +26,6 @@ from hallbus.messages import (
 from paidui.cli import main as paidui
 from paidui.postgres import create_database, drop_database, find_postgres
 from scheduler.cases import CallbackResult, CaseError, CaseState, Complexity
-from scheduler.config import DEMO_HALL_FILE, HallConfig, load_hall
 from scheduler.domain import HallQueue
 from scheduler.ledger import EntryKind, verify_chain
 from scheduler.stats import hall_statistics

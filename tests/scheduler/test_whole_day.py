@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import func, select
 
 from hallbus.clock import FakeClock
+from hallbus.hall_file import DEMO_HALL_FILE, HallConfig, OpeningPeriod, load_hall
 from hallbus.messages import ErrorCode, PauseReason, RatingLevel, TicketState
 from hallbus.settings import BusSettings
 from scheduler.bridge import SchedulerService
-from scheduler.config import DEMO_HALL_FILE, HallConfig, OpeningPeriod, load_hall
 from scheduler.domain import ACTIVE_STATES
 from scheduler.ledger import EntryKind
 from scheduler.store import Store

@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 
 from hallbus.clock import FakeClock
 from hallbus.daemon import DeviceDaemon
+from hallbus.hall_file import HallConfig
 from hallbus.messages import BadRatingReason, RatingLevel
 from hallbus.settings import BusSettings
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig
 from scheduler.rating_token import RatingTokens, load_or_create_key
 from scheduler.store import Store
 from scheduler.web.accounts import AccountStore, Role

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from scheduler.config import DEMO_HALL_FILE, load_hall
+from hallbus.hall_file import DEMO_HALL_FILE, load_hall
 from scheduler.store import Store
 from scheduler.web.accounts import AccountError, AccountStore, Role
 

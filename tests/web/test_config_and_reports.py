@@ -9,11 +9,11 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
+from hallbus.hall_file import HallConfig
 from hallbus.messages import RatingLevel, ServiceState, decode
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
 from scheduler.bridge import SchedulerService
-from scheduler.config import HallConfig
 from simulator.devices import VirtualCounter
 from tests.conftest import Tickets, listen
 from tests.web.conftest import ApiUser, Served, browser_login

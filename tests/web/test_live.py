@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from hallbus.hall_file import DEMO_HALL_FILE, load_hall
 from hallbus.messages import (
     DeviceKind,
     DeviceStatus,
@@ -12,7 +13,6 @@ from hallbus.messages import (
     WindowState,
     WindowStatus,
 )
-from scheduler.config import DEMO_HALL_FILE, load_hall
 from scheduler.web.live import DeviceSeen, LivePicture, alerts, device_rows, live_view
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 from acme_led.driver import DRIVER
 
-from display_wall.conformance import LedBoardConformance
+from paidui.testing.led_boards import LedBoardConformance
 
 
 class TestAcmeWindowBoard(LedBoardConformance):

@@ -2,7 +2,7 @@
 
 A driver package subclasses ``LedBoardConformance`` in one of its test modules::
 
-    from display_wall.conformance import LedBoardConformance
+    from paidui.testing.led_boards import LedBoardConformance
     from acme_led.driver import DRIVER
 
     class TestAcmeBoard(LedBoardConformance):
@@ -30,17 +30,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from display_wall.boards import BoardCodec, BoardContent, lay_out
-from display_wall.drivers import LED_DRIVERS, BoardEmulator, LedBoardDriver
+from display_wall.drivers import LED_DRIVERS, BoardEmulator, LedBoardDriver, load_led_profile
 from display_wall.led_wall import LedBoardSpec, LedWall, led_boards, line_settings
-from display_wall.profile import Colour, LedBoardProfileBase, LineTiming, load_led_profile
+from display_wall.profile import Colour, LedBoardProfileBase, LineTiming
 from hallbus.client import BusClient
+from hallbus.hall_file import DEMO_HALL_FILE, DeviceConfig, HallConfig, load_hall
 from hallbus.messages import DeviceKind, DeviceStatus, decode
 from hallbus.serial_line import SerialLineLink
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
 from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port, mosquitto_available
 from scheduler.bridge import SchedulerService
-from scheduler.config import DEMO_HALL_FILE, DeviceConfig, HallConfig, load_hall
 from scheduler.store import Store
 from simulator.devices import VirtualCounter, VirtualKiosk
 from simulator.led_line_emulator import EmulatedBoard, LedLineEmulator
