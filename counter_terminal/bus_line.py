@@ -24,7 +24,7 @@ from counter_terminal.bus_protocol import (
     encode_frame,
 )
 from counter_terminal.profile import BusFamily
-from hallbus.serial_line import LineGone, LineLink
+from hallbus.links import ByteLink, LinkGone, LinkRunner
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class BusLine:
 
     def __init__(
         self,
-        link: LineLink,
+        link: ByteLink,
         family: BusFamily,
         *,
         clock: Callable[[], float] = time.monotonic,
@@ -75,10 +75,15 @@ class BusLine:
         self._last_heard: dict[int, float] = {}  # heard from or polled
         self._last_key: dict[int, tuple[bytes, float]] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._decoder = BusDecoder(family.framing)
-        self._open = False
+        self._runner = LinkRunner(
+            link,
+            f"bus-{link.describe()}",
+            step=self._step,
+            on_open=self._opened,
+            on_gone=self._gone,
+            reconnect_s=family.timing.reconnect_s,
+        )
 
     # --- wiring ------------------------------------------------------------------------
     def attach(
@@ -116,55 +121,23 @@ class BusLine:
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
         """Run the line in its own thread."""
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._run, name=f"bus-{self.link.describe()}", daemon=True
-        )
-        self._thread.start()
+        self._runner.start()
 
     def stop(self) -> None:
         """Stop and close the port."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-        self.link.close()
+        self._runner.stop()
 
     # --- the loop ----------------------------------------------------------------------
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            if not self._open and not self._reopen():
-                self._stop.wait(self.family.timing.reconnect_s)
-                continue
-            try:
-                self._step()
-            except LineGone as err:
-                log.warning(
-                    "bus line lost", extra={"port": self.link.describe(), "error": str(err)}
-                )
-                self.link.close()
-                self._open = False
-                self._report_all(LineProblem.UNPLUGGED)
-            except Exception:
-                # Whatever a device sends, the line keeps running for the others.
-                log.exception("bus line step failed", extra={"port": self.link.describe()})
-
-    def _reopen(self) -> bool:
-        try:
-            self.link.open()
-        except LineGone as err:
-            self._report_all(LineProblem.UNPLUGGED)
-            log.debug("bus line not there", extra={"error": str(err)})
-            return False
-        self._open = True
+    def _opened(self) -> None:
         self._decoder = BusDecoder(self.family.framing)
         self._pending = None
         for address in self._handlers:
             self._missed[address] = 0
             self._last_heard[address] = -1e9  # poll everyone at once after a (re)connect
             self._set_problem(address, None)
-        log.info("bus line open", extra={"port": self.link.describe()})
-        return True
+
+    def _gone(self, _err: LinkGone) -> None:
+        self._report_all(LineProblem.UNPLUGGED)
 
     def _step(self) -> None:
         data = self.link.read(READ_SLICE_S)

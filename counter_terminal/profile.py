@@ -14,9 +14,9 @@ from pydantic import BaseModel, ConfigDict, Field, RootModel, model_validator
 
 from counter_terminal.bus_protocol import BusFraming
 from counter_terminal.keys import ClerkKey, HidKeypadMap
+from hallbus.links import SerialLine
 from hallbus.messages import BadRatingReason, RatingLevel
 from hallbus.profiles import Where, load_profile, profile_names
-from hallbus.serial_line import SerialLine
 
 
 class _Strict(BaseModel):

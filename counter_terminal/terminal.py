@@ -43,9 +43,9 @@ from counter_terminal.profile import (
 )
 from hallbus.clock import Clock
 from hallbus.hall_file import DeviceConfig, HallConfig
-from hallbus.input_keys import InputGone, KeyEvent, KeyEventSource
+from hallbus.input_keys import KeyEvent, KeyEventSource
+from hallbus.links import ByteLink, LinkGone
 from hallbus.messages import DeviceKind
-from hallbus.serial_line import LineLink
 from hallbus.settings import BusSettings
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class HidInput:
                     self.on_problem(False, "")
                 for event in self.source.read(READ_WAIT_S):
                     self.feed(event)
-            except InputGone as err:
+            except LinkGone as err:
                 if opened:
                     log.warning("input device lost", extra={"error": str(err)})
                 with contextlib.suppress(OSError):
@@ -126,7 +126,7 @@ class CounterTerminal:
         *,
         keypad: KeypadProfile | None = None,
         pad: PadProfile | None = None,
-        line: LineLink | None = None,
+        line: ByteLink | None = None,
         hid_sources: dict[tuple[str, int], KeyEventSource] | None = None,
         counter: CounterSettings | None = None,
         clock: Clock | None = None,

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from display_wall.boards import BoardCodec, BoardContent
 from display_wall.profile import LineTiming
-from hallbus.serial_line import LineGone, LineLink
+from hallbus.links import ByteLink, LinkGone, LinkRunner
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class _Board:
 class LedLine:
     """The host end of one LED line; one thread owns the port."""
 
-    def __init__(self, link: LineLink, *, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, link: ByteLink, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.link = link
         self.clock = clock
         self.noise = 0  # bytes on the line that were no answer we waited for
@@ -65,9 +65,7 @@ class LedLine:
         self._boards: dict[str, _Board] = {}
         self._lock = threading.Lock()
         self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._open = False
+        self._runner: LinkRunner | None = None  # made at start: attach sets reconnect_s
         self._sent_listeners: list[SentHandler] = []
 
     # --- wiring ------------------------------------------------------------------------
@@ -107,54 +105,38 @@ class LedLine:
     # --- lifecycle ---------------------------------------------------------------------
     def start(self) -> None:
         """Run the line in its own thread."""
-        self._stop.clear()
-        self._thread = threading.Thread(
-            target=self._run, name=f"led-{self.link.describe()}", daemon=True
+        self._runner = LinkRunner(
+            self.link,
+            f"led-{self.link.describe()}",
+            step=self._step,
+            on_open=self._opened,
+            on_gone=self._gone,
+            reconnect_s=self.reconnect_s,
         )
-        self._thread.start()
+        self._runner.start()
 
     def stop(self) -> None:
         """Stop and close the port."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-        self.link.close()
+        if self._runner is not None:
+            self._runner.stopping.set()
+            self._wake.set()
+            self._runner.stop()
+        else:
+            self.link.close()
 
     # --- the loop ----------------------------------------------------------------------
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            if not self._open and not self._reopen():
-                self._stop.wait(self.reconnect_s)
-                continue
-            try:
-                board = self._next_board(self.clock())
-                if board is None:
-                    self._idle()
-                    continue
-                self._serve(board)
-            except LineGone as err:
-                log.warning(
-                    "LED line lost", extra={"port": self.link.describe(), "error": str(err)}
-                )
-                self.link.close()
-                self._open = False
-                for board in self._boards.values():
-                    self._set_problem(board, BoardProblem.UNPLUGGED)
-            except Exception:
-                # Whatever one board does, the line keeps running for the others.
-                log.exception("LED line step failed", extra={"port": self.link.describe()})
+    def _step(self) -> None:
+        board = self._next_board(self.clock())
+        if board is None:
+            self._idle()
+        else:
+            self._serve(board)
 
-    def _reopen(self) -> bool:
-        try:
-            self.link.open()
-        except LineGone as err:
-            log.debug("LED line not there", extra={"error": str(err)})
-            for board in self._boards.values():
-                self._set_problem(board, BoardProblem.UNPLUGGED)
-            return False
-        self._open = True
+    def _gone(self, _err: LinkGone) -> None:
+        for board in self._boards.values():
+            self._set_problem(board, BoardProblem.UNPLUGGED)
+
+    def _opened(self) -> None:
         with self._lock:
             for board in self._boards.values():
                 # The boards may have lost power with the adapter: send everything again.
@@ -165,8 +147,6 @@ class LedLine:
                 if board.problem == BoardProblem.UNPLUGGED:
                     board.problem = None
                     board.on_health(board.board_id, None)
-        log.info("LED line open", extra={"port": self.link.describe()})
-        return True
 
     def _idle(self) -> None:
         """Nothing to send: wait for new content or a silent board's next try."""

@@ -18,9 +18,9 @@ from display_wall.led_line import LedLine
 from display_wall.profile import LedBoardProfileBase
 from hallbus.daemon import DeviceDaemon
 from hallbus.hall_file import HallConfig
+from hallbus.links import ByteLink, SerialLine
 from hallbus.messages import DeviceKind, HallState, PayloadError, WindowState, decode
 from hallbus.profiles import ProfileError
-from hallbus.serial_line import LineLink, SerialLine
 from hallbus.settings import BusSettings
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ class LedWall:
         settings: BusSettings,
         hall: str,
         specs: list[LedBoardSpec],
-        link: LineLink,
+        link: ByteLink,
         *,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

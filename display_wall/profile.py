@@ -15,12 +15,12 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from display_wall.bx5_protocol import Bx5Commands, Bx5Framing, Effect
 from display_wall.line_protocol import LineFraming
+from hallbus.links import SerialLine
 from hallbus.profiles import (
     load_profile,
     profile_folders,
     profile_names,
 )
-from hallbus.serial_line import SerialLine
 
 
 class _Strict(BaseModel):

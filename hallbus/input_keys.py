@@ -11,9 +11,7 @@ import select
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-
-class InputGone(OSError):
-    """The input device is missing, was unplugged, or cannot be opened."""
+from hallbus.links import LinkGone
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,13 +27,13 @@ class KeyEventSource(Protocol):
     """Key events of one input device."""
 
     def open(self) -> None:
-        """Open (and grab) the device; ``InputGone`` if it is not there."""
+        """Open (and grab) the device; ``LinkGone`` if it is not there."""
 
     def close(self) -> None:
         """Release the device."""
 
     def read(self, timeout: float) -> list[KeyEvent]:
-        """Key events within ``timeout``; ``InputGone`` if the device went away."""
+        """Key events within ``timeout``; ``LinkGone`` if the device went away."""
 
     def describe(self) -> str:
         """Which device."""
@@ -63,8 +61,8 @@ class EvdevKeySource:
                     return
                 device.close()
         except OSError as err:
-            raise InputGone(f"cannot open input device {self.describe()}: {err}") from err
-        raise InputGone(f"no input device named like {self.device_name!r}")
+            raise LinkGone(f"cannot open input device {self.describe()}: {err}") from err
+        raise LinkGone(f"no input device named like {self.device_name!r}")
 
     def close(self) -> None:
         """Ungrab and close."""
@@ -80,7 +78,7 @@ class EvdevKeySource:
         from evdev import ecodes
 
         if self._device is None:
-            raise InputGone(f"input device {self.describe()} is not open")
+            raise LinkGone(f"input device {self.describe()} is not open")
         try:
             ready, _, _ = select.select([self._device.fd], [], [], timeout)
             if not ready:
@@ -89,7 +87,7 @@ class EvdevKeySource:
         except BlockingIOError:
             return []
         except OSError as err:  # ENODEV: unplugged
-            raise InputGone(f"input device {self.describe()} went away: {err}") from err
+            raise LinkGone(f"input device {self.describe()} went away: {err}") from err
         events = []
         for event in raw:
             if event.type != ecodes.EV_KEY or event.value == 2:

@@ -19,10 +19,10 @@ from zoneinfo import ZoneInfo
 from hallbus.clock import Clock, SystemClock
 from hallbus.daemon import DeviceDaemon
 from hallbus.identity import IdHasher
+from hallbus.links import LinkGone
 from hallbus.messages import CardRead, DeviceKind
 from hallbus.settings import BusSettings
 from hallbus.topics import DeviceEventKind
-from id_reader.links import ReaderGone
 from id_reader.privacy import card_event
 from id_reader.sources import (
     CardSource,
@@ -162,7 +162,7 @@ class IdReaderDaemon(DeviceDaemon):
                     continue
             try:
                 result = self.source.poll()
-            except (ReaderGone, ReaderFault) as err:
+            except (LinkGone, ReaderFault) as err:
                 self.source.close()
                 opened = False
                 self._trouble(err)
@@ -183,7 +183,7 @@ class IdReaderDaemon(DeviceDaemon):
     def _open(self) -> bool:
         try:
             self.source.open()
-        except (ReaderGone, ReaderFault) as err:
+        except (LinkGone, ReaderFault) as err:
             self._trouble(err)
             self._publish_status()
             return False
@@ -194,7 +194,7 @@ class IdReaderDaemon(DeviceDaemon):
 
     def _trouble(self, err: Exception) -> None:
         problem = ReaderProblem.NO_RESPONSE
-        if isinstance(err, ReaderGone):
+        if isinstance(err, LinkGone):
             problem = ReaderProblem.UNPLUGGED
         elif isinstance(err, SamFault):
             problem = ReaderProblem.SAM_FAULT

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from hallbus.input_keys import EvdevKeySource
-from id_reader.links import SerialReaderLink, UsbReaderLink
+from hallbus.links import SerialLink
+from id_reader.links import UsbReaderLink
 from id_reader.profile import ReaderProfile, SamSerialProfile, SamUsbProfile
 from id_reader.sam_reader import SamCardSource
 from id_reader.sources import CardSource
@@ -21,7 +22,7 @@ def card_source_for(
     if isinstance(profile, SamSerialProfile):
         if not port:
             raise ValueError(f"profile {profile.id} is a serial reader: give its --port")
-        return SamCardSource(SerialReaderLink(port, profile.serial), profile.timing)
+        return SamCardSource(SerialLink(port, profile.serial), profile.timing)
     if isinstance(profile, SamUsbProfile):
         return SamCardSource(UsbReaderLink(profile.usb, backend=usb_backend), profile.timing)
     return WedgeCardSource(profile, EvdevKeySource(profile.wedge.device_name, path=port))

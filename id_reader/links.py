@@ -1,106 +1,21 @@
-"""Byte links to SAM readers: a serial port (pyserial) or USB bulk pipes (pyusb).
+"""The USB bulk-pipe link to SAM readers (pyusb); serial readers use ``hallbus.links``.
 
 Links only move bytes, each read and write bounded by a timeout. A vanished device
-raises ``ReaderGone``; the daemon reports it and reopens the link later.
+raises ``LinkGone``; the daemon reports it and reopens the link later.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from typing import Any, Protocol
+from typing import Any
 
-import serial
 import usb.core
 import usb.util
 
-from id_reader.profile import SerialLine, UsbPipes
+from hallbus.links import LinkGone
+from id_reader.profile import UsbPipes
 from id_reader.sam_protocol import HEADER_SIZE, declared_length
-
-
-class ReaderGone(OSError):
-    """The reader's port or USB device is missing, was unplugged, or failed."""
-
-
-class ReaderLink(Protocol):
-    """Moves bytes to and from one reader."""
-
-    def open(self) -> None:
-        """Open the port or device; ``ReaderGone`` if it is not there."""
-
-    def close(self) -> None:
-        """Release the port or device (safe to call twice)."""
-
-    def write(self, data: bytes) -> None:
-        """Send a whole frame."""
-
-    def read(self, timeout: float) -> bytes:
-        """Whatever arrived within ``timeout``; empty if nothing did."""
-
-    def describe(self) -> str:
-        """Where the reader is, for status and logs."""
-
-
-class SerialReaderLink:
-    """A reader on a serial port or a USB-serial bridge."""
-
-    def __init__(self, port: str, line: SerialLine) -> None:
-        self.port = port
-        self.line = line
-        self._serial: serial.Serial | None = None
-
-    def open(self) -> None:
-        """Open the port with the profile's line settings."""
-        try:
-            self._serial = serial.Serial(
-                self.port,
-                baudrate=self.line.baudrate,
-                bytesize=self.line.bytesize,
-                parity=self.line.parity,
-                stopbits=self.line.stopbits,
-                timeout=0,
-                write_timeout=1.0,
-            )
-        except (serial.SerialException, OSError) as err:
-            raise ReaderGone(f"cannot open {self.port}: {err}") from err
-
-    def close(self) -> None:
-        """Close the port."""
-        port, self._serial = self._serial, None
-        if port is not None:
-            with contextlib.suppress(serial.SerialException, OSError):
-                port.close()
-
-    def _port(self) -> serial.Serial:
-        if self._serial is None:
-            raise ReaderGone(f"{self.port} is not open")
-        return self._serial
-
-    def write(self, data: bytes) -> None:
-        """Send bytes."""
-        try:
-            self._port().write(data)
-        except (serial.SerialException, OSError) as err:
-            raise ReaderGone(f"writing to {self.port} failed: {err}") from err
-
-    def read(self, timeout: float) -> bytes:
-        """Bytes within ``timeout``: wait for the first, then take what else is there."""
-        port = self._port()
-        try:
-            port.timeout = timeout
-            first = port.read(1)
-            if not first:
-                return b""
-            port.timeout = 0
-            return bytes(first + port.read(port.in_waiting or 0))
-        except (serial.SerialException, OSError) as err:
-            # pyserial reports an unplugged USB-serial bridge as "readiness to read but
-            # returned no data": the device node is gone.
-            raise ReaderGone(f"reading {self.port} failed: {err}") from err
-
-    def describe(self) -> str:
-        """The port."""
-        return f"serial:{self.port}@{self.line.baudrate}"
 
 
 class UsbReaderLink:
@@ -119,9 +34,9 @@ class UsbReaderLink:
                 idVendor=pipes.vendor_id, idProduct=pipes.product_id, backend=self.backend
             )
         except (usb.core.USBError, usb.core.NoBackendError, ValueError) as err:
-            raise ReaderGone(f"USB is not usable here: {err}") from err
+            raise LinkGone(f"USB is not usable here: {err}") from err
         if device is None:
-            raise ReaderGone(f"no USB device {pipes.vendor_id:04x}:{pipes.product_id:04x}")
+            raise LinkGone(f"no USB device {pipes.vendor_id:04x}:{pipes.product_id:04x}")
         try:
             with contextlib.suppress(NotImplementedError, usb.core.USBError):
                 if device.is_kernel_driver_active(pipes.interface):
@@ -129,7 +44,7 @@ class UsbReaderLink:
             device.set_configuration()
             usb.util.claim_interface(device, pipes.interface)
         except usb.core.USBError as err:
-            raise ReaderGone(f"cannot claim the reader's USB interface: {err}") from err
+            raise LinkGone(f"cannot claim the reader's USB interface: {err}") from err
         self._device = device
 
     def close(self) -> None:
@@ -142,7 +57,7 @@ class UsbReaderLink:
 
     def _dev(self) -> Any:
         if self._device is None:
-            raise ReaderGone("the USB reader is not open")
+            raise LinkGone("the USB reader is not open")
         return self._device
 
     def write(self, frame: bytes) -> None:
@@ -155,7 +70,7 @@ class UsbReaderLink:
             for endpoint, data in parts:
                 device.write(endpoint, data, timeout=pipes.timeout_ms)
         except usb.core.USBError as err:
-            raise ReaderGone(f"USB write failed: {err}") from err
+            raise LinkGone(f"USB write failed: {err}") from err
 
     def read(self, timeout: float) -> bytes:
         """A reply: the header pipe, then as many body bytes as the header announces."""
@@ -184,7 +99,7 @@ class UsbReaderLink:
         except usb.core.USBTimeoutError:
             return b""
         except usb.core.USBError as err:
-            raise ReaderGone(f"USB read failed: {err}") from err
+            raise LinkGone(f"USB read failed: {err}") from err
 
     def describe(self) -> str:
         """The device's ids."""

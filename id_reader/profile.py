@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
+from hallbus.links import SerialLine
 from hallbus.profiles import Where, load_profile, profile_names
 
 
@@ -27,15 +28,6 @@ class SamTiming(_Strict):
     # slid on the reader between two polls is not a second tap.
     absent_polls: int = Field(default=2, ge=1)
     reconnect_s: float = Field(default=1.0, gt=0)
-
-
-class SerialLine(_Strict):
-    """The serial settings (SAM modules default to 115200 8N1)."""
-
-    baudrate: int = 115200
-    bytesize: Literal[5, 6, 7, 8] = 8
-    parity: Literal["N", "E", "O"] = "N"
-    stopbits: Literal[1, 2] = 1
 
 
 class UsbPipes(_Strict):
@@ -81,7 +73,7 @@ class SamSerialProfile(_ProfileBase):
     """A SAM reader on a serial port."""
 
     transport: Literal["serial"]
-    serial: SerialLine = SerialLine()
+    serial: SerialLine = SerialLine(baudrate=115200)  # SAM modules run 115200 8N1
     timing: SamTiming = SamTiming()
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import logging
 import time
 
+from hallbus.links import ByteLink
 from id_reader.card_text import CardDataError, parse_card_text
-from id_reader.links import ReaderLink
 from id_reader.profile import SamTiming
 from id_reader.sam_protocol import (
     Command,
@@ -44,7 +44,7 @@ class SamCardSource:
 
     repeat_guard_s = 0.0  # the reader itself says when the card is gone
 
-    def __init__(self, link: ReaderLink, timing: SamTiming) -> None:
+    def __init__(self, link: ByteLink, timing: SamTiming) -> None:
         self.link = link
         self.timing = timing
         self.poll_interval_s = timing.poll_interval_s

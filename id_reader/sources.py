@@ -72,7 +72,7 @@ class CardSource(Protocol):
     line: LineHealth
 
     def open(self) -> None:
-        """Open the reader and check it can work; ``ReaderGone`` or ``ReaderFault`` if not."""
+        """Open the reader and check it can work; ``LinkGone`` or ``ReaderFault`` if not."""
 
     def close(self) -> None:
         """Release the reader."""

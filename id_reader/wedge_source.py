@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections import deque
 
-from hallbus.input_keys import InputGone, KeyEventSource
+from hallbus.input_keys import KeyEventSource
+from hallbus.links import LinkGone
 from id_reader.card_text import CardDataError, holder_from_number
-from id_reader.links import ReaderGone
 from id_reader.profile import WedgeProfile
 from id_reader.sources import LineHealth, NoCard, PollResult, Tapped, Unreadable
 from id_reader.wedge import TypedNumber, WedgeDecoder, WedgeNoise
@@ -38,8 +38,8 @@ class WedgeCardSource:
         self._decoder = WedgeDecoder(self.profile.wedge)
         try:
             self.keys.open()
-        except InputGone as err:
-            raise ReaderGone(str(err)) from err
+        except LinkGone as err:
+            raise LinkGone(str(err)) from err
 
     def close(self) -> None:
         """Release the input device."""
@@ -54,8 +54,8 @@ class WedgeCardSource:
         if not self._typed:
             try:
                 events = self.keys.read(READ_WAIT_S)
-            except InputGone as err:
-                raise ReaderGone(str(err)) from err
+            except LinkGone as err:
+                raise LinkGone(str(err)) from err
             for event in events:
                 result = self._decoder.feed(event)
                 if isinstance(result, WedgeNoise):

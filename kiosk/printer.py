@@ -13,11 +13,12 @@ import re
 import select
 import time
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from escpos.printer import Network, Serial, Usb
 
+from hallbus.links import ByteLink, LinkGone
 from hallbus.messages import PrinterFault, PrintState
 from kiosk.escpos_status import ROUTINE_QUERIES, StatusAnswers, StatusQuery, StatusReplyError
 from kiosk.profile import PrinterProfile
@@ -25,26 +26,6 @@ from kiosk.profile import PrinterProfile
 log = logging.getLogger(__name__)
 
 CHUNK = 4096  # bytes per write, so a slow serial line reports progress and timeouts
-
-
-class LinkError(OSError):
-    """The printer's port, socket or USB device failed or is gone."""
-
-
-class PrinterLink(Protocol):
-    """Moves bytes to and from one printer."""
-
-    def open(self) -> None:
-        """Open the port; LinkError if the printer is not there."""
-
-    def close(self) -> None:
-        """Close the port (safe to call twice)."""
-
-    def write(self, data: bytes) -> None:
-        """Send bytes; LinkError on failure or timeout."""
-
-    def read(self, timeout: float) -> bytes:
-        """Bytes the printer sent within ``timeout`` (empty if none)."""
 
 
 @dataclass(frozen=True)
@@ -88,13 +69,17 @@ class _BackendLink:
     def _backend(self) -> Any:
         raise NotImplementedError
 
+    def describe(self) -> str:
+        """Which printer, for status and logs."""
+        return self.name
+
     def open(self) -> None:
         """Open the backend's port, socket or device."""
         printer = self._backend()
         try:
             printer.open()
         except Exception as err:  # python-escpos raises its own DeviceNotFoundError
-            raise LinkError(f"cannot open {self.name}: {err}") from err
+            raise LinkGone(f"cannot open {self.name}: {err}") from err
         self._printer = printer
         self._opened(printer)
 
@@ -110,7 +95,7 @@ class _BackendLink:
 
     def _open_printer(self) -> Any:
         if self._printer is None:
-            raise LinkError(f"{self.name} is not open")
+            raise LinkGone(f"{self.name} is not open")
         return self._printer
 
 
@@ -135,7 +120,7 @@ class SerialLink(_BackendLink):
         try:
             device.write(data)
         except Exception as err:  # pyserial's SerialTimeoutException / SerialException
-            raise LinkError(f"write to {self.path} failed: {err}") from err
+            raise LinkGone(f"write to {self.path} failed: {err}") from err
 
     def read(self, timeout: float) -> bytes:
         """Wait up to ``timeout`` for the first byte, then take what else is there."""
@@ -145,7 +130,7 @@ class SerialLink(_BackendLink):
             first: bytes = device.read(1)
             return first + (device.read(device.in_waiting) if first else b"")
         except Exception as err:
-            raise LinkError(f"read from {self.path} failed: {err}") from err
+            raise LinkGone(f"read from {self.path} failed: {err}") from err
 
 
 class NetworkLink(_BackendLink):
@@ -166,10 +151,10 @@ class NetworkLink(_BackendLink):
         try:
             self._open_printer().device.sendall(data)
         except OSError as err:
-            raise LinkError(f"write to {self.name} failed: {err}") from err
+            raise LinkGone(f"write to {self.name} failed: {err}") from err
 
     def read(self, timeout: float) -> bytes:
-        """What the printer sent within ``timeout``; LinkError if it hung up."""
+        """What the printer sent within ``timeout``; LinkGone if it hung up."""
         sock = self._open_printer().device
         try:
             sock.settimeout(timeout)
@@ -177,12 +162,12 @@ class NetworkLink(_BackendLink):
         except (TimeoutError, BlockingIOError):  # a zero timeout makes the socket non-blocking
             return b""
         except OSError as err:
-            raise LinkError(f"read from {self.name} failed: {err}") from err
+            raise LinkGone(f"read from {self.name} failed: {err}") from err
         finally:
             with contextlib.suppress(OSError):
                 sock.settimeout(self.timeout)
         if not data:
-            raise LinkError(f"{self.name} closed the connection")
+            raise LinkGone(f"{self.name} closed the connection")
         return data
 
 
@@ -206,7 +191,7 @@ class UsbLink(_BackendLink):
         try:
             printer.device.write(printer.out_ep, data, self.timeout_ms)
         except Exception as err:  # usb.core.USBError, USBTimeoutError
-            raise LinkError(f"USB write failed: {err}") from err
+            raise LinkGone(f"USB write failed: {err}") from err
 
     def read(self, timeout: float) -> bytes:
         """Read the bulk IN endpoint."""
@@ -216,7 +201,7 @@ class UsbLink(_BackendLink):
         except Exception as err:
             if "timed out" in str(err).lower():
                 return b""
-            raise LinkError(f"USB read failed: {err}") from err
+            raise LinkGone(f"USB read failed: {err}") from err
 
 
 class LpLink:
@@ -225,6 +210,10 @@ class LpLink:
     python-escpos's File backend opens for writing only; usblp allows a single open, and
     status answers come back on the same file, so this link opens it read-write itself.
     """
+
+    def describe(self) -> str:
+        """The device file."""
+        return self.path
 
     def __init__(self, path: str, write_timeout: float) -> None:
         self.path = path
@@ -236,7 +225,7 @@ class LpLink:
         try:
             self._fd = os.open(self.path, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
         except OSError as err:
-            raise LinkError(f"cannot open {self.path}: {err}") from err
+            raise LinkGone(f"cannot open {self.path}: {err}") from err
 
     def close(self) -> None:
         """Close the device file."""
@@ -253,13 +242,13 @@ class LpLink:
         while view:
             _, ready, _ = select.select([], [fd], [], max(deadline - time.monotonic(), 0))
             if not ready:
-                raise LinkError(f"{self.path} took no data for {self.write_timeout:.0f} s")
+                raise LinkGone(f"{self.path} took no data for {self.write_timeout:.0f} s")
             try:
                 view = view[os.write(fd, view) :]
             except BlockingIOError:
                 continue
             except OSError as err:
-                raise LinkError(f"write to {self.path} failed: {err}") from err
+                raise LinkGone(f"write to {self.path} failed: {err}") from err
 
     def read(self, timeout: float) -> bytes:
         """What the printer sent within ``timeout``."""
@@ -272,15 +261,15 @@ class LpLink:
         except BlockingIOError:
             return b""
         except OSError as err:
-            raise LinkError(f"read from {self.path} failed: {err}") from err
+            raise LinkGone(f"read from {self.path} failed: {err}") from err
 
     def _open_fd(self) -> int:
         if self._fd is None:
-            raise LinkError(f"{self.path} is not open")
+            raise LinkGone(f"{self.path} is not open")
         return self._fd
 
 
-def open_link(address: PrinterAddress, profile: PrinterProfile) -> PrinterLink:
+def open_link(address: PrinterAddress, profile: PrinterProfile) -> ByteLink:
     """The link for ``address`` (not yet opened), with the profile's settings."""
     write_timeout = 10.0
     if address.scheme == "serial":
@@ -307,7 +296,7 @@ class TicketPrinter:
     """One printer: its status, and printing a ticket with a status check before and after."""
 
     def __init__(
-        self, link: PrinterLink, profile: PrinterProfile, *, status_timeout: float = 0.5
+        self, link: ByteLink, profile: PrinterProfile, *, status_timeout: float = 0.5
     ) -> None:
         self.link = link
         self.profile = profile
@@ -333,7 +322,7 @@ class TicketPrinter:
             if StatusAnswers(answers).needs_error_cause:
                 answers[StatusQuery.ERROR_CAUSE] = self._ask(StatusQuery.ERROR_CAUSE)
             return StatusAnswers(answers).faults()
-        except LinkError as err:
+        except LinkGone as err:
             log.warning("printer link failed", extra={"error": str(err)})
             self.close()
             return [PrinterFault.DISCONNECTED]
@@ -358,7 +347,7 @@ class TicketPrinter:
             try:
                 for start in range(0, len(data), CHUNK):
                     self.link.write(data[start : start + CHUNK])
-            except LinkError as err:
+            except LinkGone as err:
                 log.warning("ticket write failed", extra={"error": str(err), "attempt": attempt})
                 self.close()
                 faults = [PrinterFault.DISCONNECTED]
@@ -375,7 +364,7 @@ class TicketPrinter:
             return True
         try:
             self.link.open()
-        except LinkError as err:
+        except LinkGone as err:
             log.warning("printer not reachable", extra={"error": str(err)})
             return False
         self._open = True

@@ -22,7 +22,7 @@ def cmd_board_led(args: argparse.Namespace) -> int:
     """Run every LED board of one RS-485 line until stopped."""
     from display_wall.led_wall import LedWall, WallSetupError, led_boards, line_settings
     from hallbus.hall_file import load_hall
-    from hallbus.serial_line import SerialLineLink
+    from hallbus.links import SerialLink
     from paidui.runtime import bus_settings, wait_for_signal
 
     hall = load_hall(args.hall)
@@ -31,7 +31,7 @@ def cmd_board_led(args: argparse.Namespace) -> int:
             hall, default_profile=args.profile, only=set(args.board) if args.board else None
         )
         wall = LedWall(
-            bus_settings(args), hall.id, specs, SerialLineLink(args.port, line_settings(specs))
+            bus_settings(args), hall.id, specs, SerialLink(args.port, line_settings(specs))
         )
     except WallSetupError as err:
         log.error("%s", err)

@@ -515,8 +515,8 @@ def cmd_counter(args: argparse.Namespace) -> int:
     from counter_terminal.terminal import CounterSetupError, CounterTerminal
     from hallbus.hall_file import load_hall
     from hallbus.input_keys import EvdevKeySource, KeyEventSource
+    from hallbus.links import SerialLink
     from hallbus.profiles import ProfileError
-    from hallbus.serial_line import SerialLineLink
 
     hall = load_hall(args.hall)
     try:
@@ -539,7 +539,7 @@ def cmd_counter(args: argparse.Namespace) -> int:
         if args.port is None:
             log.error("%s is an RS-485 device: give the line's --port", bus_profile.id)
             return 2
-        line = SerialLineLink(args.port, bus_family(bus_profile).line)
+        line = SerialLink(args.port, bus_family(bus_profile).line)
     hid: dict[tuple[str, int], KeyEventSource] = {}
     for window in args.window:
         if isinstance(keypad, HidKeypadProfile):

@@ -28,8 +28,8 @@ from counter_terminal.profile import (
 from counter_terminal.terminal import CounterTerminal
 from hallbus.client import BusClient
 from hallbus.hall_file import DEMO_HALL_FILE, load_hall
+from hallbus.links import SerialLink
 from hallbus.messages import WindowState, decode
-from hallbus.serial_line import SerialLineLink
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
 from scheduler.bridge import SchedulerService
@@ -83,7 +83,7 @@ def run_counter_bench(bus: BusSettings) -> dict[str, Any]:
         line.add(1, keypad)
         line.add(11, rater)
         port = line.serve_pty(folder / "ttyRS485")
-        link = SerialLineLink(port, bus_family(keypad).line)
+        link = SerialLink(port, bus_family(keypad).line)
         terminal = CounterTerminal(bus, hall, [1], keypad=keypad, pad=rater, line=link)
         kiosk = VirtualKiosk(bus, hall.id, "kiosk-1")
         states: Mailbox[tuple[float, WindowState]] = Mailbox()

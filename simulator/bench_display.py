@@ -26,8 +26,8 @@ from display_wall.led_wall import LedBoardSpec, LedWall
 from display_wall.profile import Bx5BoardProfile
 from display_wall.voice import Announcer
 from hallbus.hall_file import DEMO_HALL_FILE, DeviceConfig, WindowConfig, load_hall
+from hallbus.links import SerialLine, SerialLink
 from hallbus.messages import CurrentCall, TicketState, WindowState, WindowStatus
-from hallbus.serial_line import SerialLine, SerialLineLink
 from hallbus.settings import BusSettings
 from scheduler.bridge import SchedulerService
 from scheduler.store import Store
@@ -41,7 +41,7 @@ VOICE_CALLS = 4
 WINDOW = 7  # the window whose board is measured
 
 
-class PacedLink(SerialLineLink):
+class PacedLink(SerialLink):
     """A serial link that takes as long to write as the wire would at ``line``'s baud rate."""
 
     def __init__(self, port: str, line: SerialLine) -> None:

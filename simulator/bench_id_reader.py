@@ -16,10 +16,10 @@ from typing import Any
 
 from hallbus.client import BusClient
 from hallbus.identity import IdHasher, new_id_key
+from hallbus.links import SerialLink
 from hallbus.settings import BusSettings
 from hallbus.topics import DeviceEventKind, HallTopics
 from id_reader.daemon import IdReaderDaemon
-from id_reader.links import SerialReaderLink
 from id_reader.profile import SamSerialProfile, SamTiming, load_reader_profile
 from id_reader.sam_protocol import Command, encode_request
 from id_reader.sam_reader import SamCardSource
@@ -38,7 +38,7 @@ def _taps(bus: BusSettings, timing: SamTiming, scratch: Path) -> list[float]:
     port = emulator.serve_pty(scratch / "ttyIDR0")
     profile = load_reader_profile("sam-v-serial")
     assert isinstance(profile, SamSerialProfile)
-    source = SamCardSource(SerialReaderLink(port, profile.serial), timing)
+    source = SamCardSource(SerialLink(port, profile.serial), timing)
     daemon = IdReaderDaemon(bus, HALL, "idr-bench", source, IdHasher.from_hex(new_id_key()))
     arrived: Mailbox[float] = Mailbox()
     observer = BusClient(bus, "bench-observer", topics.availability("bench-observer"))

@@ -28,11 +28,10 @@ from counter_terminal.profile import (
 from counter_terminal.terminal import CounterTerminal
 from hallbus.hall_file import DEMO_HALL_FILE, HallConfig, load_hall
 from hallbus.identity import IdHasher, new_id_key
+from hallbus.links import SerialLink
 from hallbus.messages import RATING_LABELS_ZH, UNRATED, DeviceKind, RatingLevel
-from hallbus.serial_line import SerialLineLink
 from hallbus.settings import BusSettings
 from id_reader.daemon import IdReaderDaemon, IdReaderSettings
-from id_reader.links import SerialReaderLink
 from id_reader.profile import SamSerialProfile, load_reader_profile
 from id_reader.sam_reader import SamCardSource
 from kiosk.daemon import KioskDaemon, KioskSettings
@@ -305,7 +304,7 @@ def _counters(
                 windows.append(device.window)
     port = line.serve_pty(data_dir / "ttyRS485")
     terminal = CounterTerminal(
-        settings, hall, windows, keypad=keypad, pad=rater, line=SerialLineLink(port, family.line)
+        settings, hall, windows, keypad=keypad, pad=rater, line=SerialLink(port, family.line)
     )
     return line, terminal, rater
 
@@ -320,7 +319,7 @@ def _id_reader(
     port = emulator.serve_pty(data_dir / "ttyIDR0")
     profile = load_reader_profile(DEMO_READER)
     assert isinstance(profile, SamSerialProfile)
-    source = SamCardSource(SerialReaderLink(port, profile.serial), profile.timing)
+    source = SamCardSource(SerialLink(port, profile.serial), profile.timing)
     # The demo's key lives only as long as the demo: no secret is kept anywhere.
     hasher = IdHasher.from_hex(new_id_key())
     reader_settings = IdReaderSettings(timezone=hall.timezone, elderly_age=hall.elderly_age)

@@ -14,8 +14,8 @@ from display_wall.led_wall import LedWall, led_boards, line_settings
 from display_wall.profile import load_lcd_layout
 from display_wall.voice import Announcer
 from hallbus.hall_file import HallConfig
+from hallbus.links import SerialLink
 from hallbus.messages import DeviceKind
-from hallbus.serial_line import SerialLineLink
 from hallbus.settings import BusSettings
 from simulator.led_line_emulator import LedLineEmulator, render_board
 
@@ -35,7 +35,7 @@ class DemoDisplayWall:
             self.line.add(spec.address, spec.profile)
         port = self.line.serve_pty(data_dir / "ttyLED")
         self.wall = LedWall(
-            settings, hall.id, self.specs, SerialLineLink(port, line_settings(self.specs))
+            settings, hall.id, self.specs, SerialLink(port, line_settings(self.specs))
         )
         lcd = next(
             (d for d in hall.devices if d.kind == DeviceKind.HALL_BOARD and d.bus_address is None),

@@ -11,7 +11,8 @@ import itertools
 import queue
 import threading
 
-from hallbus.input_keys import InputGone, KeyEvent
+from hallbus.input_keys import KeyEvent
+from hallbus.links import LinkGone
 
 
 class SyntheticKeySource:
@@ -53,7 +54,7 @@ class SyntheticKeySource:
     def open(self) -> None:
         """Open, as evdev would; fails while unplugged."""
         if not self.present:
-            raise InputGone(f"no input device named like {self.name!r}")
+            raise LinkGone(f"no input device named like {self.name!r}")
         self._open = True
         self.opened += 1
 
@@ -64,7 +65,7 @@ class SyntheticKeySource:
     def read(self, timeout: float) -> list[KeyEvent]:
         """The next batch of events, or none within ``timeout``."""
         if not self.present or not self._open:
-            raise InputGone(f"input device {self.name!r} went away")
+            raise LinkGone(f"input device {self.name!r} went away")
         try:
             return self.pending.get(timeout=timeout)
         except queue.Empty:

@@ -35,8 +35,8 @@ from display_wall.led_wall import LedBoardSpec, LedWall, led_boards, line_settin
 from display_wall.profile import Colour, LedBoardProfileBase, LineTiming
 from hallbus.client import BusClient
 from hallbus.hall_file import DEMO_HALL_FILE, DeviceConfig, HallConfig, load_hall
+from hallbus.links import SerialLink
 from hallbus.messages import DeviceKind, DeviceStatus, decode
-from hallbus.serial_line import SerialLineLink
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
 from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port, mosquitto_available
@@ -214,7 +214,7 @@ class LedBoardConformance:
         watcher.subscribe(
             topics.device_status("board-1"), lambda _t, p: statuses.put(p), inline=True
         )
-        wall = LedWall(bus, hall.id, specs, SerialLineLink(port, line_settings(specs)))
+        wall = LedWall(bus, hall.id, specs, SerialLink(port, line_settings(specs)))
         scheduler.start()
         watcher.start()
         wall.start()

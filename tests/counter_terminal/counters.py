@@ -18,8 +18,8 @@ from counter_terminal.terminal import CounterTerminal
 from hallbus.client import BusClient
 from hallbus.clock import Clock
 from hallbus.hall_file import HallConfig
+from hallbus.links import SerialLink
 from hallbus.messages import DeviceStatus, KeyHandled, RatingRecorded, WindowState, decode
-from hallbus.serial_line import SerialLineLink
 from hallbus.settings import BusSettings
 from hallbus.topics import DeviceEventKind, HallEventKind, HallTopics
 from simulator.counter_bus_emulator import CounterBusEmulator
@@ -140,7 +140,7 @@ def bus_counter(
         windows,
         keypad=keypad_profile,
         pad=rater_profile,
-        line=SerialLineLink(port, family.line),
+        line=SerialLink(port, family.line),
         counter=FAST,
         clock=clock,
     )

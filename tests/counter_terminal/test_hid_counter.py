@@ -16,7 +16,8 @@ from counter_terminal.rating import Phase
 from counter_terminal.terminal import CounterSetupError, CounterTerminal
 from hallbus.clock import FakeClock
 from hallbus.hall_file import HallConfig
-from hallbus.input_keys import EvdevKeySource, InputGone
+from hallbus.input_keys import EvdevKeySource
+from hallbus.links import LinkGone
 from hallbus.messages import RatingLevel, WindowStatus
 from hallbus.settings import BusSettings
 from scheduler.bridge import SchedulerService
@@ -100,5 +101,5 @@ def test_a_usb_device_needs_its_input_and_a_bus_profile_its_port(
 
 def test_evdev_finds_no_keypad_here_and_says_so() -> None:
     pytest.importorskip("evdev")
-    with pytest.raises(InputGone, match="Keypad"):
+    with pytest.raises(LinkGone, match="Keypad"):
         EvdevKeySource(KEYPAD.device_name).open()

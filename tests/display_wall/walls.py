@@ -10,8 +10,8 @@ from pathlib import Path
 from display_wall.led_wall import LedBoardSpec, LedWall, led_boards, line_settings
 from hallbus.client import BusClient
 from hallbus.hall_file import HallConfig
+from hallbus.links import SerialLink
 from hallbus.messages import DeviceStatus, decode
-from hallbus.serial_line import SerialLineLink
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
 from paidui.testing.led_boards import QUICK
@@ -74,7 +74,7 @@ def led_wall(bus: BusSettings, hall: HallConfig, tmp_path: Path) -> Iterator[Wal
         client, box = listen(bus, topics.device_status(spec.device_id), f"watch-{spec.device_id}")
         clients.append(client)
         statuses[spec.device_id] = box
-    daemon = LedWall(bus, hall.id, specs, SerialLineLink(port, line_settings(specs)))
+    daemon = LedWall(bus, hall.id, specs, SerialLink(port, line_settings(specs)))
     daemon.start()
     try:
         yield Wall(daemon, line, specs, statuses, clients)

@@ -11,12 +11,11 @@ import pytest
 
 from hallbus.daemon import DeviceDaemon
 from hallbus.hall_file import HallConfig
+from hallbus.links import SerialLine, SerialLink
 from hallbus.messages import CardKind, Gender
 from hallbus.settings import BusSettings
 from id_reader.daemon import IdReaderDaemon, IdReaderSettings, TapTracker
-from id_reader.links import SerialReaderLink
 from id_reader.privacy import age_on
-from id_reader.profile import SerialLine
 from id_reader.sam_protocol import Command, Status
 from id_reader.sam_reader import SamCardSource
 from simulator.id_cards import ELDERLY_RESIDENT, FOREIGN_PERMANENT, YOUNG_RESIDENT
@@ -47,7 +46,7 @@ def reader(
 ) -> Iterator[tuple[IdReaderDaemon, Watch]]:
     """The daemon on the emulator's port, and an observer of what it publishes."""
     observed = watch(bus, hall.id, READER)
-    source = SamCardSource(SerialReaderLink(str(tmp_path / "ttyIDR0"), SerialLine()), FAST)
+    source = SamCardSource(SerialLink(str(tmp_path / "ttyIDR0"), SerialLine()), FAST)
     daemon: IdReaderDaemon = devices(
         IdReaderDaemon, READER, source, HASHER, IdReaderSettings(elderly_age=60)
     )

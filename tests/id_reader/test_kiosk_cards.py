@@ -17,14 +17,13 @@ import pytest
 from hallbus.clock import FakeClock
 from hallbus.daemon import DeviceDaemon
 from hallbus.hall_file import HallConfig
+from hallbus.links import SerialLine, SerialLink
 from hallbus.logs import JsonFormatter
 from hallbus.messages import PriorityClass
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
 from id_reader.card_text import CardText
 from id_reader.daemon import IdReaderDaemon, IdReaderSettings
-from id_reader.links import SerialReaderLink
-from id_reader.profile import SerialLine
 from id_reader.sam_reader import SamCardSource
 from kiosk.daemon import KioskDaemon, KioskSettings
 from kiosk.flow import ChooseService, Confirm, KioskView, Screen
@@ -74,7 +73,7 @@ def running(
 
     card_reader = IdReaderEmulator()
     port = card_reader.serve_pty(tmp_path / "ttyIDR0")
-    source = SamCardSource(SerialReaderLink(port, SerialLine()), FAST)
+    source = SamCardSource(SerialLink(port, SerialLine()), FAST)
     settings = IdReaderSettings(timezone=hall.timezone, elderly_age=hall.elderly_age)
     devices(IdReaderDaemon, "idr-1", source, HASHER, settings)
 

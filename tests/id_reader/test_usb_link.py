@@ -9,9 +9,10 @@ import pytest
 
 from hallbus.daemon import DeviceDaemon
 from hallbus.hall_file import HallConfig
+from hallbus.links import LinkGone
 from hallbus.settings import BusSettings
 from id_reader.daemon import IdReaderDaemon, IdReaderSettings
-from id_reader.links import ReaderGone, UsbReaderLink
+from id_reader.links import UsbReaderLink
 from id_reader.profile import SamUsbProfile, load_reader_profile
 from id_reader.sam_protocol import Command, Response, SamDecoder, Status, encode_request
 from id_reader.sam_reader import SamCardSource
@@ -52,7 +53,7 @@ def test_frames_travel_split_over_header_and_body_pipes(
 
 def test_a_missing_reader_is_reported(profile: SamUsbProfile, port: EmulatedUsbReader) -> None:
     port.unplug()
-    with pytest.raises(ReaderGone, match="no USB device 0400:c35a"):
+    with pytest.raises(LinkGone, match="no USB device 0400:c35a"):
         UsbReaderLink(profile.usb, backend=port).open()
 
 

@@ -13,7 +13,8 @@ import pytest
 
 from hallbus.daemon import DeviceDaemon
 from hallbus.hall_file import HallConfig
-from hallbus.input_keys import EvdevKeySource, InputGone
+from hallbus.input_keys import EvdevKeySource
+from hallbus.links import LinkGone
 from hallbus.messages import CardKind, Gender
 from hallbus.settings import BusSettings
 from id_reader.daemon import IdReaderDaemon, IdReaderSettings
@@ -124,5 +125,5 @@ def test_wedge_reader_daemon_publishes_one_event_per_tap(
 
 def test_evdev_finds_no_reader_here_and_says_so() -> None:
     pytest.importorskip("evdev")
-    with pytest.raises(InputGone, match="ID Card Reader"):
+    with pytest.raises(LinkGone, match="ID Card Reader"):
         EvdevKeySource("ID Card Reader").open()
