@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from counter_terminal.bus_protocol import BusFrame
 from counter_terminal.keys import NUMBERED_KEYS, ClerkAction, ClerkKey, KeyNoise, PadButton
-from counter_terminal.profile import BusKeypadProfile, BusRaterProfile, TextDisplay
+from counter_terminal.profile import BusKeypadBase, BusRaterProfile, TextDisplay
 from counter_terminal.rating import Phase
 
 
@@ -21,7 +21,7 @@ def _key_code(frame: BusFrame, sequence_byte: bool) -> tuple[int, bytes] | KeyNo
     return body[0], body[1:]
 
 
-def clerk_action(frame: BusFrame, profile: BusKeypadProfile) -> ClerkAction | KeyNoise:
+def clerk_action(frame: BusFrame, profile: BusKeypadBase) -> ClerkAction | KeyNoise:
     """The clerk's action a keypad's key frame carries (keypads whose frames stand alone)."""
     return KeypadFrames(profile).action(frame, 0.0)
 
@@ -34,7 +34,7 @@ class KeypadFrames:
     number) and remembered for the confirm that follows.
     """
 
-    def __init__(self, profile: BusKeypadProfile) -> None:
+    def __init__(self, profile: BusKeypadBase) -> None:
         self.profile = profile
         self._armed: tuple[ClerkKey, float] | None = None
 
@@ -80,6 +80,22 @@ class KeypadFrames:
         else:
             self._armed = None
         return ClerkAction(key, number if key in NUMBERED_KEYS else None)
+
+
+def key_payloads(profile: BusKeypadBase, key: ClerkKey, number: str = "") -> list[bytes]:
+    """What a keypad of ``profile`` sends for ``key`` with ``number`` typed: the data of
+    each key frame, without the sequence byte (the device's side: emulators, the kit)."""
+    codes = [code for code, function in profile.keys.items() if function is key]
+    if not codes:
+        raise ValueError(f"{profile.id} has no {key} key")
+    numbers = profile.numbers
+    if numbers.order == "key_then_ascii":
+        return [bytes((codes[0],)) + number.encode("ascii")]
+    typed = int(number).to_bytes(numbers.size, "big") if number else b""
+    if numbers.confirm is None or not typed:
+        return [typed + bytes((codes[0],))]
+    # The numbered key, then the number with the confirm key: two frames.
+    return [bytes((codes[0],)), typed + bytes((numbers.confirm,))]
 
 
 def rater_button(frame: BusFrame, profile: BusRaterProfile) -> PadButton | KeyNoise:

@@ -16,7 +16,6 @@ from counter_terminal.bus_protocol import BusFraming
 from counter_terminal.keys import ClerkKey, HidKeypadMap
 from hallbus.links import SerialLine
 from hallbus.messages import BadRatingReason, RatingLevel
-from hallbus.profiles import Where, load_profile, profile_names
 
 
 class _Strict(BaseModel):
@@ -128,20 +127,26 @@ class _ProfileBase(_Strict):
     notes: str = ""
 
 
-class BusKeypadProfile(_ProfileBase, BusFamily):
-    """A caller keypad on the RS-485 bus."""
+class BusKeypadBase(_ProfileBase, BusFamily):
+    """What every caller keypad on the RS-485 bus says; a keypad driver's schema adds to it."""
 
-    type: Literal["bus_keypad"]
+    type: str  # the keypad driver that reads its frames (counter_terminal/drivers.py)
     keys: dict[int, ClerkKey]  # key code (the data byte after the sequence) to function
     numbers: TypedNumbers = TypedNumbers()
     key_frames: KeyFrames = KeyFrames()
     display: TextDisplay | None = None
 
     @model_validator(mode="after")
-    def _confirm_is_not_a_key(self) -> BusKeypadProfile:
+    def _confirm_is_not_a_key(self) -> BusKeypadBase:
         if self.numbers.confirm is not None and self.numbers.confirm in self.keys:
             raise ValueError(f"confirm code {self.numbers.confirm:#04x} is also a key")
         return self
+
+
+class BusKeypadProfile(BusKeypadBase):
+    """A caller keypad on the RS-485 bus whose frames the profile's data describes."""
+
+    type: Literal["bus_keypad"]
 
 
 class BusRaterProfile(_ProfileBase, BusFamily):
@@ -203,25 +208,18 @@ CounterProfile = Annotated[
     BusKeypadProfile | BusRaterProfile | HidKeypadProfile | HidPadProfile | TouchPadProfile,
     Field(discriminator="type"),
 ]
-KeypadProfile = BusKeypadProfile | HidKeypadProfile
+KeypadProfile = BusKeypadBase | HidKeypadProfile
 PadProfile = BusRaterProfile | HidPadProfile | TouchPadProfile
 
 
-class _AnyProfile(RootModel[CounterProfile]):
-    pass
+class AnyBuiltInProfile(RootModel[CounterProfile]):
+    """Any of the built-in families, told apart by ``type``."""
 
 
-def load_counter_profile(name: str, folder: Where | None = None) -> CounterProfile:
-    """Load and validate a keypad or pad profile."""
-    return load_profile(_AnyProfile, folder or "counter_devices", name).root
+BUILT_IN_TYPES = frozenset({"bus_keypad", "bus_rater", "hid_keypad", "hid_pad", "touch_pad"})
 
 
-def counter_profile_names(folder: Where | None = None) -> list[str]:
-    """Every shipped keypad and pad profile."""
-    return profile_names(folder or "counter_devices")
-
-
-def bus_family(profile: BusKeypadProfile | BusRaterProfile) -> BusFamily:
+def bus_family(profile: BusKeypadBase | BusRaterProfile) -> BusFamily:
     """The line settings a bus device shares with the others on its line."""
     return BusFamily(
         line=profile.line,

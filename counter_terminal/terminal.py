@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 
 from counter_terminal.bus_devices import (
     PHASE_TEXT,
-    KeypadFrames,
     prompt_state,
     rater_button,
     screen_data,
@@ -25,6 +24,7 @@ from counter_terminal.bus_line import BusLine
 from counter_terminal.bus_protocol import BusFrame
 from counter_terminal.clerk import fit
 from counter_terminal.daemon import CounterSettings, KeypadDevice, PadDevice, PadView
+from counter_terminal.drivers import keypad_driver
 from counter_terminal.keys import (
     ClerkAction,
     HidKeypadDecoder,
@@ -33,7 +33,7 @@ from counter_terminal.keys import (
     PadButton,
 )
 from counter_terminal.profile import (
-    BusKeypadProfile,
+    BusKeypadBase,
     BusRaterProfile,
     HidKeypadProfile,
     HidPadProfile,
@@ -133,9 +133,7 @@ class CounterTerminal:
     ) -> None:
         if keypad is None and pad is None:
             raise CounterSetupError("give a keypad profile, a pad profile, or both")
-        bus_profiles = [
-            p for p in (keypad, pad) if isinstance(p, BusKeypadProfile | BusRaterProfile)
-        ]
+        bus_profiles = [p for p in (keypad, pad) if isinstance(p, BusKeypadBase | BusRaterProfile)]
         families = {bus_family(p) for p in bus_profiles}
         if len(families) > 1:
             raise CounterSetupError("the keypad and the rater profiles speak different buses")
@@ -164,7 +162,7 @@ class CounterTerminal:
         clock: Clock | None,
     ) -> None:
         device = _window_device(self.hall, window, DeviceKind.COUNTER)
-        if isinstance(profile, BusKeypadProfile):
+        if isinstance(profile, BusKeypadBase):
             assert self.line is not None
             line, address, display = self.line, _address(device), profile.display
             keypad = KeypadDevice(
@@ -185,7 +183,7 @@ class CounterTerminal:
                 clock=clock,
             )
 
-            frames = KeypadFrames(profile)
+            frames = keypad_driver(profile).decoder(profile)
 
             def on_frame(frame: BusFrame) -> None:
                 action = frames.action(frame, time.monotonic())

@@ -102,7 +102,8 @@ def validate_profile(model: type[P], data: dict[str, Any], name: str, where: str
 Where = str | Path | Sequence[Path]  # a kind of profiles (its folders), a folder, folders
 
 
-def _folders(where: Where) -> list[Path]:
+def folders_of(where: Where) -> list[Path]:
+    """The folders ``where`` names, in the order they are searched."""
     if isinstance(where, str):
         return profile_folders(where)
     return [where] if isinstance(where, Path) else list(where)
@@ -114,12 +115,12 @@ def load_profile(model: type[P], where: Where, name: str) -> P:
     ``where``: a kind (``"printers"``: the site's folder, then the shipped one), a folder
     or a list of folders.
     """
-    folders = _folders(where)
+    folders = folders_of(where)
     data = load_raw_profile(folders, name)
     return validate_profile(model, data, name, ", ".join(str(f) for f in folders))
 
 
 def profile_names(where: Where) -> list[str]:
     """Every loadable profile there; files starting with ``_`` are bases only."""
-    found = {p.stem for f in _folders(where) for p in f.glob("*.yaml")}
+    found = {p.stem for f in folders_of(where) for p in f.glob("*.yaml")}
     return sorted(n for n in found if not n.startswith("_"))

@@ -503,14 +503,14 @@ def cmd_id_reader_emulator(args: argparse.Namespace) -> int:
 
 def cmd_counter(args: argparse.Namespace) -> int:
     """Run the keypads and rating pads of one or more windows until stopped."""
+    from counter_terminal.drivers import load_counter_profile
     from counter_terminal.profile import (
-        BusKeypadProfile,
+        BusKeypadBase,
         BusRaterProfile,
         HidKeypadProfile,
         HidPadProfile,
         TouchPadProfile,
         bus_family,
-        load_counter_profile,
     )
     from counter_terminal.terminal import CounterSetupError, CounterTerminal
     from hallbus.hall_file import load_hall
@@ -524,15 +524,15 @@ def cmd_counter(args: argparse.Namespace) -> int:
     except ProfileError as err:
         log.error("%s", err)
         return 2
-    keypads = [p for p in profiles if isinstance(p, BusKeypadProfile | HidKeypadProfile)]
-    pads = [p for p in profiles if not isinstance(p, BusKeypadProfile | HidKeypadProfile)]
+    keypads = [p for p in profiles if isinstance(p, BusKeypadBase | HidKeypadProfile)]
+    pads = [p for p in profiles if not isinstance(p, BusKeypadBase | HidKeypadProfile)]
     if len(keypads) > 1 or len(pads) > 1:
         log.error("give at most one keypad profile and one pad profile")
         return 2
     keypad = keypads[0] if keypads else None
     pad = pads[0] if pads else None
     bus_profile = next(
-        (p for p in profiles if isinstance(p, BusKeypadProfile | BusRaterProfile)), None
+        (p for p in profiles if isinstance(p, BusKeypadBase | BusRaterProfile)), None
     )
     line = None
     if bus_profile is not None:
@@ -584,20 +584,16 @@ def cmd_counter_emulator(args: argparse.Namespace) -> int:
     Lines on stdin press keys: ``<address> <key> [digits]`` (e.g. ``1 login 1001``,
     ``1 call_next``) or ``<address> button <1-5>``; ``unplug`` and ``plug`` the adapter.
     """
+    from counter_terminal.drivers import load_counter_profile
     from counter_terminal.keys import ClerkKey
-    from counter_terminal.profile import (
-        BusKeypadProfile,
-        BusRaterProfile,
-        bus_family,
-        load_counter_profile,
-    )
+    from counter_terminal.profile import BusKeypadBase, BusRaterProfile, bus_family
     from hallbus.hall_file import load_hall
     from hallbus.messages import DeviceKind
     from simulator.counter_bus_emulator import CounterBusEmulator
 
     hall = load_hall(args.hall)
     keypad, rater = load_counter_profile(args.keypad), load_counter_profile(args.rater)
-    if not isinstance(keypad, BusKeypadProfile) or not isinstance(rater, BusRaterProfile):
+    if not isinstance(keypad, BusKeypadBase) or not isinstance(rater, BusRaterProfile):
         log.error("give an RS-485 keypad profile and an RS-485 rater profile")
         return 2
     line = CounterBusEmulator(bus_family(keypad))

@@ -17,7 +17,7 @@ Validator = Callable[[dict[str, Any], str, str], BaseModel]
 
 
 def _validators() -> dict[str, Validator]:
-    from counter_terminal.profile import _AnyProfile
+    from counter_terminal.drivers import validate_counter_profile
     from display_wall.drivers import validate_led_profile
     from display_wall.profile import LcdLayout
     from id_reader.profile import _ReaderProfileFile
@@ -29,7 +29,7 @@ def _validators() -> dict[str, Validator]:
     return {
         "printers": lambda data, name, where: validate_profile(PrinterProfile, data, name, where),
         "id_readers": rooted(_ReaderProfileFile),
-        "counter_devices": rooted(_AnyProfile),
+        "counter_devices": validate_counter_profile,
         "led_boards": validate_led_profile,
         "hall_boards": lambda data, name, where: validate_profile(LcdLayout, data, name, where),
     }
@@ -74,14 +74,17 @@ def cmd_profiles_check(args: argparse.Namespace) -> int:
 
 
 def cmd_drivers(args: argparse.Namespace) -> int:
-    """List the LED board drivers, built-in and plugged in, and any plug-in that failed."""
+    """List the device drivers, built-in and plugged in, and any plug-in that failed."""
+    from counter_terminal.drivers import KEYPAD_DRIVERS
     from display_wall.drivers import LED_DRIVERS
 
+    registries = (LED_DRIVERS, KEYPAD_DRIVERS)
     rows = [
-        {"kind": LED_DRIVERS.kind, "type": t, "from": LED_DRIVERS.origin(t)}
-        for t in LED_DRIVERS.types()
+        {"kind": r.kind, "type": t, "from": r.origin(t)} for r in registries for t in r.types()
     ]
-    problems = [{"entry_point": p.entry_point, "error": p.error} for p in LED_DRIVERS.problems]
+    problems = [
+        {"entry_point": p.entry_point, "error": p.error} for r in registries for p in r.problems
+    ]
     print(json.dumps({"drivers": rows, "problems": problems}, ensure_ascii=False, indent=2))
     return 1 if problems else 0
 

@@ -18,13 +18,9 @@ from typing import Any
 
 from counter_terminal.bus_devices import screen_data
 from counter_terminal.bus_protocol import BusFrame, frame_size
+from counter_terminal.drivers import load_counter_profile
 from counter_terminal.keys import ClerkKey
-from counter_terminal.profile import (
-    BusKeypadProfile,
-    BusRaterProfile,
-    bus_family,
-    load_counter_profile,
-)
+from counter_terminal.profile import BusKeypadProfile, BusRaterProfile, bus_family
 from counter_terminal.terminal import CounterTerminal
 from hallbus.client import BusClient
 from hallbus.hall_file import DEMO_HALL_FILE, load_hall

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from counter_terminal.bus_protocol import BusDecoder, BusFrame, encode_frame
+from counter_terminal.drivers import keypad_driver
 from counter_terminal.keys import ClerkKey
-from counter_terminal.profile import BusFamily, BusKeypadProfile, BusRaterProfile, bus_family
+from counter_terminal.profile import BusFamily, BusKeypadBase, BusRaterProfile, bus_family
 from simulator.mailbox import Mailbox
 from simulator.pty_port import PtyPort
 
@@ -47,7 +48,7 @@ class BusFaults:
 @dataclass
 class _Device:
     address: int
-    profile: BusKeypadProfile | BusRaterProfile
+    profile: BusKeypadBase | BusRaterProfile
     lines: tuple[str, ...] = ()
     prompt: int | None = None
     sequence: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -71,7 +72,7 @@ class CounterBusEmulator:
         self._port: PtyPort | None = None
 
     # --- the devices --------------------------------------------------------------------
-    def add(self, address: int, profile: BusKeypadProfile | BusRaterProfile) -> None:
+    def add(self, address: int, profile: BusKeypadBase | BusRaterProfile) -> None:
         """Put a keypad or rater on the line at ``address``."""
         if bus_family(profile) != self.family:
             raise ValueError(f"{profile.id} speaks another bus than this line")
@@ -81,21 +82,12 @@ class CounterBusEmulator:
         """A clerk presses ``key`` (digits typed first); True once the host echoed it."""
         device = self._devices[address]
         profile = device.profile
-        if not isinstance(profile, BusKeypadProfile):
+        if not isinstance(profile, BusKeypadBase):
             raise TypeError(f"address {address} is a rater")
-        codes = [code for code, function in profile.keys.items() if function is key]
-        if not codes:
-            raise ValueError(f"{profile.id} has no {key} key")
-        numbers = profile.numbers
-        if numbers.order == "key_then_ascii":
-            return self._send_key(device, bytes((codes[0],)) + number.encode("ascii"))
-        typed = int(number).to_bytes(numbers.size, "big") if number else b""
-        if numbers.confirm is None or not typed:
-            return self._send_key(device, typed + bytes((codes[0],)))
-        # The numbered key, then the number with the confirm key, as two frames.
-        return self._send_key(device, bytes((codes[0],))) and self._send_key(
-            device, typed + bytes((numbers.confirm,))
-        )
+        sent = True
+        for payload in keypad_driver(profile).encode(profile, key, number):
+            sent = sent and self._send_key(device, payload)
+        return sent
 
     def press_button(self, address: int, button: int) -> bool:
         """A citizen presses a rater's button 1..5; True once the host echoed it."""

@@ -19,12 +19,8 @@ from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
-from counter_terminal.profile import (
-    BusKeypadProfile,
-    BusRaterProfile,
-    bus_family,
-    load_counter_profile,
-)
+from counter_terminal.drivers import load_counter_profile
+from counter_terminal.profile import BusKeypadProfile, BusRaterProfile, bus_family
 from counter_terminal.terminal import CounterTerminal
 from hallbus.hall_file import DEMO_HALL_FILE, HallConfig, load_hall
 from hallbus.identity import IdHasher, new_id_key

@@ -8,12 +8,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from counter_terminal.daemon import CounterSettings
-from counter_terminal.profile import (
-    BusKeypadProfile,
-    BusRaterProfile,
-    bus_family,
-    load_counter_profile,
-)
+from counter_terminal.drivers import load_counter_profile
+from counter_terminal.profile import BusKeypadProfile, BusRaterProfile, bus_family
 from counter_terminal.terminal import CounterTerminal
 from hallbus.client import BusClient
 from hallbus.clock import Clock

@@ -17,8 +17,9 @@ from counter_terminal.bus_protocol import (
     checksum,
     encode_frame,
 )
+from counter_terminal.drivers import load_counter_profile
 from counter_terminal.keys import ClerkAction, ClerkKey, KeyNoise, PadButton
-from counter_terminal.profile import BusKeypadProfile, BusRaterProfile, load_counter_profile
+from counter_terminal.profile import BusKeypadProfile, BusRaterProfile
 
 SUM8 = BusFraming()
 XOR8 = BusFraming(wake=None, checksum="xor8", checksum_covers="length_to_end_of_data", max_data=64)

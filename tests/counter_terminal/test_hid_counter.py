@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 
 from counter_terminal.daemon import PadView
-from counter_terminal.profile import HidKeypadProfile, HidPadProfile, load_counter_profile
+from counter_terminal.drivers import load_counter_profile
+from counter_terminal.profile import HidKeypadProfile, HidPadProfile
 from counter_terminal.rating import Phase
 from counter_terminal.terminal import CounterSetupError, CounterTerminal
 from hallbus.clock import FakeClock

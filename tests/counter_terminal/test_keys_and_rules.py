@@ -17,6 +17,7 @@ from counter_terminal.clerk import (
     plan,
     screen_lines,
 )
+from counter_terminal.drivers import counter_profile_names, load_counter_profile
 from counter_terminal.keys import (
     ClerkAction,
     ClerkKey,
@@ -25,13 +26,7 @@ from counter_terminal.keys import (
     KeyNoise,
     PadButton,
 )
-from counter_terminal.profile import (
-    HidKeypadProfile,
-    HidPadProfile,
-    RatingKeys,
-    counter_profile_names,
-    load_counter_profile,
-)
+from counter_terminal.profile import HidKeypadProfile, HidPadProfile, RatingKeys
 from counter_terminal.rating import (
     CONFIRM_BUTTON,
     NO_REASON_NOTE,

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from counter_terminal.drivers import load_counter_profile
 from counter_terminal.keys import ClerkKey as K
-from counter_terminal.profile import BusRaterProfile, load_counter_profile
+from counter_terminal.profile import BusRaterProfile
 from hallbus.clock import FakeClock
 from hallbus.hall_file import HallConfig
 from hallbus.messages import (

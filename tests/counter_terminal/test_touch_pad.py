@@ -11,7 +11,8 @@ import pygame
 import pytest
 
 from counter_terminal.daemon import PadDevice, PadView
-from counter_terminal.profile import TouchPadProfile, load_counter_profile
+from counter_terminal.drivers import load_counter_profile
+from counter_terminal.profile import TouchPadProfile
 from counter_terminal.rating import Phase
 from hallbus.clock import FakeClock
 from hallbus.hall_file import HallConfig

@@ -66,7 +66,7 @@ def test_the_wheel_ships_every_profile_and_rule_and_only_the_role_s_dependencies
 ) -> None:
     probe = """
 import json, importlib.util
-from counter_terminal.profile import counter_profile_names
+from counter_terminal.drivers import counter_profile_names
 from display_wall.drivers import led_profile_names
 from id_reader.profile import reader_profile_names
 from kiosk.profile import printer_profile_names
