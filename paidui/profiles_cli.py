@@ -79,9 +79,7 @@ def cmd_drivers(args: argparse.Namespace) -> int:
     from display_wall.drivers import LED_DRIVERS
 
     registries = (LED_DRIVERS, KEYPAD_DRIVERS)
-    rows = [
-        {"kind": r.kind, "type": t, "from": r.origin(t)} for r in registries for t in r.types()
-    ]
+    rows = [{"kind": r.kind, "type": t, "from": r.origin(t)} for r in registries for t in r.types()]
     problems = [
         {"entry_point": p.entry_point, "error": p.error} for r in registries for p in r.problems
     ]

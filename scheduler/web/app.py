@@ -68,13 +68,16 @@ def create_app(settings: WebSettings, *, clock: Clock | None = None) -> FastAPI:
         context.portal.attach()
         context.watch.attach(context.portal)
         context.bus.start(timeout=None)  # the page shows "scheduler offline" until it connects
+        context.streams.bind()
         log.info("dashboard started", extra={"hall": settings.hall})
         try:
             yield
         finally:
+            context.streams.close()
             context.watch.detach()
             context.bus.stop()
             context.store.close()
+            log.info("dashboard stopped", extra={"hall": settings.hall})
 
     app = FastAPI(
         title="paidui hall dashboard",

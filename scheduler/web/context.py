@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -27,6 +27,7 @@ from scheduler.store import Store
 from scheduler.web.accounts import AccountStore, Role, Session
 from scheduler.web.live import HallWatch
 from scheduler.web.ratings import ReviewDesk
+from scheduler.web.streams import StreamShutdown
 
 SESSION_COOKIE = "paidui_session"
 LOGIN_COOKIE = "paidui_login_csrf"
@@ -104,6 +105,7 @@ class WebContext:
     limiter: RateLimiter
     clock: Clock
     contacts: ContactVault
+    streams: StreamShutdown = field(default_factory=StreamShutdown)
 
     def config(self) -> HallConfig:
         """The configuration in force: the newest version the scheduler stored."""

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 
@@ -178,7 +178,7 @@ def live_page(request: Request, ctx: Context, session: Viewer) -> Response:
 
 
 @router.get("/live/stream")
-async def live_stream(request: Request, ctx: Context, session: Viewer) -> StreamingResponse:
+async def live_stream(request: Request, ctx: Context, session: Viewer) -> Response:
     """Server-sent events: the whole live view after every change (and every few seconds)."""
 
     def snapshot() -> tuple[dict[str, Any], bool]:
@@ -186,8 +186,8 @@ async def live_stream(request: Request, ctx: Context, session: Viewer) -> Stream
         return live_view(ctx.watch.picture, ctx.config(), now, ctx.store.locked_clerks(now)), False
 
     return hall_stream(
-        request,
         ctx.watch,
+        ctx.streams,
         "hall",
         snapshot,
         refresh_s=STREAM_REFRESH_S,

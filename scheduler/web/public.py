@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from hallbus.i18n import Texts, texts_in
 from hallbus.messages import BadRatingReason, RatingLevel, TicketState
@@ -98,7 +98,7 @@ def rating_page(
 @router.get("/t/{ticket_id}/stream")
 async def progress_stream(
     request: Request, ctx: Context, ticket_id: str, k: str = "", lang: str | None = None
-) -> StreamingResponse:
+) -> Response:
     """Server-sent events: the ticket's progress line whenever the hall changes."""
     texts = _texts(lang)
     operations.ticket_progress(ctx, ticket_id, k)  # 404 before any stream for a wrong link
@@ -110,7 +110,7 @@ async def progress_stream(
         return {"state": progress.state, "text": text, "final": progress.final}, progress.final
 
     return hall_stream(
-        request, ctx.watch, "progress", snapshot, refresh_s=PROGRESS_REFRESH_S, retry_ms=3000
+        ctx.watch, ctx.streams, "progress", snapshot, refresh_s=PROGRESS_REFRESH_S, retry_ms=3000
     )
 
 

@@ -6,10 +6,13 @@ import threading
 import time
 
 import uvicorn
+from fastapi import FastAPI
 
 from hallbus.clock import Clock
 from scheduler.web.app import create_app
 from scheduler.web.context import WebSettings
+
+GRACEFUL_S = 5
 
 
 class WebServerError(RuntimeError):
@@ -28,6 +31,7 @@ class WebServer:
         self.clock = clock
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._app: FastAPI | None = None
 
     @property
     def url(self) -> str:
@@ -36,7 +40,7 @@ class WebServer:
 
     def start(self, timeout: float = 15.0) -> None:
         """Serve in a thread; returns once the socket listens and the lifespan ran."""
-        app = create_app(self.settings, clock=self.clock)
+        self._app = app = create_app(self.settings, clock=self.clock)
         proxies = self.settings.trusted_proxies
         config = uvicorn.Config(
             app,
@@ -48,6 +52,9 @@ class WebServer:
             # proxies the hall names here.
             proxy_headers=bool(proxies),
             forwarded_allow_ips=list(proxies) or None,
+            # Requests still running when it stops get this long; then the app's own
+            # shutdown steps run whatever a client does.
+            timeout_graceful_shutdown=GRACEFUL_S,
         )
         self._server = server = uvicorn.Server(config)
         self._thread = threading.Thread(target=server.run, name="dashboard", daemon=True)
@@ -62,7 +69,9 @@ class WebServer:
             self._thread.join(0.02)
 
     def stop(self) -> None:
-        """Stop serving and wait for the thread."""
+        """Stop serving and wait for the thread: live streams end at once."""
+        if self._app is not None:
+            self._app.state.context.streams.close()
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
