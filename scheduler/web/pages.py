@@ -393,8 +393,9 @@ def config_page(request: Request, ctx: Context, session: Administrator) -> Respo
         name: yaml.safe_dump(config.get(name, []), allow_unicode=True, sort_keys=False)
         for name in CONFIG_SECTIONS
     }
+    newest = ctx.store.newest_config()
     return render(
-        request, "config.html", session, sections=sections, version=ctx.store.newest_config()
+        request, "config.html", session, sections=sections, version=newest[0] if newest else 0
     )
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
+from hallbus.messages import BadRatingReason, RatingLevel
 from scheduler.web.accounts import RANK, Role
-from tests.web.conftest import PASSWORD, ApiUser, browser_login
+from tests.web.conftest import PASSWORD, ApiUser, Served, browser_login
 
 # The least role of every endpoint of the versioned API; public ones need none.
 LEAST_ROLE: dict[tuple[str, str], Role | None] = {
@@ -131,3 +133,20 @@ def test_logging_out_ends_the_token(
     assert app_client.get("/api/v1/live", headers=viewer.headers).status_code == 200
     assert app_client.delete("/api/v1/session", headers=viewer.headers).status_code == 204
     assert app_client.get("/api/v1/live", headers=viewer.headers).status_code == 401
+
+
+# What leaks when a template prints a Python object instead of saying what it means.
+PYTHON_REPR = re.compile(r"\b(True|False|None)\b|\w+\(\w+=|<\w+ object at")
+
+
+def test_no_page_shows_a_python_repr(app_client: TestClient, serve: Callable[..., Served]) -> None:
+    serve(1, RatingLevel.VERY_DISSATISFIED, BadRatingReason.ATTITUDE)  # rows on every page
+    browser_login(app_client, "admin")
+    for (method, path), _ in PAGES.items():
+        if "export" in path:
+            continue  # a file, not a page
+        page = app_client.request(method, path)
+        assert page.status_code == 200, path
+        body = re.sub(r"<script.*?</script>", "", page.text, flags=re.S)
+        text = re.sub(r"<[^>]+>", " ", body)  # what a person reads, not attributes or code
+        assert not PYTHON_REPR.search(text), (path, PYTHON_REPR.search(text))
