@@ -231,10 +231,13 @@ class _Painter:
         self.paint_calls(40 * u, 140 * u, self.width * 0.55, 660 * u)
         self.paint_services(self.width * 0.55 + 80 * u, 140 * u, self.width * 0.45 - 120 * u)
         self.paint_windows(40 * u, 830 * u)
-        self.paint_notice(970 * u)
         if view.banner:
-            self.box(c.alert, 0, 440 * u, self.width, 140 * u)
-            self.text(view.banner, 52, c.text, 0, 470 * u, align="centre", width=self.width)
+            # A calm line where the notice runs: citizens keep reading the last calls
+            # above it, and nothing on the screen looks like an alarm.
+            self.box(c.reconnecting, 0, 970 * u, self.width, 110 * u)
+            self.text(view.banner, 44, c.text, 0, 995 * u, align="centre", width=self.width)
+        else:
+            self.paint_notice(970 * u)
 
     def paint_calls(self, x: float, y: float, w: float, h: float) -> None:
         c, view, u = self.c, self.view, self.unit
@@ -319,11 +322,13 @@ class HallBoard:
         layout: LcdLayout,
         *,
         timezone: str = "Asia/Shanghai",
+        names: dict[str, str] | None = None,
         clock: Clock | None = None,
         language: str | None = None,
         fullscreen: bool = True,
     ) -> None:
-        self.device = HallBoardDevice(settings, hall, device_id, HallPicture(timezone=timezone))
+        picture = HallPicture(timezone=timezone, file_names=dict(names or {}))
+        self.device = HallBoardDevice(settings, hall, device_id, picture)
         self.screen = HallBoardScreen(
             self.device, layout, clock=clock, language=language, fullscreen=fullscreen
         )

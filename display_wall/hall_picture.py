@@ -74,6 +74,9 @@ class HallPicture:
     """The retained state the board has seen, and whether it can still hear the bus."""
 
     timezone: str = "Asia/Shanghai"
+    # The hall file's names: the title before the scheduler's state arrives (or while it
+    # cannot), so the board never shows an empty header.
+    file_names: dict[str, str] = field(default_factory=dict)
     hall: HallState | None = None
     services: dict[str, ServiceState] = field(default_factory=dict)
     windows: dict[int, WindowState] = field(default_factory=dict)
@@ -94,7 +97,7 @@ class HallPicture:
         t = texts_for(language)
         show = t.for_display
         local = now.astimezone(ZoneInfo(self.timezone))
-        names = self.hall.names if self.hall is not None else {}
+        names = self.hall.names if self.hall is not None and self.hall.names else self.file_names
         calls = []
         for index, call in enumerate(
             self.hall.recent_calls[: layout.recent_calls] if self.hall else []

@@ -155,6 +155,7 @@ class LcdColours(_Strict):
     paused: str = "#ffb020"
     closed: str = "#6c7a89"
     alert: str = "#d62828"
+    reconnecting: str = "#24507a"  # the quiet notice while the board reconnects
 
 
 class LcdLayout(_Strict):

@@ -64,6 +64,7 @@ def cmd_board_lcd(args: argparse.Namespace) -> int:
         args.device_id,
         layout,
         timezone=hall.timezone,
+        names=hall.names,
         language=args.language,
         fullscreen=not args.windowed and args.screenshot is None,
     )

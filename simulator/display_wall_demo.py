@@ -48,6 +48,7 @@ class DemoDisplayWall:
                 lcd.id,
                 load_lcd_layout(DEMO_LCD_LAYOUT),
                 timezone=hall.timezone,
+                names=hall.names,
                 fullscreen=False,
             )
             if lcd is not None

@@ -146,17 +146,26 @@ def test_connection_lost_is_shown_over_the_last_picture(
     broker.start()
     settings = BusSettings(port=broker.port)
     board = HallBoard(
-        settings, hall.id, "hallboard-1", LAYOUT, clock=clock, language="zh", fullscreen=False
+        settings,
+        hall.id,
+        "hallboard-1",
+        LAYOUT,
+        names=hall.names,
+        clock=clock,
+        language="zh",
+        fullscreen=False,
     )
     try:
         board.start()
         board.screen.step()
         assert board.screen.last_view is not None and board.screen.last_view.banner is None
+        # No scheduler has spoken yet: the header carries the hall file's name all the same.
+        assert board.screen.last_view.title == hall.names["zh"]
         broker.stop()
         assert board.device.wait_for(lambda p: not p.connected, WAIT)
         board.screen.step()
         view = board.screen.last_view
-        assert view is not None and view.banner is not None and "连接中断" in view.banner
+        assert view is not None and view.banner is not None and "正在重新连接" in view.banner
         board.screen.save(artifacts_dir() / "lcd-connection-lost.png")
     finally:
         board.stop()
