@@ -117,7 +117,7 @@ def screen_data(lines: list[str], display: TextDisplay) -> bytes:
 
 PHASE_TEXT = {
     Phase.IDLE: "欢迎",
-    Phase.RATING: "请对本次服务评价",
+    Phase.RATING: "请对本次服务进行评价",
     Phase.REASON: "请选择不满意原因",
     Phase.THANKS: "谢谢您的评价",
 }

@@ -325,6 +325,7 @@ class PadView:
     level: RatingLevel | None
     seconds_left: int | None
     digits: str = ""  # the callback number being typed (contact screen)
+    service: str | None = None  # the service rated, in Chinese
 
 
 PadListener = Callable[[PadView], None]
@@ -379,6 +380,7 @@ class PadDevice(_CounterDevice):
                 window=self.window,
                 clerk=(prompt.clerk if prompt is not None and prompt.clerk else self.clerk),
                 ticket_label=prompt.ticket_label if prompt is not None else None,
+                service=prompt.service_names.get("zh") if prompt is not None else None,
                 level=session.level,
                 seconds_left=left,
                 digits=session.digits,

@@ -162,7 +162,15 @@ class PadScreen:
     def _levels(self, body: pygame.Rect, view: PadView) -> None:
         unit = self._unit
         title = pygame.Rect(body.x, body.y + unit * 4, body.width, unit * 10)
-        self._text(f"请对本次服务评价  {view.ticket_label or ''}", 6, INK, title, "center")
+        # As halls say it: the number first, then the request, full-width punctuation.
+        asked = (
+            f"{view.ticket_label}号，请对本次服务进行评价"
+            if view.ticket_label
+            else "请对本次服务进行评价"
+        )
+        self._text(asked, 6, INK, title, "center")
+        if view.service:
+            self._text(f"办理业务：{view.service}", 4.5, MUTED, title.move(0, unit * 9), "center")
         labels = [RATING_LABELS_ZH[level] for level in self.profile.rating.levels]
         self._row(body, labels, LEVEL_COLOURS)
         self._countdown(body, view)

@@ -707,6 +707,7 @@ class RatingPrompt(Message):
     window: int
     clerk: ClerkView | None = None
     deadline: datetime
+    service_names: dict[str, str] = Field(default_factory=dict)  # the service, per language
 
 
 class RatingClosed(Message):

@@ -843,12 +843,14 @@ class SchedulerService:
 
     def _prompt_messages(self, transaction: Transaction) -> list[OutboxMessage]:
         clerk = self.hall.clerk(transaction.clerk_code) if transaction.clerk_code else None
+        service = self.hall.service(transaction.service_code)
         prompt = RatingPrompt(
             transaction_id=transaction.id,
             ticket_label=transaction.ticket_label,
             window=transaction.window,
             clerk=clerk_view(clerk, self._stars),
             deadline=transaction.pad_deadline,
+            service_names=service.names if service is not None else {},
         ).to_bytes()
         return [
             OutboxMessage(

@@ -87,7 +87,11 @@ def test_clerk_card_then_the_prompt_pops_up_and_a_touch_rates(
         # Finish: the five levels pop up by themselves.
         assert counter.call_next().status == "ok"
         assert counter.finish().status == "ok"
-        assert views.wait_for(lambda v: v.phase is Phase.RATING, WAIT)
+        rating = views.wait_for(lambda v: v.phase is Phase.RATING, WAIT)
+        # The citizen sees which ticket and which service they are rating.
+        assert rating is not None and rating.ticket_label == "A001"
+        social = hall.service("social")
+        assert social is not None and rating.service == social.names["zh"]
         app.step()
         app.save(artifacts_dir() / "pad-rating-prompt.png")
         # A touch outside every button does nothing; a touch on 不满意 asks why.
