@@ -198,6 +198,7 @@ class HallConfig(_Strict):
     recent_calls: int = Field(default=6, ge=1, le=50)
     max_wait_s: float = Field(default=1800.0, gt=0)  # ageing: no ticket waits longer unserved
     max_recalls: int = Field(default=2, ge=0, le=9)  # the next recall marks a no-show
+    hotline: str | None = Field(default=None, max_length=32)  # printed on tickets (e.g. 12345)
     elderly_age: int = Field(default=60, ge=0, le=150)
     appointment_late_s: float = Field(default=900.0, ge=0)  # later than this: a normal ticket
     require_open_window: bool = True  # refuse tickets no staffed window can serve

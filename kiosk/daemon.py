@@ -27,6 +27,7 @@ from hallbus.messages import (
     IssueTicket,
     PayloadError,
     PrinterFault,
+    PriorityClass,
     ReportPrint,
     ServiceState,
     TicketIssued,
@@ -52,12 +53,22 @@ def rating_page_url(public_url: str, ticket_id: str, token: str | None, language
     return f"{public_url.rstrip('/')}/t/{ticket_id}?{query}"
 
 
+# The mark a ticket of each priority carries, so the clerk and the citizen both see it.
+PRIORITY_MARKS = {
+    PriorityClass.APPOINTMENT: "Appointment",
+    PriorityClass.GREEN_CHANNEL: "Green channel",
+    PriorityClass.ELDERLY: "Priority: elderly and disabled",
+}
+
+
 @dataclass(frozen=True)
 class KioskSettings:
     """What a kiosk needs to know about its hall and its neighbours."""
 
     hall_names: dict[str, str]
     timezone: str = "Asia/Shanghai"
+    hotline: str | None = None  # the hall's phone line, printed on every ticket
+    max_recalls: int = 2  # a ticket is called this many times again before it is passed
     languages: tuple[str, ...] = ("zh", "en")
     id_reader: str | None = None  # the paired ID reader's device id
     public_url: str = "http://127.0.0.1:8000"  # the ticket's QR code opens {public_url}/t/<id>
@@ -349,4 +360,16 @@ class KioskDaemon(DeviceDaemon):
                 self.kiosk.public_url, ticket.ticket_id, ticket.rating_token, texts.language
             ),
             qr_caption=texts("Scan to follow your turn and rate the service"),
+            priority_mark=texts(mark) if (mark := PRIORITY_MARKS.get(ticket.priority)) else "",
+            rules=(
+                texts(
+                    "Not there after {calls} calls: the number is passed; take a new one",
+                    calls=self.kiosk.max_recalls + 1,
+                ),
+                *(
+                    (texts("Hotline {number}", number=hotline),)
+                    if (hotline := self.kiosk.hotline)
+                    else ()
+                ),
+            ),
         )

@@ -364,6 +364,8 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     settings = KioskSettings(
         hall_names=hall.names,
         timezone=hall.timezone,
+        hotline=hall.hotline,
+        max_recalls=hall.max_recalls,
         languages=languages,
         id_reader=args.id_reader or getattr(hall.device(args.device_id), "id_reader", None),
         public_url=args.public_url,

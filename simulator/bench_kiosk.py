@@ -34,6 +34,8 @@ SAMPLE_TICKET = TicketText(
     documents=("身份证原件", "社保卡"),
     qr_url="https://hall.example.cn/t/0123456789abcdef0123456789abcdef",
     qr_caption="扫码查看进度、评价服务",
+    priority_mark="老年人优先",
+    rules=("叫号3次未到视为过号，请重新取号", "咨询电话：12345"),
 )
 
 

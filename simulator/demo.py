@@ -268,6 +268,8 @@ def _touch_kiosk(
         KioskSettings(
             hall_names=hall.names,
             timezone=hall.timezone,
+            hotline=hall.hotline,
+            max_recalls=hall.max_recalls,
             id_reader=kiosk.id_reader,
             public_url=public_url,
         ),

@@ -142,6 +142,9 @@ def test_tapped_cards_check_in_and_give_elderly_priority(
     assert view is not None and view.issued is not None
     assert view.issued.ticket.priority is PriorityClass.ELDERLY
     assert running.printer.tickets.wait_count(2, WAIT)
+    # The printed ticket says why it goes ahead, and the hall's 过号 rule.
+    printed = running.printer.tickets.items()[-1].lines
+    assert "【老年人优先】" in printed and any("过号" in line for line in printed), printed
 
 
 def test_nothing_personal_in_logs_bus_or_database(
