@@ -11,7 +11,6 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
 from hallbus.links import SerialLine
-from hallbus.profiles import Where, load_profile, profile_names
 
 
 class _Strict(BaseModel):
@@ -63,13 +62,16 @@ class WedgeKeys(_Strict):
     repeat_guard_s: float = Field(default=2.0, ge=0)
 
 
-class _ProfileBase(_Strict):
+class ReaderProfileBase(_Strict):
+    """What every ID reader profile says; a reader driver's schema adds to it."""
+
     id: str
     name: str
     notes: str = ""
+    transport: str  # the reader driver that serves it (id_reader/drivers.py)
 
 
-class SamSerialProfile(_ProfileBase):
+class SamSerialProfile(ReaderProfileBase):
     """A SAM reader on a serial port."""
 
     transport: Literal["serial"]
@@ -77,7 +79,7 @@ class SamSerialProfile(_ProfileBase):
     timing: SamTiming = SamTiming()
 
 
-class SamUsbProfile(_ProfileBase):
+class SamUsbProfile(ReaderProfileBase):
     """A SAM reader speaking the same frames over USB bulk endpoints."""
 
     transport: Literal["usb"]
@@ -85,7 +87,7 @@ class SamUsbProfile(_ProfileBase):
     timing: SamTiming = SamTiming()
 
 
-class WedgeProfile(_ProfileBase):
+class WedgeProfile(ReaderProfileBase):
     """A reader that acts as a keyboard and types the ID number."""
 
     transport: Literal["keyboard_wedge"]
@@ -97,15 +99,8 @@ ReaderProfile = Annotated[
 ]
 
 
-class _ReaderProfileFile(RootModel[ReaderProfile]):
-    pass
+class AnyBuiltInReader(RootModel[ReaderProfile]):
+    """Any of the built-in readers, told apart by ``transport``."""
 
 
-def load_reader_profile(name: str, folder: Where | None = None) -> ReaderProfile:
-    """The validated profile ``name`` (``ProfileError`` names the file and the field)."""
-    return load_profile(_ReaderProfileFile, folder or "id_readers", name).root
-
-
-def reader_profile_names(folder: Where | None = None) -> list[str]:
-    """Every shipped ID reader profile."""
-    return profile_names(folder or "id_readers")
+BUILT_IN_TRANSPORTS = frozenset({"serial", "usb", "keyboard_wedge"})

@@ -35,10 +35,11 @@ from hallbus.messages import (
 )
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, DeviceEventKind
+from kiosk.drivers import Printer, printer_driver
 from kiosk.flow import Action, IssueRequest, KioskFlow, KioskView
 from kiosk.i18n import texts_for
-from kiosk.printer import PrintOutcome, TicketPrinter
-from kiosk.ticket_layout import RasterFont, TicketText, layout_ticket, ticket_time
+from kiosk.printer import PrintOutcome
+from kiosk.ticket_layout import RasterFont, TicketText, ticket_time
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ class KioskDaemon(DeviceDaemon):
         bus: BusSettings,
         hall: str,
         device_id: str,
-        printer: TicketPrinter,
+        printer: Printer,
         settings: KioskSettings,
         *,
         raster_font: RasterFont | None = None,
@@ -293,9 +294,8 @@ class KioskDaemon(DeviceDaemon):
             self.flow.issued_ok(ticket, self.clock.now())
             language = self.flow.language
         self._changed()
-        data = layout_ticket(
-            self._ticket_text(ticket, language), self.printer.profile, self.raster_font
-        )
+        layout = printer_driver(self.printer.profile).layout
+        data = layout(self._ticket_text(ticket, language), self.printer.profile, self.raster_font)
         outcome = self.printer.print_ticket(data)
         self._record(touched, replied, outcome)
         with self._lock:

@@ -6,8 +6,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from hallbus.profiles import Where, load_profile, profile_names
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -42,6 +40,7 @@ class PrinterProfile(_Strict):
     """Capabilities of one printer model; code asks these, never the model name."""
 
     id: str
+    type: str = "escpos"  # the printer driver that serves it (kiosk/drivers.py)
     vendor: str
     model: str
     paper_width_mm: Literal[58, 80]
@@ -69,13 +68,3 @@ class PrinterProfile(_Strict):
     def has_cutter(self) -> bool:
         """Whether the printer cuts the ticket off."""
         return self.cut != "none"
-
-
-def load_printer_profile(name: str, folder: Where | None = None) -> PrinterProfile:
-    """Load and validate one printer profile by file name (without ``.yaml``)."""
-    return load_profile(PrinterProfile, folder or "printers", name)
-
-
-def printer_profile_names(folder: Where | None = None) -> list[str]:
-    """Every shipped printer profile."""
-    return profile_names(folder or "printers")

@@ -346,13 +346,14 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     from hallbus.fonts import FontNotFound, font_for
     from hallbus.hall_file import load_hall
     from kiosk.daemon import KioskDaemon, KioskSettings
-    from kiosk.printer import PrinterAddress, TicketPrinter, open_link
-    from kiosk.profile import load_printer_profile
+    from kiosk.drivers import load_printer_profile, printer_driver
+    from kiosk.printer import PrinterAddress, open_link
     from kiosk.ticket_layout import RasterFont
 
     hall = load_hall(args.hall)
     profile = load_printer_profile(args.profile)
-    printer = TicketPrinter(open_link(PrinterAddress.parse(args.printer), profile), profile)
+    link = open_link(PrinterAddress.parse(args.printer), profile)
+    printer = printer_driver(profile).printer(link, profile)
     raster_font = None
     if profile.cjk is None:
         try:
@@ -395,7 +396,7 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
 def cmd_printer_emulator(args: argparse.Namespace) -> int:
     """Run a ticket printer emulator on a pty or TCP port; save what it prints as PNG."""
     from hallbus.fonts import FontNotFound, font_for
-    from kiosk.profile import load_printer_profile
+    from kiosk.drivers import load_printer_profile
     from simulator.printer_emulator import PrinterEmulator
 
     profile = load_printer_profile(args.profile)
@@ -451,8 +452,7 @@ def cmd_id_reader(args: argparse.Namespace) -> int:
     from hallbus.hall_file import load_hall
     from hallbus.profiles import ProfileError
     from id_reader.daemon import IdReaderDaemon, IdReaderSettings
-    from id_reader.drivers import card_source_for
-    from id_reader.profile import load_reader_profile
+    from id_reader.drivers import card_source_for, load_reader_profile
 
     hasher = _id_hasher(args.key_file)
     if hasher is None:

@@ -20,15 +20,15 @@ def _validators() -> dict[str, Validator]:
     from counter_terminal.drivers import validate_counter_profile
     from display_wall.drivers import validate_led_profile
     from display_wall.profile import LcdLayout
-    from id_reader.profile import _ReaderProfileFile
-    from kiosk.profile import PrinterProfile
+    from id_reader.drivers import validate_reader_profile
+    from kiosk.drivers import validate_printer_profile
 
     def rooted(model: type[RootModel[Any]]) -> Validator:
         return lambda data, name, where: validate_profile(model, data, name, where).root
 
     return {
-        "printers": lambda data, name, where: validate_profile(PrinterProfile, data, name, where),
-        "id_readers": rooted(_ReaderProfileFile),
+        "printers": validate_printer_profile,
+        "id_readers": validate_reader_profile,
         "counter_devices": validate_counter_profile,
         "led_boards": validate_led_profile,
         "hall_boards": lambda data, name, where: validate_profile(LcdLayout, data, name, where),
@@ -77,8 +77,10 @@ def cmd_drivers(args: argparse.Namespace) -> int:
     """List the device drivers, built-in and plugged in, and any plug-in that failed."""
     from counter_terminal.drivers import KEYPAD_DRIVERS
     from display_wall.drivers import LED_DRIVERS
+    from id_reader.drivers import READER_DRIVERS
+    from kiosk.drivers import PRINTER_DRIVERS
 
-    registries = (LED_DRIVERS, KEYPAD_DRIVERS)
+    registries = (LED_DRIVERS, KEYPAD_DRIVERS, READER_DRIVERS, PRINTER_DRIVERS)
     rows = [{"kind": r.kind, "type": t, "from": r.origin(t)} for r in registries for t in r.types()]
     problems = [
         {"entry_point": p.entry_point, "error": p.error} for r in registries for p in r.problems

@@ -20,7 +20,8 @@ from hallbus.links import SerialLink
 from hallbus.settings import BusSettings
 from hallbus.topics import DeviceEventKind, HallTopics
 from id_reader.daemon import IdReaderDaemon
-from id_reader.profile import SamSerialProfile, SamTiming, load_reader_profile
+from id_reader.drivers import load_reader_profile
+from id_reader.profile import SamSerialProfile, SamTiming
 from id_reader.sam_protocol import Command, encode_request
 from id_reader.sam_reader import SamCardSource
 from simulator.id_cards import ELDERLY_RESIDENT

@@ -15,9 +15,9 @@ from hallbus.hall_file import DEMO_HALL_FILE, load_hall
 from hallbus.messages import PrintState
 from hallbus.settings import BusSettings
 from kiosk.daemon import KioskDaemon, KioskSettings
+from kiosk.drivers import load_printer_profile
 from kiosk.flow import ChooseService, Confirm, Screen
 from kiosk.printer import PrinterAddress, TicketPrinter, open_link
-from kiosk.profile import load_printer_profile
 from kiosk.ticket_layout import RasterFont, TicketText, layout_ticket
 from scheduler.bridge import SchedulerService
 from scheduler.store import Store

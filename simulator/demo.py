@@ -28,11 +28,12 @@ from hallbus.links import SerialLink
 from hallbus.messages import RATING_LABELS_ZH, UNRATED, DeviceKind, RatingLevel
 from hallbus.settings import BusSettings
 from id_reader.daemon import IdReaderDaemon, IdReaderSettings
-from id_reader.profile import SamSerialProfile, load_reader_profile
+from id_reader.drivers import load_reader_profile
+from id_reader.profile import SamSerialProfile
 from id_reader.sam_reader import SamCardSource
 from kiosk.daemon import KioskDaemon, KioskSettings
+from kiosk.drivers import load_printer_profile
 from kiosk.printer import PrinterAddress, TicketPrinter, open_link
-from kiosk.profile import load_printer_profile
 from paidui.broker import (
     BROKER_CONFIG_DIR,
     EmbeddedBroker,

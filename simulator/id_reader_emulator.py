@@ -85,6 +85,14 @@ class IdReaderEmulator:
         return sum(1 for r in self.requests.items() if r.command is command)
 
     # --- the protocol -------------------------------------------------------------------
+    def polls(self) -> int:
+        """How many commands the host has sent so far."""
+        return len(self.requests.items())
+
+    def wait_for_polls(self, count: int, timeout: float) -> bool:
+        """Wait until the host has sent ``count`` commands in all."""
+        return self.requests.wait_count(count, timeout)
+
     def receive(self, data: bytes) -> bytes:
         """Take bytes from the host; return the reader's answer bytes."""
         out = bytearray()

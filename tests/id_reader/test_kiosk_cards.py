@@ -26,9 +26,9 @@ from id_reader.card_text import CardText
 from id_reader.daemon import IdReaderDaemon, IdReaderSettings
 from id_reader.sam_reader import SamCardSource
 from kiosk.daemon import KioskDaemon, KioskSettings
+from kiosk.drivers import load_printer_profile
 from kiosk.flow import ChooseService, Confirm, KioskView, Screen
 from kiosk.printer import PrinterAddress, TicketPrinter, open_link
-from kiosk.profile import load_printer_profile
 from scheduler.bridge import SchedulerService
 from simulator.devices import VirtualPortal
 from simulator.id_cards import ELDERLY_RESIDENT, FOREIGN_PERMANENT, YOUNG_RESIDENT

@@ -11,15 +11,9 @@ import pytest
 
 from hallbus.identity import IdHasher, IdKeyError, new_id_key
 from hallbus.profiles import ProfileError
-from id_reader.drivers import card_source_for
+from id_reader.drivers import card_source_for, load_reader_profile, reader_profile_names
 from id_reader.privacy import age_on, card_event, mask_name
-from id_reader.profile import (
-    SamSerialProfile,
-    SamUsbProfile,
-    WedgeProfile,
-    load_reader_profile,
-    reader_profile_names,
-)
+from id_reader.profile import SamSerialProfile, SamUsbProfile, WedgeProfile
 from id_reader.sam_reader import SamCardSource
 from id_reader.wedge_source import WedgeCardSource
 from paidui.cli import main

@@ -12,8 +12,9 @@ from hallbus.hall_file import HallConfig
 from hallbus.links import LinkGone
 from hallbus.settings import BusSettings
 from id_reader.daemon import IdReaderDaemon, IdReaderSettings
+from id_reader.drivers import load_reader_profile
 from id_reader.links import UsbReaderLink
-from id_reader.profile import SamUsbProfile, load_reader_profile
+from id_reader.profile import SamUsbProfile
 from id_reader.sam_protocol import Command, Response, SamDecoder, Status, encode_request
 from id_reader.sam_reader import SamCardSource
 from simulator.id_cards import ELDERLY_RESIDENT

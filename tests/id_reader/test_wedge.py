@@ -18,7 +18,8 @@ from hallbus.links import LinkGone
 from hallbus.messages import CardKind, Gender
 from hallbus.settings import BusSettings
 from id_reader.daemon import IdReaderDaemon, IdReaderSettings
-from id_reader.profile import WedgeKeys, WedgeProfile, load_reader_profile
+from id_reader.drivers import load_reader_profile
+from id_reader.profile import WedgeKeys, WedgeProfile
 from id_reader.sources import NoCard, Tapped, Unreadable
 from id_reader.wedge import KeyEvent, TypedNumber, WedgeDecoder, WedgeNoise
 from id_reader.wedge_source import WedgeCardSource

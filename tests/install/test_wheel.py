@@ -68,15 +68,17 @@ def test_the_wheel_ships_every_profile_and_rule_and_only_the_role_s_dependencies
 import json, importlib.util
 from counter_terminal.drivers import counter_profile_names
 from display_wall.drivers import led_profile_names
-from id_reader.profile import reader_profile_names
-from kiosk.profile import printer_profile_names
+from id_reader.drivers import reader_profile_names
+from hallbus.profiles import PROFILE_ROOT
 from paidui.install import UDEV_RULES
 from paidui.broker import BROKER_CONFIG_DIR
 import firmware_profiles
 print(json.dumps({
     "from": firmware_profiles.__file__,
     "counter": counter_profile_names(), "led": led_profile_names(),
-    "readers": reader_profile_names(), "printers": printer_profile_names(),
+    "readers": reader_profile_names(),
+    # Printers are the kiosk's role (its extra brings python-escpos): shipped all the same.
+    "printers": sorted(p.stem for p in (PROFILE_ROOT / "printers").glob("*.yaml")),
     "rules": sorted(p.name for p in UDEV_RULES.glob("*.rules")),
     "broker": sorted(p.name for p in BROKER_CONFIG_DIR.glob("*.conf")),
     "absent": [m for m in ("sqlalchemy", "fastapi", "amqtt", "rich", "psycopg")

@@ -31,6 +31,7 @@ from hallbus.messages import (
 from hallbus.settings import BusSettings
 from hallbus.topics import DeviceEventKind, HallTopics
 from kiosk.daemon import KioskDaemon, KioskSettings
+from kiosk.drivers import load_printer_profile
 from kiosk.flow import (
     AskCard,
     Back,
@@ -43,7 +44,6 @@ from kiosk.flow import (
     ToggleLargePrint,
 )
 from kiosk.printer import PrinterAddress, TicketPrinter, open_link
-from kiosk.profile import load_printer_profile
 from kiosk.ui import KioskApp
 from scheduler.bridge import SchedulerService
 from simulator.devices import VirtualPortal

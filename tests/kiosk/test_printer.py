@@ -7,8 +7,9 @@ from collections.abc import Iterator
 import pytest
 
 from hallbus.messages import PrinterFault, PrintState
+from kiosk.drivers import load_printer_profile
 from kiosk.printer import PrinterAddress, TicketPrinter, open_link
-from kiosk.profile import PrinterProfile, load_printer_profile
+from kiosk.profile import PrinterProfile
 from kiosk.ticket_layout import layout_ticket
 from simulator.printer_emulator import PrinterEmulator
 from tests.kiosk.tickets import SAMPLE, SAMPLE_LINES

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hallbus.profiles import ProfileError
-from kiosk.profile import load_printer_profile, printer_profile_names
+from kiosk.drivers import load_printer_profile, printer_profile_names
 
 
 @pytest.mark.parametrize("name", printer_profile_names())

@@ -11,7 +11,7 @@ import qrcode
 from PIL import Image
 
 from hallbus.fonts import font_for
-from kiosk.profile import load_printer_profile, printer_profile_names
+from kiosk.drivers import load_printer_profile, printer_profile_names
 from kiosk.ticket_layout import RasterFont, display_width, layout_ticket, wrap
 from simulator.escpos_decoder import Cut, EscPosDecoder, QrCode, RasterImage, TextLine
 from simulator.printer_emulator import PrintedTicket, raster_to_image

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kiosk.profile import load_printer_profile
+from kiosk.drivers import load_printer_profile
 from kiosk.ticket_layout import layout_ticket
 from simulator.escpos_decoder import EscPosDecoder, Init, StatusRequest, TextLine, Unknown
 from tests.kiosk.tickets import SAMPLE
