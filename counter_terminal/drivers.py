@@ -30,13 +30,11 @@ from counter_terminal.profile import (
     HidPadProfile,
     TouchPadProfile,
 )
-from hallbus.drivers import DriverRegistry, UnknownDriverError
+from hallbus.drivers import DriverRegistry
 from hallbus.profiles import (
-    ProfileError,
     Where,
     folders_of,
     load_raw_profile,
-    profile_folders,
     profile_names,
     validate_profile,
 )
@@ -82,10 +80,7 @@ AnyCounterProfile = (
 
 def counter_profile_folders() -> list[Path]:
     """Where keypad and pad profiles are found: the site's, the shipped, each plug-in's."""
-    folders = profile_folders("counter_devices")
-    for driver_type in KEYPAD_DRIVERS.types():
-        folders.extend(KEYPAD_DRIVERS.get(driver_type).profile_dirs)
-    return folders
+    return KEYPAD_DRIVERS.profile_folders("counter_devices")
 
 
 def load_counter_profile(name: str, folder: Where | None = None) -> AnyCounterProfile:
@@ -99,11 +94,9 @@ def validate_counter_profile(data: dict[str, Any], name: str, where: str) -> Any
     """A merged profile validated as its built-in family or by its keypad driver's schema."""
     if str(data.get("type")) in BUILT_IN_TYPES:
         return validate_profile(AnyBuiltInProfile, data, name, where).root
-    try:
-        driver = KEYPAD_DRIVERS.get(str(data.get("type")))
-    except UnknownDriverError as err:
-        raise ProfileError(f"profile {name!r} in {where}: type: {err}") from err
-    return validate_profile(driver.profile_model, data, name, where)
+    profile = KEYPAD_DRIVERS.validate(data, name, where)
+    assert isinstance(profile, BusKeypadBase)
+    return profile
 
 
 def counter_profile_names(folder: Where | None = None) -> list[str]:

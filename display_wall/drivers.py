@@ -18,13 +18,10 @@ from typing import Any, Protocol
 
 from display_wall.boards import BoardCodec, BoardContent, Bx5Codec, LineCodec
 from display_wall.profile import Bx5BoardProfile, LedBoardProfileBase, LineBoardProfile
-from hallbus.drivers import DriverRegistry, UnknownDriverError
+from hallbus.drivers import DriverRegistry
 from hallbus.profiles import (
-    ProfileError,
     load_raw_profile,
-    profile_folders,
     profile_names,
-    validate_profile,
 )
 
 
@@ -66,20 +63,15 @@ def codec_for(profile: LedBoardProfileBase, address: int) -> BoardCodec:
 
 
 def led_profile_folders() -> list[Path]:
-    """Where LED board profiles are found: the shipped ones, then each plug-in's."""
-    folders = profile_folders("led_boards")
-    for driver_type in LED_DRIVERS.types():
-        folders.extend(LED_DRIVERS.get(driver_type).profile_dirs)
-    return folders
+    """Where LED board profiles are found: the site's, the shipped, each plug-in's."""
+    return LED_DRIVERS.profile_folders("led_boards")
 
 
 def validate_led_profile(data: dict[str, Any], name: str, where: str) -> LedBoardProfileBase:
     """A merged profile validated by the schema of the driver its ``type`` names."""
-    try:
-        driver = LED_DRIVERS.get(str(data.get("type")))
-    except UnknownDriverError as err:
-        raise ProfileError(f"profile {name!r} in {where}: type: {err}") from err
-    return validate_profile(driver.profile_model, data, name, where)
+    profile = LED_DRIVERS.validate(data, name, where)
+    assert isinstance(profile, LedBoardProfileBase)
+    return profile
 
 
 def load_led_profile(name: str) -> LedBoardProfileBase:
@@ -91,4 +83,4 @@ def load_led_profile(name: str) -> LedBoardProfileBase:
 
 def led_profile_names() -> list[str]:
     """Every LED board model, shipped or plugged in."""
-    return sorted({n for folder in led_profile_folders() for n in profile_names(folder)})
+    return profile_names(led_profile_folders())

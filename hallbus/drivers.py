@@ -9,11 +9,17 @@ drivers, or the daemon, down with it.
 
 from __future__ import annotations
 
+import builtins
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Generic, Protocol, TypeVar
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
+
+from pydantic import BaseModel
+
+from hallbus.profiles import ProfileError, profile_folders, validate_profile
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +36,14 @@ class Driver(Protocol):
     @property
     def type(self) -> str:
         """The profile ``type:`` it serves."""
+
+    @property
+    def profile_model(self) -> builtins.type[BaseModel]:
+        """The schema its profiles validate against."""
+
+    @property
+    def profile_dirs(self) -> tuple[Path, ...]:
+        """Folders of profiles it brings (a plug-in's own models)."""
 
 
 D = TypeVar("D", bound=Driver)
@@ -105,6 +119,24 @@ class DriverRegistry(Generic[D]):
         """``built-in`` or the entry point that brought the driver."""
         self._load()
         return self._origins[driver_type]
+
+    def profile_folders(self, kind_folder: str) -> list[Path]:
+        """Where this kind's profiles are: the site's and shipped ``kind_folder``, then each
+        plug-in's own."""
+        folders = profile_folders(kind_folder)
+        for driver in self._load().values():
+            folders.extend(driver.profile_dirs)
+        return folders
+
+    def validate(
+        self, data: dict[str, Any], name: str, where: str, *, key: str = "type"
+    ) -> BaseModel:
+        """A merged profile validated by the schema of the driver its ``key`` names."""
+        try:
+            driver = self.get(str(data.get(key)))
+        except UnknownDriverError as err:
+            raise ProfileError(f"profile {name!r} in {where}: {key}: {err}") from err
+        return validate_profile(driver.profile_model, data, name, where)
 
     def add(self, driver: D, origin: str = "added") -> None:
         """Register a driver by hand (a test of a driver not installed as a package)."""

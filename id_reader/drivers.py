@@ -17,15 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from hallbus.drivers import DriverRegistry, UnknownDriverError
+from hallbus.drivers import DriverRegistry
 from hallbus.input_keys import EvdevKeySource
 from hallbus.links import SerialLink
 from hallbus.profiles import (
-    ProfileError,
     Where,
     folders_of,
     load_raw_profile,
-    profile_folders,
     profile_names,
     validate_profile,
 )
@@ -118,21 +116,16 @@ def card_source_for(
 
 def reader_profile_folders() -> list[Path]:
     """Where reader profiles are found: the site's, the shipped, each plug-in's."""
-    folders = profile_folders("id_readers")
-    for driver_type in READER_DRIVERS.types():
-        folders.extend(READER_DRIVERS.get(driver_type).profile_dirs)
-    return folders
+    return READER_DRIVERS.profile_folders("id_readers")
 
 
 def validate_reader_profile(data: dict[str, Any], name: str, where: str) -> ReaderProfileBase:
     """A merged profile validated as a built-in reader or by its driver's schema."""
     if str(data.get("transport")) in BUILT_IN_TRANSPORTS:
         return validate_profile(AnyBuiltInReader, data, name, where).root
-    try:
-        driver = READER_DRIVERS.get(str(data.get("transport")))
-    except UnknownDriverError as err:
-        raise ProfileError(f"profile {name!r} in {where}: transport: {err}") from err
-    return validate_profile(driver.profile_model, data, name, where)
+    profile = READER_DRIVERS.validate(data, name, where, key="transport")
+    assert isinstance(profile, ReaderProfileBase)
+    return profile
 
 
 def load_reader_profile(name: str, folder: Where | None = None) -> ReaderProfileBase:

@@ -17,17 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from hallbus.drivers import DriverRegistry, UnknownDriverError
+from hallbus.drivers import DriverRegistry
 from hallbus.links import ByteLink
 from hallbus.messages import PrinterFault
 from hallbus.profiles import (
-    ProfileError,
     Where,
     folders_of,
     load_raw_profile,
-    profile_folders,
     profile_names,
-    validate_profile,
 )
 from kiosk.printer import PrintOutcome, TicketPrinter
 from kiosk.profile import PrinterProfile
@@ -78,19 +75,14 @@ def printer_driver(profile: PrinterProfile) -> PrinterDriver:
 
 def printer_profile_folders() -> list[Path]:
     """Where printer profiles are found: the site's, the shipped, each plug-in's."""
-    folders = profile_folders("printers")
-    for driver_type in PRINTER_DRIVERS.types():
-        folders.extend(PRINTER_DRIVERS.get(driver_type).profile_dirs)
-    return folders
+    return PRINTER_DRIVERS.profile_folders("printers")
 
 
 def validate_printer_profile(data: dict[str, Any], name: str, where: str) -> PrinterProfile:
     """A merged profile validated by its driver's schema (ESC/POS when it names none)."""
-    try:
-        driver = PRINTER_DRIVERS.get(str(data.get("type", ESCPOS_DRIVER.type)))
-    except UnknownDriverError as err:
-        raise ProfileError(f"profile {name!r} in {where}: type: {err}") from err
-    return validate_profile(driver.profile_model, data, name, where)
+    profile = PRINTER_DRIVERS.validate({"type": ESCPOS_DRIVER.type, **data}, name, where)
+    assert isinstance(profile, PrinterProfile)
+    return profile
 
 
 def load_printer_profile(name: str, folder: Where | None = None) -> PrinterProfile:

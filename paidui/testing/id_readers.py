@@ -36,7 +36,7 @@ from hallbus.topics import DeviceEventKind, HallTopics
 from id_reader.daemon import IdReaderDaemon, IdReaderSettings
 from id_reader.drivers import READER_DRIVERS, ReaderDriver, ReaderEmulator, load_reader_profile
 from id_reader.profile import ReaderProfileBase
-from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port, mosquitto_available
+from paidui.testing import running_broker
 from simulator.id_cards import ELDERLY_RESIDENT, YOUNG_RESIDENT
 from simulator.mailbox import Mailbox
 
@@ -75,14 +75,7 @@ class ReaderConformance:
     @classmethod
     def bus(cls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BusSettings]:
         """mosquitto with the project's demo configuration, for this class."""
-        if not mosquitto_available():
-            pytest.fail("the conformance kit needs mosquitto: apt-get install mosquitto")
-        broker = MosquittoBroker(
-            BROKER_CONFIG_DIR / "demo.conf", free_port(), tmp_path_factory.mktemp("broker")
-        )
-        broker.start()
-        yield BusSettings(port=broker.port)
-        broker.stop()
+        yield from running_broker(tmp_path_factory)
 
     def test_the_daemon_publishes_one_private_event_per_tap(
         self, bus: BusSettings, tmp_path: Path

@@ -42,7 +42,7 @@ from hallbus.links import SerialLink
 from hallbus.messages import DeviceKind, WindowState, WindowStatus, decode
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
-from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port, mosquitto_available
+from paidui.testing import running_broker
 from scheduler.bridge import SchedulerService
 from scheduler.store import Store
 from simulator.counter_bus_emulator import CounterBusEmulator
@@ -117,14 +117,7 @@ class KeypadConformance:
     @classmethod
     def bus(cls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BusSettings]:
         """mosquitto with the project's demo configuration, for this class."""
-        if not mosquitto_available():
-            pytest.fail("the conformance kit needs mosquitto: apt-get install mosquitto")
-        broker = MosquittoBroker(
-            BROKER_CONFIG_DIR / "demo.conf", free_port(), tmp_path_factory.mktemp("broker")
-        )
-        broker.start()
-        yield BusSettings(port=broker.port)
-        broker.stop()
+        yield from running_broker(tmp_path_factory)
 
     def hall(self) -> HallConfig:
         """The demo hall with this keypad at window 1."""

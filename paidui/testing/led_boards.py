@@ -39,7 +39,7 @@ from hallbus.links import SerialLink
 from hallbus.messages import DeviceKind, DeviceStatus, decode
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
-from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port, mosquitto_available
+from paidui.testing import running_broker
 from scheduler.bridge import SchedulerService
 from scheduler.store import Store
 from simulator.devices import VirtualCounter, VirtualKiosk
@@ -168,14 +168,7 @@ class LedBoardConformance:
     @classmethod
     def bus(cls, tmp_path_factory: pytest.TempPathFactory) -> Iterator[BusSettings]:
         """mosquitto with the project's demo configuration, for this class."""
-        if not mosquitto_available():
-            pytest.fail("the conformance kit needs mosquitto: apt-get install mosquitto")
-        broker = MosquittoBroker(
-            BROKER_CONFIG_DIR / "demo.conf", free_port(), tmp_path_factory.mktemp("broker")
-        )
-        broker.start()
-        yield BusSettings(port=broker.port)
-        broker.stop()
+        yield from running_broker(tmp_path_factory)
 
     def hall(self) -> HallConfig:
         """The demo hall with this board above window 1 and its clerk's keypad."""
