@@ -92,8 +92,9 @@ class Texts:
         return str(get_display(arabic_reshaper.reshape(text)))
 
     def pick(self, per_language: dict[str, T], fallback: T) -> T:
-        """This language's entry, else English, else Chinese, else ``fallback``."""
-        for language in (self.language, "en", "zh"):
+        """This language's entry, else Chinese (a hall's names are official in Chinese, and
+        Uyghur or Kazakh readers read it before English), else English, else ``fallback``."""
+        for language in (self.language, "zh", "en"):
             if per_language.get(language):
                 return per_language[language]
         return fallback

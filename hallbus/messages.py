@@ -637,6 +637,7 @@ class ServiceState(Message):
 
     service_code: str
     names: dict[str, str]
+    prefix: str = ""  # the letter its tickets carry (A001): the kiosk and boards show it
     documents: dict[str, list[str]] = Field(default_factory=dict)  # 一次性告知, per language
     green_channel: bool = False
     waiting: int

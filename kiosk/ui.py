@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from typing import Protocol
@@ -44,6 +45,8 @@ TILE_OFF = (220, 223, 228)
 ACCENT = (0, 120, 80)
 ALERT = (190, 30, 30)
 WHITE = (255, 255, 255)
+PAUSED_SCREEN = (52, 73, 102)  # tickets unavailable: a quiet slate blue
+NO_LINE_START = frozenset("。，、；：！？）」』】》,.;:!?)")
 
 
 class KioskController(Protocol):
@@ -120,7 +123,8 @@ class KioskScreen:
         width, height = self.size
         self._unit = height / 100 * (1.4 if view.large_print else 1.0)
         surface.fill(BACKGROUND)
-        header = pygame.Rect(0, 0, width, int(height * 0.09))
+        # Large print enlarges everything, the header and its buttons too.
+        header = pygame.Rect(0, 0, width, int(height * (0.12 if view.large_print else 0.09)))
         pygame.draw.rect(surface, HEADER, header)
         name_width = width * 0.46
         name_x = width * 0.02 if not texts.rtl else width - name_width - width * 0.02
@@ -179,17 +183,17 @@ class KioskScreen:
             self._text(
                 texts("No appointment today: please choose a service"), 2.2, ALERT, banner, "center"
             )
-        columns = 1 if view.large_print else 2
+        # One card a row across the screen, as tall as the services leave room for: an
+        # elderly citizen reads the letter, the name and the wait without leaning in.
         margin = body.width * 0.04
-        tile_w = (body.width - margin * (columns + 1)) / columns
-        tile_h = body.height * (0.16 if view.large_print else 0.13)
-        top = title.bottom + body.height * 0.04
+        top = title.bottom + body.height * 0.03
+        bottom = body.bottom - body.height * (0.16 if view.card_reader else 0.04)
+        count = max(len(view.menu), 1)
+        gap = margin / 2
+        tile_h = min((bottom - top - gap * (count - 1)) / count, body.height * 0.2)
         for index, state in enumerate(view.menu):
-            row, col = divmod(index, columns)
-            if self._texts.rtl:
-                col = columns - 1 - col
             rect = pygame.Rect(
-                margin + col * (tile_w + margin), top + row * (tile_h + margin / 2), tile_w, tile_h
+                margin, top + index * (tile_h + gap), body.width - 2 * margin, tile_h
             )
             self._tile(rect, state)
         if view.card_reader:
@@ -199,18 +203,32 @@ class KioskScreen:
         texts = self._texts
         open_now = state.unavailable is None
         pygame.draw.rect(self._surface, TILE if open_now else TILE_OFF, rect, border_radius=18)
-        if state.green_channel and open_now:
-            pygame.draw.rect(self._surface, ACCENT, rect, width=4, border_radius=18)
-        name_rect = pygame.Rect(rect.x, rect.y + rect.height * 0.1, rect.width, rect.height * 0.5)
-        inner = name_rect.inflate(-rect.width * 0.08, 0)
+        # The ticket's letter, large, at the reading side's start: the same letter the
+        # boards call (A001), so a citizen finds their line again.
+        side = rect.height * 0.7
+        pad = (rect.height - side) / 2
+        badge_x = rect.x + pad if not texts.rtl else rect.right - pad - side
+        letter = pygame.Rect(badge_x, rect.y + pad, side, side)
+        pygame.draw.ellipse(self._surface, HEADER if open_now else MUTED, letter)
+        self._text(state.prefix or "·", side / self._unit * 0.55, WHITE, letter, "center")
+        text_x = letter.right + pad if not texts.rtl else rect.x + pad
+        inner = pygame.Rect(text_x, rect.y, rect.width - side - pad * 3, rect.height)
+        badge = open_now and state.green_channel
+        # Two lines (name, wait), or three with the 绿色通道 badge under them.
+        rows = (0.04, 0.40, 0.68) if badge else (0.08, 0.52, 0.0)
+        name_rect = pygame.Rect(
+            inner.x, rect.y + rect.height * rows[0], inner.width, rect.height * 0.36
+        )
         self._text(
             texts.pick(state.names, state.service_code),
-            3.0,
+            4.0,
             INK if open_now else MUTED,
-            inner,
+            name_rect,
             "start",
         )
-        detail_rect = inner.move(0, rect.height * 0.45)
+        detail_rect = pygame.Rect(
+            inner.x, rect.y + rect.height * rows[1], inner.width, rect.height * 0.26
+        )
         if open_now:
             detail = "  ·  ".join(
                 [
@@ -218,10 +236,20 @@ class KioskScreen:
                     texts("about {duration}", duration=texts.duration(state.estimated_wait_s)),
                 ]
             )
-            self._text(detail, 2.0, MUTED, detail_rect, "start")
+            self._text(detail, 2.8, INK, detail_rect, "start")
+            if badge:
+                pill = pygame.Rect(0, rect.y + rect.height * rows[2], inner.width * 0.55, 0)
+                pill.height = int(rect.height * 0.24)
+                pill.x = inner.x if not texts.rtl else inner.right - pill.width
+                self._priority_badge(pill)
             self.buttons.append(Button(rect, ChooseService(state.service_code)))
         else:
-            self._text(self._reason(state), 2.0, ALERT, detail_rect, "start")
+            self._text(self._reason(state), 2.6, ALERT, detail_rect, "start")
+
+    def _priority_badge(self, pill: pygame.Rect) -> None:
+        """绿色通道 in words on a green pill (a coloured border alone reads as "selected")."""
+        pygame.draw.rect(self._surface, ACCENT, pill, border_radius=pill.height // 2)
+        self._text(self._texts("Green channel · priority"), 2.4, WHITE, pill, "center")
 
     def _reason(self, state: ServiceState) -> str:
         texts = self._texts
@@ -339,7 +367,8 @@ class KioskScreen:
         }.get(kind)
 
     def _out_of_service(self, body: pygame.Rect, view: KioskView) -> None:
-        pygame.draw.rect(self._surface, ALERT, body)
+        # Calm, not alarming: nothing is wrong with the citizen, the screen says what to do.
+        pygame.draw.rect(self._surface, PAUSED_SCREEN, body)
         title = pygame.Rect(body.x, body.y + body.height * 0.25, body.width, body.height * 0.12)
         self._text(self._texts("Tickets are not available"), 6.0, WHITE, title, "center")
         if view.notice is not None:
@@ -392,7 +421,10 @@ class KioskScreen:
         language: str | None = None,
     ) -> None:
         texts = texts_for(language) if language else self._texts
-        font = _font(_font_path(texts.language), max(int(self._unit * size), 8))
+        # A hall's names may stay in Chinese under another language (Uyghur, Kazakh): draw
+        # them with a font that has the characters, never boxes.
+        script = "zh" if any(unicodedata.east_asian_width(c) in "WF" for c in text) else None
+        font = _font(_font_path(script or texts.language), max(int(self._unit * size), 8))
         image = font.render(texts.for_display(text), True, color)
         if image.get_width() > rect.width > 0:  # shrink to fit rather than overflow
             scale = rect.width / image.get_width()
@@ -412,7 +444,9 @@ class KioskScreen:
         lines: list[str] = []
         current = ""
         for char in text:
-            if font.size(current + char)[0] > rect.width * 0.9 and current:
+            # A closing mark never starts a line (。，、 ...): it stays with its sentence.
+            too_wide = font.size(current + char)[0] > rect.width * 0.9
+            if too_wide and current and char not in NO_LINE_START:
                 lines.append(current)
                 current = char
             else:

@@ -911,6 +911,7 @@ class SchedulerService:
         state = ServiceState(
             service_code=code,
             names=service.names,
+            prefix=service.prefix,
             documents=service.documents,
             green_channel=service.green_channel,
             waiting=self.queue.waiting_count(code),
