@@ -23,7 +23,7 @@ from scheduler.web.context import (
     WebContext,
     client_address,
 )
-from scheduler.web.live import device_rows, live_view
+from scheduler.web.live import device_rows
 from scheduler.web.operations import CaseStep, OperationError
 from scheduler.web.ratings import case_counts, case_page, ledger_page, rating_summary
 
@@ -157,9 +157,9 @@ def end_session(request: Request, ctx: Context, session: Viewer) -> Response:
 
 @router.get("/live", responses=UNAUTHORIZED)
 def live(ctx: Context, session: Viewer) -> dict[str, Any]:
-    """Windows, services, alerts and recent events as the live page shows them."""
-    now = ctx.now()
-    return live_view(ctx.watch.picture, ctx.config(), now, ctx.store.locked_clerks(now))
+    """Windows, services, alerts, today's figures and recent events as the live page shows
+    them."""
+    return ctx.live()
 
 
 @router.get("/devices", responses=UNAUTHORIZED)

@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request, status
 from limits import RateLimitItem, parse
@@ -25,7 +25,8 @@ from scheduler.contacts import ContactVault
 from scheduler.rating_token import RatingTokens
 from scheduler.store import Store
 from scheduler.web.accounts import AccountStore, Role, Session
-from scheduler.web.live import HallWatch
+from scheduler.web.glance import FiguresCache, at_a_glance
+from scheduler.web.live import HallWatch, live_view
 from scheduler.web.ratings import ReviewDesk
 from scheduler.web.streams import StreamShutdown
 
@@ -106,6 +107,14 @@ class WebContext:
     clock: Clock
     contacts: ContactVault
     streams: StreamShutdown = field(default_factory=StreamShutdown)
+    figures: FiguresCache = field(default_factory=FiguresCache)
+
+    def live(self) -> dict[str, Any]:
+        """The live page's view: the hall now, today's figures, events as sentences."""
+        config, now = self.config(), self.now()
+        view = live_view(self.watch.picture, config, now, self.store.locked_clerks(now))
+        figures = self.figures.get(self.store.engine, config, self.today(config))
+        return at_a_glance(view, self.watch.picture, config, figures)
 
     def config(self) -> HallConfig:
         """The configuration in force: the newest version the scheduler stored."""

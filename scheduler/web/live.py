@@ -356,6 +356,8 @@ class HallWatch:
                 {
                     "kind": "key",
                     "device": self.topics.device_of(topic),
+                    "key": key.key,
+                    "outcome": key.outcome,
                     "text": f"{key.key}: {key.outcome}",
                     "at": key.at.isoformat(),
                 }
@@ -373,6 +375,9 @@ class HallWatch:
                 {
                     "kind": "rating",
                     "device": f"window {record.window}",
+                    "window": record.window,
+                    "label": record.ticket_label,
+                    "outcome": record.outcome,
                     "text": f"{record.ticket_label}: {record.outcome}",
                     "at": record.recorded_at.isoformat(),
                 }

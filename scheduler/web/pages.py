@@ -32,7 +32,7 @@ from scheduler.web.context import (
     client_address,
     same_secret,
 )
-from scheduler.web.live import device_rows, live_view
+from scheduler.web.live import device_rows
 from scheduler.web.operations import CaseStep, OperationError
 from scheduler.web.ratings import LABELS, case_counts, case_page, ledger_page, rating_summary
 from scheduler.web.streams import hall_stream
@@ -172,9 +172,7 @@ def logout(request: Request, ctx: Context, session: Viewer) -> Response:
 @router.get("/", response_class=HTMLResponse)
 def live_page(request: Request, ctx: Context, session: Viewer) -> Response:
     """The live hall; the page script keeps it current from /live/stream."""
-    config = ctx.config()
-    view = live_view(ctx.watch.picture, config, ctx.now(), ctx.store.locked_clerks(ctx.now()))
-    return render(request, "live.html", session, view=view, hall=config)
+    return render(request, "live.html", session, view=ctx.live(), hall=ctx.config())
 
 
 @router.get("/live/stream")
@@ -182,8 +180,7 @@ async def live_stream(request: Request, ctx: Context, session: Viewer) -> Respon
     """Server-sent events: the whole live view after every change (and every few seconds)."""
 
     def snapshot() -> tuple[dict[str, Any], bool]:
-        now = ctx.now()
-        return live_view(ctx.watch.picture, ctx.config(), now, ctx.store.locked_clerks(now)), False
+        return ctx.live(), False
 
     return hall_stream(
         ctx.watch,

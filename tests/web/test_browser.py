@@ -80,8 +80,8 @@ def test_the_live_hall_follows_the_demo_traffic_without_reloading(
 
     # A ticket appears: some service's waiting count goes up from what the page first drew.
     page.wait_for_function(
-        """() => [...document.querySelectorAll('#services td.waiting')]
-                 .some(td => Number(td.textContent) > 0)""",
+        """() => [...document.querySelectorAll('#queues .waiting')]
+                 .some(span => parseInt(span.textContent) > 0)""",
         timeout=WAIT_MS,
     )
     # ... and is called: a window shows a ticket, then a different one as clerks move on.
@@ -97,7 +97,12 @@ def test_the_live_hall_follows_the_demo_traffic_without_reloading(
         timeout=WAIT_MS,
     )
     assert page.evaluate("window.loadedOnce") is True
-    assert page.text_content("#connection") == "实时 live"
+    assert page.text_content("#connection") == "实时"
+    # At a glance: today's figures on top, events as sentences with the window, never codes.
+    figures = page.text_content("#figures") or ""
+    assert "正在等候" in figures and "今日取号" in figures and "今日满意度" in figures
+    events = page.text_content("#events") or ""
+    assert "号窗口" in events and "call_next" not in events and "counter-" not in events
     page.screenshot(path=str(artifacts_dir() / "dashboard-live.png"), full_page=True)
 
     page.goto(f"{url}/devices")
@@ -137,7 +142,7 @@ def test_a_bad_rating_is_followed_to_closed_by_clicking(
     served = serve(1, RatingLevel.VERY_DISSATISFIED, BadRatingReason.ATTITUDE)
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     log_in(page, dashboard.url, "manager", PASSWORD)
-    page.click("text=差评整改 Cases")
+    page.click("nav >> text=差评整改")
     row = page.locator(f"tr[data-transaction='{served.transaction_id}']")
     assert row.locator("td.state").get_attribute("data-state") == "open"
     assert row.locator("td.state").text_content() == "待联系"  # staff read Chinese, not codes
@@ -161,7 +166,7 @@ def test_a_bad_rating_is_followed_to_closed_by_clicking(
     entry.locator("button").click()
     page.wait_for_url(f"{dashboard.url}/cases")
     assert page.locator("#proposals button").count() == 0  # not for the one who proposed
-    page.click("text=退出 Log out")
+    page.click("text=退出")
     log_in(page, dashboard.url, "manager2", PASSWORD)
     page.goto(f"{dashboard.url}/cases")
     page.click("#proposals button:has-text('批准 Approve')")
