@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from hallbus.messages import BadRatingReason, RatingLevel
@@ -228,3 +229,40 @@ def test_the_tickets_phone_page_follows_it_live_then_offers_the_rating(
     phone.wait_for_selector("button:has-text('非常满意')", timeout=WAIT_MS)
     phone.screenshot(path=str(artifacts_dir() / "ticket-page-done.png"), full_page=True)
     phone.close()
+
+
+# Pages a hall's staff and its citizens use; each is checked with axe-core as it renders.
+STAFF_PAGES = ["/", "/tickets", "/devices", "/ratings", "/cases", "/reports"]
+ADMIN_PAGES = ["/config", "/accounts", "/audit"]
+
+
+def _serious_violations(page: Page) -> list[str]:
+    """axe-core's serious and critical findings on the page as it is now."""
+    results = Axe().run(page)
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes'][:3]]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+def test_every_page_passes_axe_core_without_serious_violations(
+    browser: Browser, dashboard: WebServer, serve: Callable[..., Served]
+) -> None:
+    served = serve(1, RatingLevel.VERY_DISSATISFIED, BadRatingReason.ATTITUDE)
+    found: dict[str, list[str]] = {}
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    page.goto(f"{dashboard.url}/login")
+    found["/login"] = _serious_violations(page)
+    log_in(page, dashboard.url, "admin", PASSWORD)
+    for path in STAFF_PAGES + ADMIN_PAGES:
+        page.goto(f"{dashboard.url}{path}")
+        page.wait_for_load_state("networkidle")
+        found[path] = _serious_violations(page)
+    page.close()
+    phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+    phone.goto(f"{dashboard.url}/t/{served.ticket_id}?k={served.token}&lang=zh")
+    found["/t (phone)"] = _serious_violations(phone)
+    phone.close()
+    problems = "\n".join(f"{path}: {v}" for path, found_there in found.items() for v in found_there)
+    assert not problems, problems
