@@ -526,7 +526,13 @@ def _settle_and_count(
             "events_replayed_to_witness": follower.replayed,
             "actions": dict(sorted(tally.actions.items())),
         },
-        "errors_logged": [record.get("msg") for record in processes.error_lines()][:10],
+        # With the last line of any traceback: what failed, not only that something did.
+        "errors_logged": [
+            " | ".join(
+                filter(None, [record.get("msg"), (record.get("exc") or "").strip().split("\n")[-1]])
+            )
+            for record in processes.error_lines()
+        ][:10],
     }
 
 
