@@ -269,7 +269,10 @@ class _Painter:
             self.text(view.headings[heading], 34, c.muted, left, y + 24 * u, fit=room)
         for index, service in enumerate(view.services[:8]):
             top = y + 100 * u + index * 70 * u
-            self.text(service.name, 44, c.text, columns[0], top, fit=widths[0])
+            # The letter first, in the call colour: A001 is 社保业务 at a glance.
+            self.text(service.letter, 44, c.call, columns[0], top)
+            name_x = columns[0] + 56 * u
+            self.text(service.name, 44, c.text, name_x, top, fit=widths[0] - 56 * u)
             self.text(service.waiting, 48, c.call, columns[1], top, fit=widths[1])
             self.text(service.wait, 44, c.text, columns[2], top, fit=widths[2])
 
@@ -286,8 +289,9 @@ class _Painter:
             left = x + index * (slot + 16 * u)
             self.box(colours[window.status], left, y + 50 * u, slot, 80 * u)
             self.text(f"{window.number}", 44, c.background, left + 16 * u, y + 60 * u)
+            # The ticket at the window when there is one: the board says who is where.
             self.text(
-                window.text,
+                window.ticket or window.text,
                 34,
                 c.background,
                 left,

@@ -41,6 +41,7 @@ class ServiceLine:
     name: str
     waiting: str
     wait: str
+    letter: str = ""  # the ticket letter (A001): the key from number to service
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +51,7 @@ class WindowLine:
     number: int
     status: WindowStatus
     text: str
+    ticket: str = ""  # the number being called or served there
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +115,7 @@ class HallPicture:
                 show(t.pick(state.names, code)),
                 str(state.waiting),
                 show(t.duration(state.estimated_wait_s)) if state.waiting else "-",
+                state.prefix,
             )
             for code, state in self.services.items()
         ]
@@ -122,7 +125,12 @@ class HallPicture:
             WindowStatus.CLOSED: t("Closed"),
         }
         windows = [
-            WindowLine(number, state.status, show(status_text[state.status]))
+            WindowLine(
+                number,
+                state.status,
+                show(status_text[state.status]),
+                state.current.label if state.current is not None else "",
+            )
             for number, state in sorted(self.windows.items())
         ]
         notices = self.hall.notices if self.hall is not None else {}

@@ -90,6 +90,9 @@ def test_the_board_in_each_language_from_retained_state(
         assert view.calls[0].newest and not view.calls[1].newest
         assert [w.status for w in view.windows] == ["open", "paused", "open", "closed"]
         assert [s.waiting for s in view.services] == ["1", "2", "0"]
+        # The key from letter to service, and the ticket at each serving window.
+        assert [s.letter for s in view.services] == ["A", "B", "C"]
+        assert [w.ticket for w in view.windows] == ["A002", "", "B001", ""]
         # The hall's date and weekday beside its clock, on the hall's wall clock.
         local = clock.now().astimezone(ZoneInfo(hall.timezone))
         if language != "ug":
