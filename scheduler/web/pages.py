@@ -51,6 +51,7 @@ def _wall_clock(
 
 
 TEMPLATES.env.filters["wall_clock"] = _wall_clock
+TEMPLATES.env.filters["minutes_seconds"] = reports.minutes_seconds
 TEMPLATES.env.globals["labels"] = LABELS  # codes as staff read them (待联系, 服务态度, ...)
 router = APIRouter(include_in_schema=False)
 
@@ -362,6 +363,7 @@ def reports_page(
         last=last,
         table=reports.table(rows, names),
         charts=reports.charts(rows, names),
+        columns=reports.COLUMNS,
     )
 
 

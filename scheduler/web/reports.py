@@ -25,7 +25,19 @@ class ReportColumn:
     """One column of a report: its heading and how to read it from a row."""
 
     key: str
-    heading: str
+    heading: str  # in exports: both languages and the unit (seconds), for spreadsheets
+
+    @property
+    def label(self) -> str:
+        """The page's heading: the hall's language, no unit (durations read as 分秒)."""
+        return self.heading.split(" ")[0].replace("(秒)", "")
+
+    @property
+    def kind(self) -> str:
+        """How the page shows its cells: ``duration``, ``rate`` or ``plain``."""
+        if self.key.endswith("_s"):
+            return "duration"
+        return "rate" if self.key.endswith(("_rate", "_share")) else "plain"
 
     def value(self, row: StatRow) -> Any:
         """The cell of ``row`` (rates as fractions, times in seconds)."""
@@ -111,8 +123,22 @@ def as_xlsx(rows: Sequence[StatRow], names: dict[str, str], title: str) -> bytes
     return out.getvalue()
 
 
+def minutes_seconds(seconds: float | None) -> str:
+    """A duration as a hall reads it: 3分05秒, 1小时12分; — for none."""
+    if seconds is None:
+        return "—"
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}小时{minutes:02d}分" if hours else f"{minutes}分{secs:02d}秒"
+
+
 def bar_chart(
-    title: str, bars: Sequence[tuple[str, float | None]], *, percent: bool = False
+    title: str,
+    bars: Sequence[tuple[str, float | None]],
+    *,
+    percent: bool = False,
+    shown_as: Any = None,
 ) -> str:
     """A horizontal bar chart as inline SVG (labels escaped)."""
     width, label_w, bar_h, gap = 560, 170, 18, 6
@@ -128,7 +154,12 @@ def bar_chart(
     for i, (label, value) in enumerate(bars):
         y = 28 + i * (bar_h + gap)
         length = 0 if value is None else (width - label_w - 60) * value / top
-        shown = "—" if value is None else (f"{value:.1%}" if percent else f"{value:g}")
+        if value is None:
+            shown = "—"
+        elif shown_as is not None:
+            shown = shown_as(value)
+        else:
+            shown = f"{value:.1%}" if percent else f"{value:g}"
         parts.append(f'<text x="0" y="{y + 13}" class="chart-label">{escape(label)}</text>')
         parts.append(
             f'<rect x="{label_w}" y="{y}" width="{length:.1f}" height="{bar_h}" class="bar"/>'
@@ -155,14 +186,16 @@ def charts(rows: Sequence[StatRow], names: dict[str, str]) -> list[str]:
         return [(names.get(g, g), value(totals[g])) for g in groups]
 
     return [
-        bar_chart("办结量 Served", per_group(lambda t: t["served"])),
+        bar_chart("办结量", per_group(lambda t: t["served"])),
         bar_chart(
-            "满意率 Satisfaction",
+            "满意率",
             per_group(lambda t: t["good"] / t["rated"] if t["rated"] else None),
             percent=True,
         ),
+        # Seconds, shown as the table shows them (分秒).
         bar_chart(
-            "平均等候(分) Mean wait, min",
-            per_group(lambda t: round(t["wait"] / t["n"] / 60, 1) if t["n"] else None),
+            "平均等候",
+            per_group(lambda t: round(t["wait"] / t["n"]) if t["n"] else None),
+            shown_as=minutes_seconds,
         ),
     ]
