@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
@@ -51,6 +51,7 @@ def _wall_clock(
 
 
 TEMPLATES.env.filters["wall_clock"] = _wall_clock
+LEDGER_PAGE = 50  # rating records a page: a month of a busy hall is thousands
 TEMPLATES.env.filters["minutes_seconds"] = reports.minutes_seconds
 TEMPLATES.env.globals["labels"] = LABELS  # codes as staff read them (待联系, 服务态度, ...)
 router = APIRouter(include_in_schema=False)
@@ -211,10 +212,18 @@ def ratings_page(
     first: date | None = None,
     last: date | None = None,
     bad_only: bool = False,
+    window: Annotated[int | None, Query(ge=1, le=999)] = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
 ) -> Response:
-    """Ratings of a period by level, window, clerk and service; the ledger below."""
+    """Ratings of a period by level, window, clerk and service; the ledger below, a page
+    at a time and for one window if asked."""
     config = ctx.config()
     first, last = operations.period(ctx, first, last)
+    entries = ledger_page(ctx.store.engine, config, first, last, bad_only=bad_only)
+    if window is not None:
+        entries = [e for e in entries if e["window"] == window]
+    pages = max(1, -(-len(entries) // LEDGER_PAGE))
+    page = min(page, pages)
     return render(
         request,
         "ratings.html",
@@ -223,7 +232,12 @@ def ratings_page(
         last=last,
         bad_only=bad_only,
         summary=rating_summary(ctx.store.engine, config, first, last),
-        entries=ledger_page(ctx.store.engine, config, first, last, bad_only=bad_only),
+        entries=entries[(page - 1) * LEDGER_PAGE : page * LEDGER_PAGE],
+        total=len(entries),
+        page=page,
+        pages=pages,
+        window=window,
+        windows=[w.number for w in config.windows],
         proposals={p.transaction_id: p for p in ctx.reviews.proposals()},
         clerks={c.code: c for c in config.clerks},
         stars=_stars(ctx, config),

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from hallbus.client import BusClient, Requester
@@ -16,6 +17,7 @@ from hallbus.topics import Command, HallTopics
 from scheduler.bridge import SchedulerService
 from scheduler.contacts import ContactVault
 from scheduler.ledger import EntryKind
+from scheduler.web import pages
 from tests.web.conftest import ApiUser, Served, browser_login
 
 STEPS = [
@@ -321,3 +323,28 @@ def test_a_clerk_records_contact_made_at_the_desk_on_their_own_window_s_case(
         assert desk_contact(1).error.code == ErrorCode.UNKNOWN_TRANSACTION
     finally:
         client.stop()
+
+
+def test_the_ledger_pages_and_filters_by_window(
+    app_client: TestClient,
+    serve: Callable[..., Served],
+    scheduler: SchedulerService,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+
+    monkeypatch.setattr(pages, "LEDGER_PAGE", 2)  # three records make two pages
+    served = [serve(1, RatingLevel.SATISFIED), serve(2, RatingLevel.SATISFIED)]
+    served.append(serve(1, RatingLevel.DISSATISFIED, BadRatingReason.PROCESS))
+    browser_login(app_client, "viewer")
+    first = app_client.get("/ratings")
+    assert "第 1 / 2 页" in first.text and first.text.count("<tr data-transaction") == 2
+    second = app_client.get("/ratings?page=2")
+    assert second.text.count("<tr data-transaction") == 1 and 'id="page-previous"' in second.text
+    # Newest first across pages: the first record served is alone on the last page.
+    assert served[0].transaction_id in second.text
+    window_2 = app_client.get("/ratings?window=2")
+    assert (
+        window_2.text.count("<tr data-transaction") == 1
+        and served[1].transaction_id in window_2.text
+    )
+    assert app_client.get("/ratings?page=0").status_code == 422
