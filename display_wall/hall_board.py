@@ -165,6 +165,12 @@ class HallBoardScreen(TouchWindow):
         _Painter(surface, self.layout, view, self.clock.now().timestamp()).paint()
 
 
+def paint_view(surface: pygame.Surface, layout: LcdLayout, view: HallView, t: float) -> None:
+    """Draw ``view`` on ``surface`` as the board shows it at second ``t`` (the gallery,
+    tests and the board's own loop)."""
+    _Painter(surface, layout, view, t).paint()
+
+
 class _Painter:
     """Lays one view out on the surface, mirrored for right-to-left languages."""
 

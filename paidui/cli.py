@@ -22,6 +22,15 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 log = logging.getLogger("paidui")
 
 
+def cmd_gallery(args: argparse.Namespace) -> int:
+    """Write every screen's picture into a folder and print how many of each."""
+    from simulator.gallery import write_gallery
+
+    counts = write_gallery(args.out)
+    print(json.dumps({"folder": str(args.out), **counts}))
+    return 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the demo hall."""
     from simulator.demo import DemoOptions, main_demo
@@ -664,6 +673,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paidui", description=__doc__)
     parser.add_argument("--log-level", default="WARNING")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    gallery = sub.add_parser(
+        "gallery", help="write a PNG of every screen: kiosk, LED boards, LCD board, tickets"
+    )
+    gallery.add_argument("--out", type=Path, default=Path("gallery"), help="folder to write")
+    gallery.set_defaults(func=cmd_gallery)
 
     demo = sub.add_parser("demo", help="run the demo hall live in the terminal")
     demo.add_argument(
