@@ -20,43 +20,9 @@ from hallbus.hall_file import HallConfig
 from scheduler.stats import hall_statistics
 from scheduler.web.live import LivePicture
 from scheduler.web.ratings import OUTCOME_LABELS
+from scheduler.web.words import key_words
 
 FIGURES_EVERY_S = 15.0
-
-KEY_VERBS = {
-    "call_next": "叫号",
-    "call_ticket": "特呼",
-    "recall": "重呼",
-    "start": "开始办理",
-    "finish": "办结",
-    "no_show": "弃号",
-    "postpone": "挂起",
-    "pause": "暂停服务",
-    "resume": "恢复服务",
-    "pause_toggle": "暂停/恢复",
-    "transfer_window": "转窗口",
-    "transfer_service": "转业务",
-    "login": "登录",
-    "logout": "退出",
-    "desk_contact": "记录当面沟通",
-    "noise": "无效按键",
-    "card": "刷卡登录",
-}
-OUTCOME_WORDS = {
-    "ok": "",
-    "nothing_waiting": "无人等候",
-    "window_paused": "暂停中",
-    "window_closed": "未登录",
-    "no_current_ticket": "当前无号",
-    "unknown_clerk": "工号无效",
-    "unknown_ticket": "无此票号",
-    "pin_required": "需输入密码",
-    "wrong_pin": "密码错误",
-    "clerk_locked": "已锁定",
-    "invalid_state": "当前不可操作",
-    "timeout": "系统无响应",
-    "ignored": "已忽略",
-}
 
 
 def today_figures(engine: Engine, config: HallConfig, today: date) -> dict[str, Any]:
@@ -106,9 +72,8 @@ def event_sentence(event: dict[str, Any], config: HallConfig, picture: LivePictu
     state = picture.windows.get(window) if window is not None else None
     who = state.clerk.name if state is not None and state.clerk is not None else ""
     where = f"{window}号窗口" if window is not None else str(event.get("device"))
-    verb = KEY_VERBS.get(str(event.get("key")), str(event.get("key")))
-    outcome = OUTCOME_WORDS.get(str(event.get("outcome")), str(event.get("outcome")))
-    return " ".join(p for p in (where, who, verb) if p) + (f"：{outcome}" if outcome else "")
+    said = key_words(str(event.get("key")), str(event.get("outcome")))
+    return " ".join(p for p in (where, who, said) if p)
 
 
 def at_a_glance(

@@ -34,6 +34,7 @@ from hallbus.messages import (
     decode,
 )
 from hallbus.topics import DeviceEventKind, HallEventKind, HallTopics
+from scheduler.web.words import key_words
 
 log = logging.getLogger(__name__)
 
@@ -207,13 +208,13 @@ def device_rows(picture: LivePicture, config: HallConfig) -> list[dict[str, Any]
     zone = config.zone
     for device in config.devices:
         seen = picture.devices.get(device.id, DeviceSeen())
-        rows.append(
-            _device_row(device.id, device.kind.value, device.window, device.profile, seen, zone)
-        )
+        row = _device_row(device.id, device.kind.value, device.window, device.profile, seen, zone)
+        rows.append({**row, "configured": True})
     for device_id, seen in sorted(picture.devices.items()):
         if device_id not in known:
             kind = seen.status.kind.value if seen.status else "unknown"
-            rows.append(_device_row(device_id, f"{kind} (not configured)", None, None, seen, zone))
+            row = _device_row(device_id, kind, None, None, seen, zone)
+            rows.append({**row, "configured": False})
     return rows
 
 
@@ -236,7 +237,7 @@ def _device_row(
         "healthy": status.healthy if status else None,
         "faults": status.faults if status else [],
         "detail": status.detail if status else {},
-        "last_key": (f"{seen.last_key.key} → {seen.last_key.outcome}" if seen.last_key else None),
+        "last_key": key_words(seen.last_key.key, seen.last_key.outcome) if seen.last_key else None,
     }
 
 

@@ -107,9 +107,8 @@ def test_the_live_hall_follows_the_demo_traffic_without_reloading(
     page.screenshot(path=str(artifacts_dir() / "dashboard-live.png"), full_page=True)
 
     page.goto(f"{url}/devices")
-    assert page.locator("#devices tr[data-device=counter-1] td.availability").text_content() == (
-        "online"
-    )
+    online = page.locator("#devices tr[data-device=counter-1] td.availability")
+    assert online.get_attribute("data-state") == "online" and online.text_content() == "在线"
     page.screenshot(path=str(artifacts_dir() / "dashboard-devices.png"), full_page=True)
 
     page.goto(f"{url}/reports")
