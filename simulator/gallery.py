@@ -2,9 +2,10 @@
 
 Drawn with the real drawing code from sample state, without a broker or devices: the
 kiosk's screens (each language, normal and large print), every LED board model in every
-state (the boards' own 16x16 dots), the LCD hall board in each language, and the ticket
-each printer model prints. The dashboard's pages are photographed by the browser tests
-(``build/artifacts/dashboard-*.png``): they need a running hall and Chromium.
+state (the boards' own 16x16 dots), the LCD hall board in each language, the ticket each
+printer model prints, and the touch rating pad in each phase. The dashboard's pages are
+photographed by the browser tests (``build/artifacts/dashboard-*.png``): they need a
+running hall and Chromium.
 """
 
 from __future__ import annotations
@@ -18,6 +19,11 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 import pygame
 
+from counter_terminal.daemon import PadView
+from counter_terminal.drivers import load_counter_profile
+from counter_terminal.profile import TouchPadProfile
+from counter_terminal.rating import Phase
+from counter_terminal.touch_pad import PadScreen
 from display_wall.boards import strip_content, window_content
 from display_wall.drivers import led_profile_names, load_led_profile
 from display_wall.hall_board import paint_view
@@ -28,6 +34,7 @@ from hallbus.messages import (
     ClerkView,
     CurrentCall,
     HallState,
+    RatingLevel,
     RecentCall,
     ServiceState,
     TicketIssued,
@@ -202,6 +209,33 @@ def tickets(folder: Path) -> list[Path]:
     return written
 
 
+def rating_pads(folder: Path) -> list[Path]:
+    """The touch pad in each phase: the clerk's card, the five levels, the reasons, the
+    callback number, thanks."""
+    profile = load_counter_profile("touch-pad-10in")
+    assert isinstance(profile, TouchPadProfile)
+    drawer = PadScreen(profile)
+    surface = pygame.Surface((profile.width, profile.height))
+    clerk = ClerkView(code="1001", name="王芳", stars=5)
+    written = []
+    for phase in Phase:
+        view = PadView(
+            phase=phase,
+            window=1,
+            clerk=clerk,
+            ticket_label="A013" if phase is not Phase.IDLE else None,
+            level=RatingLevel.DISSATISFIED if phase in (Phase.REASON, Phase.CONTACT) else None,
+            seconds_left=25,
+            digits="1380013" if phase is Phase.CONTACT else "",
+            service="社保业务",
+        )
+        drawer.draw(surface, view)
+        path = folder / f"pad-{phase.value}.png"
+        pygame.image.save(surface, str(path))
+        written.append(path)
+    return written
+
+
 def write_gallery(folder: Path) -> dict[str, int]:
     """Every picture into ``folder``; how many of each group."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -212,4 +246,5 @@ def write_gallery(folder: Path) -> dict[str, int]:
         "led": len(led_boards(folder)),
         "lcd": len(lcd_boards(folder)),
         "tickets": len(tickets(folder)),
+        "pads": len(rating_pads(folder)),
     }
