@@ -94,8 +94,9 @@ def _window(number: int, status: WindowStatus, label: str | None = None) -> Wind
     return WindowState(window=number, status=status, clerk=clerk, current=current, waiting=3)
 
 
-def kiosk_screens(folder: Path) -> list[Path]:
-    """Each kiosk screen in each language, normal and large print."""
+def kiosk_views(language: str, large: bool) -> dict[str, KioskView]:
+    """Every kiosk screen with sample state, by name (the gallery and the touch-target
+    test draw the same ones)."""
     ticket = TicketIssued(
         ticket_id="t1",
         label="A013",
@@ -106,32 +107,38 @@ def kiosk_screens(folder: Path) -> list[Path]:
         people_ahead=12,
         estimated_wait_s=900,
     )
-    issued, no_answer = Issued(ticket), Notice(NoticeKind.NO_ANSWER)
     screens: dict[str, tuple[Screen, Issued | None, Notice | None]] = {
         "menu": (Screen.MENU, None, None),
         "documents": (Screen.DOCUMENTS, None, None),
         "card": (Screen.CARD, None, None),
-        "ticket": (Screen.TICKET, issued, None),
-        "no-answer": (Screen.NOTICE, None, no_answer),
+        "ticket": (Screen.TICKET, Issued(ticket), None),
+        "no-answer": (Screen.NOTICE, None, Notice(NoticeKind.NO_ANSWER)),
         "paper-out": (Screen.OUT_OF_SERVICE, None, Notice(NoticeKind.PAPER_OUT)),
     }
+    return {
+        name: KioskView(
+            screen=screen,
+            language=language,
+            large_print=large,
+            menu=SERVICES,
+            selected=SERVICES[0],
+            card=None,
+            issued=issued,
+            notice=notice,
+            card_reader=True,
+        )
+        for name, (screen, issued, notice) in screens.items()
+    }
+
+
+def kiosk_screens(folder: Path) -> list[Path]:
+    """Each kiosk screen in each language, normal and large print."""
     drawer = KioskScreen(KIOSK_SIZE, LANGUAGES)
     surface = pygame.Surface(KIOSK_SIZE)
     written = []
     for language in LANGUAGES:
         for large in (False, True):
-            for name, (screen, shown_ticket, notice) in screens.items():
-                view = KioskView(
-                    screen=screen,
-                    language=language,
-                    large_print=large,
-                    menu=SERVICES,
-                    selected=SERVICES[0],
-                    card=None,
-                    issued=shown_ticket,
-                    notice=notice,
-                    card_reader=True,
-                )
+            for name, view in kiosk_views(language, large).items():
                 drawer.draw(surface, view, HALL_NAMES, UTC)
                 path = folder / f"kiosk-{name}-{language}{'-large' if large else ''}.png"
                 pygame.image.save(surface, str(path))
