@@ -21,6 +21,7 @@ from scheduler.merit import derived_stars, month_bounds
 from scheduler.stats import GroupBy, Period, hall_statistics
 from scheduler.web import api, operations, reports
 from scheduler.web.accounts import AccountError, Role, Session
+from scheduler.web.config_preview import PreviewError, preview
 from scheduler.web.context import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -410,6 +411,27 @@ def config_page(request: Request, ctx: Context, session: Administrator) -> Respo
     return render(
         request, "config.html", session, sections=sections, version=newest[0] if newest else 0
     )
+
+
+@router.post("/config/{section}/preview", response_class=HTMLResponse)
+def config_preview(
+    request: Request,
+    ctx: Context,
+    session: Administrator,
+    section: Literal["services", "windows", "clerks", "devices"],
+    body: Annotated[str, Form(max_length=200_000)],
+) -> Response:
+    """What the edit changes, checked as a whole before anything is applied."""
+    try:
+        _, found = preview(ctx.config(), section, body)
+    except PreviewError as err:
+        refused = render(
+            request, "config_preview.html", session, section=section, body=body, error=str(err)
+        )
+        refused.status_code = 422
+        return refused
+    said = [c.sentence(section) for c in found]
+    return render(request, "config_preview.html", session, section=section, body=body, changes=said)
 
 
 @router.post("/config/{section}", response_class=HTMLResponse)

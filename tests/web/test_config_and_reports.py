@@ -89,6 +89,17 @@ def test_the_config_page_saves_a_section_as_yaml(
     page = app_client.get("/config")
     assert "社保业务" in page.text
     body = "- {code: '1001', name: 王芳, stars: 5}\n- {code: '2001', name: 新柜员}\n"
+    # First the preview: what changes, said item by item, and nothing applied yet.
+    before = [c.code for c in scheduler.hall.clerks]
+    shown = app_client.post("/config/clerks/preview", data={"body": body, "csrf_token": csrf})
+    assert shown.status_code == 200 and "新增柜员 2001" in shown.text
+    assert "删除柜员 1002" in shown.text and "修改柜员 1001" not in shown.text
+    assert [c.code for c in scheduler.hall.clerks] == before
+    wrong = app_client.post(
+        "/config/clerks/preview", data={"body": "- {code: '1 0'}", "csrf_token": csrf}
+    )
+    assert wrong.status_code == 422 and 'id="config-error"' in wrong.text
+    assert "确认保存" not in wrong.text
     saved = app_client.post(
         "/config/clerks", data={"body": body, "csrf_token": csrf}, follow_redirects=False
     )
