@@ -22,6 +22,21 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 log = logging.getLogger("paidui")
 
 
+def cmd_plan_erlang(args: argparse.Namespace) -> int:
+    """Print the fewest windows for the target and their figures, as one JSON object."""
+    from scheduler.erlang import PlanError, fewest_windows
+
+    try:
+        figures = fewest_windows(
+            args.arrivals_per_hour, args.service_min, args.target_wait_min, args.target_share
+        )
+    except PlanError as err:
+        print(f"paidui plan erlang: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps(figures.as_dict()))
+    return 0
+
+
 def cmd_gallery(args: argparse.Namespace) -> int:
     """Write every screen's picture into a folder and print how many of each."""
     from simulator.gallery import write_gallery
@@ -673,6 +688,19 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paidui", description=__doc__)
     parser.add_argument("--log-level", default="WARNING")
     sub = parser.add_subparsers(dest="command", required=True)
+
+    plan = sub.add_parser("plan", help="plan windows for the expected arrivals")
+    plan_sub = plan.add_subparsers(dest="plan_command", required=True)
+    erlang = plan_sub.add_parser(
+        "erlang", help="the fewest windows that meet a waiting target, by Erlang C"
+    )
+    erlang.add_argument("--arrivals-per-hour", type=float, required=True)
+    erlang.add_argument("--service-min", type=float, required=True, help="mean service time")
+    erlang.add_argument("--target-wait-min", type=float, required=True)
+    erlang.add_argument(
+        "--target-share", type=float, required=True, help="0.8 or 80: that share waits at most T"
+    )
+    erlang.set_defaults(func=cmd_plan_erlang)
 
     gallery = sub.add_parser(
         "gallery", help="write a PNG of every screen: kiosk, LED boards, LCD board, tickets"
