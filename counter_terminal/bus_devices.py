@@ -21,11 +21,6 @@ def _key_code(frame: BusFrame, sequence_byte: bool) -> tuple[int, bytes] | KeyNo
     return body[0], body[1:]
 
 
-def clerk_action(frame: BusFrame, profile: BusKeypadBase) -> ClerkAction | KeyNoise:
-    """The clerk's action a keypad's key frame carries (keypads whose frames stand alone)."""
-    return KeypadFrames(profile).action(frame, 0.0)
-
-
 class KeypadFrames:
     """A keypad's key frames to clerk actions, by its profile.
 

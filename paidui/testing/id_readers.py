@@ -59,11 +59,6 @@ class ReaderConformance:
         assert self.driver.emulator is not None, "a reader driver must bring an emulator"
         return self.driver.emulator(profile)
 
-    @staticmethod
-    def wait_for_polls(emulator: ReaderEmulator, count: int) -> bool:
-        """Wait until the host has asked the reader ``count`` times in all."""
-        return emulator.wait_for_polls(count, WAIT)
-
     def test_the_driver_is_registered_under_the_profile_s_transport(self) -> None:
         assert READER_DRIVERS.get(self.driver.type) is self.driver
         profile = self.profile()
@@ -115,7 +110,7 @@ class ReaderConformance:
             assert second.id_hash == HASHER.hash(YOUNG_RESIDENT.id_number)
             # The card stays while the daemon asks the reader many more times: no new event.
             asked = emulator.polls()
-            assert self.wait_for_polls(emulator, asked + 15)
+            assert emulator.wait_for_polls(asked + 15, WAIT)
             assert len(cards.items()) == 2, "one card on the reader made two events"
         finally:
             daemon.stop()

@@ -413,13 +413,17 @@ def config_page(request: Request, ctx: Context, session: Administrator) -> Respo
     )
 
 
+ConfigSection = Literal["services", "windows", "clerks", "devices"]
+SectionBody = Annotated[str, Form(max_length=200_000)]
+
+
 @router.post("/config/{section}/preview", response_class=HTMLResponse)
 def config_preview(
     request: Request,
     ctx: Context,
     session: Administrator,
-    section: Literal["services", "windows", "clerks", "devices"],
-    body: Annotated[str, Form(max_length=200_000)],
+    section: ConfigSection,
+    body: SectionBody,
 ) -> Response:
     """What the edit changes, checked as a whole before anything is applied."""
     try:
@@ -439,15 +443,15 @@ def config_save(
     request: Request,
     ctx: Context,
     session: Administrator,
-    section: Literal["services", "windows", "clerks", "devices"],
-    body: Annotated[str, Form(max_length=200_000)],
+    section: ConfigSection,
+    body: SectionBody,
 ) -> Response:
-    """Replace one section; the scheduler checks the whole and applies it live."""
+    """Replace one section; checked as the preview checks it, then the scheduler checks
+    the whole again and applies it live."""
     try:
-        value = yaml.safe_load(body)
-    except yaml.YAMLError as err:
-        raise OperationError(422, f"that is not valid YAML: {err}") from err
-    new = ctx.config().model_dump(mode="json") | {section: value}
+        new, _ = preview(ctx.config(), section, body)
+    except PreviewError as err:
+        raise OperationError(422, str(err)) from err
     operations.apply_config(ctx, session, new)
     return RedirectResponse("/config", status_code=303)
 

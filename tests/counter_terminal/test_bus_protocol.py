@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from counter_terminal.bus_devices import KeypadFrames, clerk_action, rater_button
+from counter_terminal.bus_devices import KeypadFrames, rater_button
 from counter_terminal.bus_protocol import (
     BusDecoder,
     BusEncodeError,
@@ -33,6 +33,11 @@ frames = st.builds(
     function=st.integers(0, 255),
     data=st.binary(max_size=64),
 )
+
+
+def clerk_action(frame: BusFrame, profile: BusKeypadProfile) -> ClerkAction | KeyNoise:
+    """One frame read by a fresh decoder (our keypads' frames stand alone)."""
+    return KeypadFrames(profile).action(frame, 0.0)
 
 
 def test_a_key_frame_byte_for_byte() -> None:
