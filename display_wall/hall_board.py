@@ -10,7 +10,6 @@ it keeps the last picture under a "connection lost" banner.
 
 from __future__ import annotations
 
-import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -34,6 +33,7 @@ from hallbus.messages import (
     WindowStatus,
     decode,
 )
+from hallbus.script_lines import LineFont, has_cjk, line_font
 from hallbus.settings import BusSettings
 from hallbus.touch_window import TouchWindow
 
@@ -48,9 +48,11 @@ def _rgb(hex_colour: str) -> Colour:
     return (int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16))
 
 
-@functools.cache
-def _font(language: str, size: int) -> pygame.font.Font:
-    return pygame.font.Font(str(font_for(language)), size)
+def _font(language: str, size: int, text: str) -> LineFont:
+    # A hall's names may stay in Chinese under Uyghur or Kazakh: draw them with a font
+    # that has the characters, never boxes.
+    face = "zh" if has_cjk(text) else language
+    return line_font(str(font_for(face)), size, language)
 
 
 class HallBoardDevice(DeviceDaemon):
@@ -201,7 +203,7 @@ class _Painter:
         fit: float | None = None,
     ) -> pygame.Rect:
         """Draw ``text`` at logical ``x`` (from the reading side) and ``y``, shrunk to ``fit``."""
-        font = _font(self.view.language, self.size(points))
+        font = _font(self.view.language, self.size(points), text)
         image = font.render(text, True, _rgb(colour))
         if fit is not None and image.get_width() > fit:
             scale = fit / image.get_width()
@@ -312,7 +314,7 @@ class _Painter:
         self.box(c.panel, 0, y, self.width, 110 * u)
         if not view.notice:
             return
-        font = _font(view.language, self.size(44))
+        font = _font(view.language, self.size(44), view.notice)
         image = font.render(view.notice, True, _rgb(c.text))
         run = image.get_width() + self.width
         offset = (self.t * self.layout.notice_speed_px_s * u) % run

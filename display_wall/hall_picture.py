@@ -97,7 +97,6 @@ class HallPicture:
     def view(self, now: datetime, language: str, layout: LcdLayout) -> HallView:
         """The frame at ``now`` in ``language``."""
         t = texts_for(language)
-        show = t.for_display
         local = now.astimezone(ZoneInfo(self.timezone))
         names = self.hall.names if self.hall is not None and self.hall.names else self.file_names
         calls = []
@@ -108,13 +107,13 @@ class HallPicture:
             age = (now - call.called_at).total_seconds()
             blinking = newest and 0 <= age < layout.blink_s
             lit = not blinking or int(age / layout.blink_period_s) % 2 == 0
-            window = show(t("Window {window}", window=call.window))
+            window = t("Window {window}", window=call.window)
             calls.append(CallLine(call.label, window, newest, lit))
         services = [
             ServiceLine(
-                show(t.pick(state.names, code)),
+                t.pick(state.names, code),
                 str(state.waiting),
-                show(t.duration(state.estimated_wait_s)) if state.waiting else "-",
+                t.duration(state.estimated_wait_s) if state.waiting else "-",
                 state.prefix,
             )
             for code, state in self.services.items()
@@ -128,7 +127,7 @@ class HallPicture:
             WindowLine(
                 number,
                 state.status,
-                show(status_text[state.status]),
+                status_text[state.status],
                 state.current.label if state.current is not None else "",
             )
             for number, state in sorted(self.windows.items())
@@ -142,21 +141,21 @@ class HallPicture:
         elif not self.scheduler_online:
             banner = t("Queue system offline: calls resume shortly")
         headings = {
-            key: show(t(key))
+            key: t(key)
             for key in ("Now calling", "Ticket", "Window", "Service", "Waiting", "Est. wait")
         }
-        headings["Windows"] = show(t("Windows"))
-        headings["No calls yet"] = show(t("No calls yet"))
+        headings["Windows"] = t("Windows")
+        headings["No calls yet"] = t("No calls yet")
         return HallView(
             language=language,
             rtl=t.rtl,
-            title=show(t.pick(names, "")),
+            title=t.pick(names, ""),
             clock=t.clock(local, local.tzinfo or UTC),
-            date=show(t.day(local, local.tzinfo or UTC)),
+            date=t.day(local, local.tzinfo or UTC),
             headings=headings,
             calls=calls,
             services=services,
             windows=windows,
-            notice=show("    ".join(notice_lines)),
-            banner=show(banner) if banner else None,
+            notice="    ".join(notice_lines),
+            banner=banner if banner else None,
         )

@@ -1,5 +1,6 @@
 """Screen texts in every hall language: gettext catalogs read with Babel, durations and
-times per locale, and right-to-left scripts shaped for display.
+times per locale. Texts stay in logical order; screens shape and order right-to-left
+lines where they draw them (``hallbus.script_lines``), browsers by the page's direction.
 
 Message ids are the English texts; each screen (the kiosk, the hall board) has its own
 catalog ``<package>/locale/<lang>/LC_MESSAGES/<domain>.po``.
@@ -13,18 +14,16 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import TypeVar
 
-import arabic_reshaper
 from babel import Locale
 from babel.dates import format_skeleton, format_time, format_timedelta
 from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
-from bidi import get_display
 
 T = TypeVar("T")
 
 # Babel locale per hall language code (the hall YAML uses the short codes).
-_BABEL = {"zh": "zh_Hans_CN", "en": "en_GB", "ug": "ug_CN", "kk": "kk_KZ"}
-LANGUAGE_NAMES = {"zh": "中文", "en": "English", "ug": "ئۇيغۇرچە", "kk": "Қазақша"}
+_BABEL = {"zh": "zh_Hans_CN", "en": "en_GB", "ug": "ug_CN", "kk": "kk_Arab_CN"}
+LANGUAGE_NAMES = {"zh": "中文", "en": "English", "ug": "ئۇيغۇرچە", "kk": "قازاقشا"}
 
 
 @functools.cache
@@ -81,15 +80,13 @@ class Texts:
         """The hall's date and weekday in the locale's way (12月1日星期二, Tuesday, December 1)."""
         return format_skeleton("MMMMdEEEE", moment.astimezone(zone), locale=self.locale)
 
-    def for_display(self, text: str) -> str:
-        """Text in visual order: Arabic letters joined and right-to-left runs reversed.
+    def left_to_right(self, text: str) -> str:
+        """``text`` (a date, a time) kept in its own order inside a right-to-left line.
 
-        Screen and raster fonts draw glyphs left to right one by one, so shaping and
-        bidi reordering happen here, once, for every language that needs them.
+        Beside Arabic letters, digits count as Arabic numbers, so 2026-11-22 would read
+        22-11-2026; a left-to-right isolate (LRI ... PDI) keeps it as written.
         """
-        if not self.rtl:
-            return text
-        return str(get_display(arabic_reshaper.reshape(text)))
+        return f"\u2066{text}\u2069" if self.rtl else text
 
     def pick(self, per_language: dict[str, T], fallback: T) -> T:
         """This language's entry, else Chinese (a hall's names are official in Chinese, and

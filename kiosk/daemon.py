@@ -33,6 +33,7 @@ from hallbus.messages import (
     TicketIssued,
     decode,
 )
+from hallbus.script_lines import SHAPED_LANGUAGES
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, DeviceEventKind
 from kiosk.drivers import Printer, printer_driver
@@ -43,9 +44,14 @@ from kiosk.ticket_layout import RasterFont, TicketText, ticket_time
 
 log = logging.getLogger(__name__)
 
-# Languages the printers' Chinese fonts (or the raster font) can put on paper; a ticket
-# taken in another language is printed in the hall's first language.
-PRINTABLE_LANGUAGES = ("zh", "en")
+
+def printable(language: str, raster_font: RasterFont | None) -> bool:
+    """Whether a ticket can be printed in ``language``: Chinese and English always (the
+    printer's font or the raster one); Uyghur and Kazakh only as raster lines, with a
+    right-to-left face. Otherwise the ticket is printed in the hall's first language."""
+    if language in SHAPED_LANGUAGES:
+        return raster_font is not None and raster_font.right_to_left is not None
+    return True
 
 
 def rating_page_url(public_url: str, ticket_id: str, token: str | None, language: str) -> str:
@@ -335,7 +341,7 @@ class KioskDaemon(DeviceDaemon):
             self._report(report)
 
     def _ticket_text(self, ticket: TicketIssued, language: str) -> TicketText:
-        if language not in PRINTABLE_LANGUAGES:
+        if not printable(language, self.raster_font):
             language = self.kiosk.languages[0]
         texts = texts_for(language)
         with self._lock:
@@ -353,7 +359,7 @@ class KioskDaemon(DeviceDaemon):
                     "Estimated wait {duration}", duration=texts.duration(ticket.estimated_wait_s)
                 ),
             ),
-            time_line=texts("Taken at {time}", time=ticket_time(issued_local)),
+            time_line=texts("Taken at {time}", time=texts.left_to_right(ticket_time(issued_local))),
             documents_title=texts("Please bring"),
             documents=tuple(documents),
             qr_url=rating_page_url(

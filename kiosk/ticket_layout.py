@@ -2,13 +2,16 @@
 
 Chinese text goes out as GB18030 in the printer's Chinese mode when its profile has a
 CJK font; otherwise every line that is not plain ASCII is drawn with the given font and
-sent as a raster image (``GS v 0``). The QR code is native (``GS ( k``) or an image, per
-profile. The bytes come from python-escpos's command set (its ``Dummy`` printer).
+sent as a raster image (``GS v 0``). No printer's own font writes Uyghur or Kazakh, so
+right-to-left lines are always raster, shaped by HarfBuzz (Pillow's raqm layout). The
+QR code is native (``GS ( k``) or an image, per profile. The bytes come from
+python-escpos's command set (its ``Dummy`` printer).
 """
 
 from __future__ import annotations
 
 import copy
+import textwrap
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +21,7 @@ from escpos.capabilities import get_profile
 from escpos.printer import Dummy
 from PIL import Image, ImageDraw, ImageFont
 
+from hallbus.script_lines import pillow_font
 from kiosk.profile import PrinterProfile
 
 INIT = b"\x1b\x40"  # ESC @
@@ -55,8 +59,16 @@ def display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
 
 
+def right_to_left(text: str) -> bool:
+    """Whether ``text`` has right-to-left letters (Uyghur, Kazakh): a raster line."""
+    return any(unicodedata.bidirectional(c) in ("R", "AL") for c in text)
+
+
 def wrap(text: str, columns: int) -> list[str]:
     """Break ``text`` into lines of at most ``columns`` printer columns."""
+    if right_to_left(text):
+        # Words of joined letters break only at spaces (a raster letter is about a column).
+        return textwrap.wrap(text, columns) or [""]
     lines: list[str] = []
     current = ""
     for char in text:
@@ -70,11 +82,6 @@ def wrap(text: str, columns: int) -> list[str]:
     return lines
 
 
-def _mark_lines(ticket: TicketText, columns: int) -> list[str]:
-    # Double size, in 【】: the clerk sees at a glance why the ticket went ahead.
-    return [t for t in wrap(ticket.priority_mark, columns // 2 - 2) if t]
-
-
 def _lines(ticket: TicketText, profile: PrinterProfile) -> list[_Line]:
     columns = profile.chars_per_line
     rule = "-" * columns
@@ -84,7 +91,8 @@ def _lines(ticket: TicketText, profile: PrinterProfile) -> list[_Line]:
         _Line(rule),
         _Line(ticket.label, scale=big, bold=True),
         *(
-            _Line(f"【{t}】", scale=2, bold=True)
+            # 【】 belong to Chinese type; an Arabic-script face has none.
+            _Line(t if right_to_left(t) else f"【{t}】", scale=2, bold=True)
             for t in wrap(ticket.priority_mark, columns // 2 - 2)
             if t
         ),
@@ -115,17 +123,23 @@ def _escpos_profile(profile: PrinterProfile) -> object:
 
 
 class RasterFont:
-    """A TrueType font drawn at the printer's dot size, for printers without Chinese."""
+    """TrueType faces drawn at the printer's dot size: Chinese for printers without it,
+    and (``right_to_left``) an Arabic-script face for Uyghur and Kazakh lines."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, right_to_left: Path | None = None) -> None:
         self.path = path
-        self._sizes: dict[int, ImageFont.FreeTypeFont] = {}
+        self.right_to_left = right_to_left
+        self._sizes: dict[tuple[int, bool], ImageFont.FreeTypeFont] = {}
 
-    def at(self, dots: int) -> ImageFont.FreeTypeFont:
-        """The font at a height of ``dots``."""
-        if dots not in self._sizes:
-            self._sizes[dots] = ImageFont.truetype(str(self.path), dots)
-        return self._sizes[dots]
+    def at(self, dots: int, rtl: bool = False) -> ImageFont.FreeTypeFont:
+        """The face at a height of ``dots`` (the right-to-left one, laid out by raqm)."""
+        if (dots, rtl) not in self._sizes:
+            if rtl and self.right_to_left is not None:
+                face = pillow_font(str(self.right_to_left), dots)
+            else:
+                face = ImageFont.truetype(str(self.path), dots)
+            self._sizes[dots, rtl] = face
+        return self._sizes[dots, rtl]
 
     def render(self, lines: list[_Line], width: int) -> Image.Image:
         """Draw lines one under another, black on white, ``width`` dots wide."""
@@ -134,12 +148,19 @@ class RasterFont:
         draw = ImageDraw.Draw(image)
         y = 0
         for line, height in zip(lines, heights, strict=True):
-            font = self.at(_FONT_A_HEIGHT * line.scale)
-            text_width = draw.textlength(line.text, font=font)
+            rtl = right_to_left(line.text)
+            font = self.at(_FONT_A_HEIGHT * line.scale, rtl)
+            # Right-to-left text starts at the right: its "left" lines are set right.
+            align = (
+                {"left": "right", "right": "left"}.get(line.align, line.align)
+                if rtl
+                else line.align
+            )
+            direction = "rtl" if rtl else None
+            text_width = draw.textlength(line.text, font=font, direction=direction)
             x = {"left": 0, "center": (width - text_width) / 2, "right": width - text_width}
-            draw.text((x[line.align], y), line.text, font=font, fill=0)
-            if line.bold:  # a second pass one dot right, as the printer's emphasis does
-                draw.text((x[line.align] + 1, y), line.text, font=font, fill=0)
+            for dx in (0, 1) if line.bold else (0,):  # bold: a second pass one dot right
+                draw.text((x[align] + dx, y), line.text, font=font, fill=0, direction=direction)
             y += height
         return image
 
@@ -147,8 +168,8 @@ class RasterFont:
 def layout_ticket(ticket: TicketText, profile: PrinterProfile, font: RasterFont | None) -> bytes:
     """The bytes that print ``ticket`` on a printer of ``profile``.
 
-    ``font`` is needed only when the profile has no Chinese font and some line is not
-    ASCII; a ValueError says so otherwise.
+    ``font`` is needed when the profile has no Chinese font and some line is not ASCII,
+    and (with its right-to-left face) for Uyghur or Kazakh lines; a ValueError says so.
     """
     printer = Dummy()
     printer.profile = _escpos_profile(profile)
@@ -160,13 +181,17 @@ def layout_ticket(ticket: TicketText, profile: PrinterProfile, font: RasterFont 
     def flush_raster() -> None:
         if not pending_raster:
             return
+        if any(right_to_left(x.text) for x in pending_raster) and (
+            font is None or font.right_to_left is None
+        ):
+            raise ValueError("right-to-left lines need a raster font with a right_to_left face")
         if font is None:
             raise ValueError(f"{profile.id} has no Chinese font and no raster font was given")
         printer.image(font.render(pending_raster, profile.dots_per_line), center=False)
         pending_raster.clear()
 
     for line in _lines(ticket, profile):
-        if profile.cjk is None and not line.text.isascii():
+        if _raster(line, profile):
             pending_raster.append(line)
             continue
         flush_raster()
@@ -180,7 +205,7 @@ def layout_ticket(ticket: TicketText, profile: PrinterProfile, font: RasterFont 
     tail = [_Line(t) for t in wrap(ticket.qr_caption, profile.chars_per_line)]
     tail += [_Line(t) for t in wrap(ticket.footer, profile.chars_per_line) if ticket.footer]
     for line in tail:
-        if profile.cjk is None and not line.text.isascii():
+        if _raster(line, profile):
             pending_raster.append(line)
         else:
             flush_raster()
@@ -194,6 +219,10 @@ def layout_ticket(ticket: TicketText, profile: PrinterProfile, font: RasterFont 
         printer._raw(profile.cjk.leave_bytes)
     output: bytes = printer.output
     return output
+
+
+def _raster(line: _Line, profile: PrinterProfile) -> bool:
+    return (profile.cjk is None and not line.text.isascii()) or right_to_left(line.text)
 
 
 def _text_line(printer: Dummy, profile: PrinterProfile, line: _Line) -> None:

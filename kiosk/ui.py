@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from typing import Protocol
@@ -18,6 +17,7 @@ import pygame
 
 from hallbus.fonts import FontNotFound, font_for
 from hallbus.messages import ErrorCode, PrintState, ServiceState
+from hallbus.script_lines import LineFont, has_cjk, line_font
 from hallbus.touch_window import TouchWindow
 from kiosk.flow import (
     Action,
@@ -93,9 +93,8 @@ def _font_path(language: str) -> str | None:
         return None
 
 
-@functools.cache
-def _font(path: str | None, size: int) -> pygame.font.Font:
-    return pygame.font.Font(path, size)
+def _font(path: str | None, size: int, language: str) -> LineFont:
+    return line_font(path, size, language)
 
 
 class KioskScreen:
@@ -126,11 +125,11 @@ class KioskScreen:
         # Large print enlarges everything, the header and its buttons too.
         header = pygame.Rect(0, 0, width, int(height * (0.12 if view.large_print else 0.09)))
         pygame.draw.rect(surface, HEADER, header)
-        name_width = width * 0.46
+        # The hall's name takes what the controls leave (more languages, more buttons).
+        name_width = width * 0.94 - self._header_buttons(header, view)
         name_x = width * 0.02 if not texts.rtl else width - name_width - width * 0.02
         name_rect = pygame.Rect(name_x, header.y, name_width, header.height)
         self._text(texts.pick(hall_names, ""), 3.2, WHITE, name_rect, "start")
-        self._header_buttons(header, view)
         body = pygame.Rect(0, header.bottom, width, height - header.bottom)
         match view.screen:
             case Screen.MENU:
@@ -149,9 +148,10 @@ class KioskScreen:
             case Screen.OUT_OF_SERVICE:
                 self._out_of_service(body, view)
 
-    def _header_buttons(self, header: pygame.Rect, view: KioskView) -> None:
+    def _header_buttons(self, header: pygame.Rect, view: KioskView) -> float:
+        """The large-print and language buttons; returns the width they take."""
         if view.screen in (Screen.ISSUING, Screen.OUT_OF_SERVICE):
-            return
+            return 0.0
         texts = self._texts
         width = header.width * 0.14
         step = width + header.width * 0.015
@@ -173,6 +173,7 @@ class KioskScreen:
                 size=2.0,
                 language=language,
             )
+        return abs(step) * len(self.languages)
 
     def _menu(self, body: pygame.Rect, view: KioskView) -> None:
         texts = self._texts
@@ -423,9 +424,9 @@ class KioskScreen:
         texts = texts_for(language) if language else self._texts
         # A hall's names may stay in Chinese under another language (Uyghur, Kazakh): draw
         # them with a font that has the characters, never boxes.
-        script = "zh" if any(unicodedata.east_asian_width(c) in "WF" for c in text) else None
-        font = _font(_font_path(script or texts.language), max(int(self._unit * size), 8))
-        image = font.render(texts.for_display(text), True, color)
+        script = "zh" if has_cjk(text) else texts.language
+        font = _font(_font_path(script), max(int(self._unit * size), 8), texts.language)
+        image = font.render(text, True, color)
         if image.get_width() > rect.width > 0:  # shrink to fit rather than overflow
             scale = rect.width / image.get_width()
             image = pygame.transform.smoothscale(
@@ -440,7 +441,8 @@ class KioskScreen:
     def _wrapped(
         self, text: str, size: float, color: tuple[int, int, int], rect: pygame.Rect
     ) -> None:
-        font = _font(_font_path(self._texts.language), max(int(self._unit * size), 8))
+        language = self._texts.language
+        font = _font(_font_path(language), max(int(self._unit * size), 8), language)
         lines: list[str] = []
         current = ""
         for char in text:

@@ -365,10 +365,27 @@ def cmd_report_halls(args: argparse.Namespace) -> int:
     return 0
 
 
+def _right_to_left_face(languages: tuple[str, ...]) -> Path | None:
+    """The face Uyghur and Kazakh tickets are drawn with, if the kiosk speaks them and
+    this machine can shape them; without, those tickets print in the first language."""
+    from hallbus.fonts import FontNotFound, font_for
+    from hallbus.script_lines import SHAPED_LANGUAGES, ShapingUnavailable, check_shaping
+
+    if not SHAPED_LANGUAGES.intersection(languages):
+        return None
+    try:
+        check_shaping()
+        return font_for("ug")
+    except (ShapingUnavailable, FontNotFound) as err:
+        log.warning("tickets in %s print in the first language: %s", languages, err)
+        return None
+
+
 def cmd_kiosk(args: argparse.Namespace) -> int:
     """Run one kiosk: its printer, its touch screen (or none with --headless), until stopped."""
     from hallbus.fonts import FontNotFound, font_for
     from hallbus.hall_file import load_hall
+    from hallbus.script_lines import SHAPED_LANGUAGES
     from kiosk.daemon import KioskDaemon, KioskSettings
     from kiosk.drivers import load_printer_profile, printer_driver
     from kiosk.printer import PrinterAddress, open_link
@@ -378,14 +395,14 @@ def cmd_kiosk(args: argparse.Namespace) -> int:
     profile = load_printer_profile(args.profile)
     link = open_link(PrinterAddress.parse(args.printer), profile)
     printer = printer_driver(profile).printer(link, profile)
+    languages = tuple(args.languages.split(","))
     raster_font = None
-    if profile.cjk is None:
+    if profile.cjk is None or SHAPED_LANGUAGES.intersection(languages):
         try:
-            raster_font = RasterFont(font_for("zh"))
+            raster_font = RasterFont(font_for("zh"), right_to_left=_right_to_left_face(languages))
         except FontNotFound as err:
             log.error("printer %s needs a Chinese font for raster tickets: %s", profile.id, err)
             return 2
-    languages = tuple(args.languages.split(","))
     settings = KioskSettings(
         hall_names=hall.names,
         timezone=hall.timezone,

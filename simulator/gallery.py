@@ -57,23 +57,48 @@ from simulator.printer_emulator import PrintedTicket
 
 AT = datetime(2026, 12, 1, 1, 30, tzinfo=UTC)  # 09:30 in the hall
 KIOSK_SIZE = (1080, 1920)
-LANGUAGES = ("zh", "en", "ug")
-HALL_NAMES = {"zh": "示范政务服务中心", "en": "Demo Government Service Centre"}
+LANGUAGES = ("zh", "en", "ug", "kk")
+# A hall file names things per language; these sample names (drafts, as the catalogs)
+# show Uyghur and Kazakh screens with the hall's own words, not the fallback's.
+HALL_NAMES = {
+    "zh": "示范政务服务中心",
+    "en": "Demo Government Service Centre",
+    "ug": "ھۆكۈمەت مۇلازىمەت مەركىزى",
+    "kk": "ۇكىمەت قىزمەت كورسەتۋ ورتالىعى",
+}
 
 SERVICES = tuple(
     ServiceState(
         service_code=code,
-        names={"zh": name, "en": english},
+        names={"zh": name, "en": english, "ug": uyghur, "kk": kazakh},
         prefix=prefix,
         green_channel=green,
         waiting=waiting,
         estimated_wait_s=waiting * 75,
         open_windows=2,
     )
-    for code, name, english, prefix, green, waiting in (
-        ("social", "社保业务", "Social insurance", "A", False, 12),
-        ("tax", "税务业务", "Tax", "B", False, 4),
-        ("residence", "户籍业务", "Household registration", "C", True, 1),
+    for code, name, english, uyghur, kazakh, prefix, green, waiting in (
+        (
+            "social",
+            "社保业务",
+            "Social insurance",
+            "ئىجتىمائىي سۇغۇرتا",
+            "الەۋمەتتىك ساقتاندىرۋ",
+            "A",
+            False,
+            12,
+        ),
+        ("tax", "税务业务", "Tax", "باج ئىشلىرى", "سالىق ىستەرى", "B", False, 4),
+        (
+            "residence",
+            "户籍业务",
+            "Household registration",
+            "نوپۇس ئىشلىرى",
+            "تۇرعىلىقتى تىركەۋ",
+            "C",
+            True,
+            1,
+        ),
     )
 )
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from hallbus.i18n import Texts, texts_in
+from hallbus.i18n import LANGUAGE_NAMES, Texts, texts_in
 from hallbus.messages import BadRatingReason, RatingLevel, TicketState
 from scheduler.web import operations
 from scheduler.web.context import Context, client_address
@@ -17,7 +17,9 @@ from scheduler.web.pages import TEMPLATES
 from scheduler.web.streams import hall_stream
 
 LOCALE = Path(__file__).with_name("locale")
-LANGUAGES = ("zh", "en")
+# The phone page speaks every language a hall may print on its QR links; the browser
+# shapes and orders right-to-left text itself, given the page's direction.
+LANGUAGES = ("zh", "ug", "kk", "en")
 router = APIRouter(include_in_schema=False)
 
 
@@ -74,6 +76,7 @@ def _page(
         {
             "t": texts,
             "lang": texts.language,
+            "languages": {code: LANGUAGE_NAMES[code] for code in LANGUAGES},
             "k": k,
             "page": page,
             "progress": progress,

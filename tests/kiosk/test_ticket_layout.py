@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import qrcode
-from PIL import Image
+from PIL import Image, ImageOps
 
 from hallbus.fonts import font_for
+from kiosk.daemon import printable
 from kiosk.drivers import load_printer_profile, printer_profile_names
-from kiosk.ticket_layout import RasterFont, display_width, layout_ticket, wrap
+from kiosk.i18n import texts_for
+from kiosk.ticket_layout import (
+    RasterFont,
+    TicketText,
+    _Line,
+    display_width,
+    layout_ticket,
+    right_to_left,
+    wrap,
+)
 from simulator.escpos_decoder import Cut, EscPosDecoder, QrCode, RasterImage, TextLine
 from simulator.printer_emulator import PrintedTicket, raster_to_image
 from tests.kiosk.tickets import SAMPLE, SAMPLE_LINES, artifacts_dir
@@ -142,3 +153,67 @@ def test_element_kinds_cover_a_cut_ticket() -> None:
     ticket = decode(layout_ticket(SAMPLE, load_printer_profile("xprinter-xp-80c"), None))
     kinds = {type(e) for e in ticket.elements}
     assert {TextLine, QrCode, Cut} <= kinds
+
+
+def _kazakh_ticket() -> TicketText:
+    """The sample ticket as the kiosk words it in Kazakh (the hall's name stays Chinese)."""
+    kk = texts_for("kk")
+    return replace(
+        SAMPLE,
+        service_name="الەۋمەتتىك ساقتاندىرۋ",
+        waiting_lines=(
+            kk("{count} people ahead of you", count=12),
+            kk("Estimated wait {duration}", duration=kk.duration(1500)),
+        ),
+        time_line=kk("Taken at {time}", time=kk.left_to_right("2026-11-22 09:31")),
+        documents_title=kk("Please bring"),
+        documents=("جەكە كۋالىك",),
+        priority_mark=kk("Priority: elderly and disabled"),
+        rules=(
+            kk("Not there after {calls} calls: the number is passed; take a new one", calls=3),
+            kk("Hotline {number}", number="12345"),
+        ),
+        qr_caption=kk("Scan to follow your turn and rate the service"),
+    )
+
+
+@pytest.mark.parametrize("name", ["xprinter-xp-80c", "epson-tm-t20iii"])
+def test_a_kazakh_ticket_prints_its_lines_as_shaped_raster(name: str) -> None:
+    """No printer's font writes the Arabic-based script: those lines go as images, drawn
+    right to left with joined letters; Chinese and ASCII stay what the printer can do."""
+    profile = load_printer_profile(name)
+    font = RasterFont(font_for("zh"), right_to_left=font_for("kk"))
+    ticket = decode(layout_ticket(_kazakh_ticket(), profile, font))
+    assert "A001" in ticket.lines
+    assert not any(right_to_left(line) for line in ticket.lines)  # never as text bytes
+    if profile.cjk is not None:
+        assert "示范政务服务中心" in ticket.lines
+    assert ticket.images and all(i.width == profile.dots_per_line for i in ticket.images)
+    path = artifacts_dir() / f"ticket-{name}-kk.png"
+    ticket.render(profile.dots_per_line, font.path).save(path)
+    assert Image.open(path).width == profile.dots_per_line
+
+
+def test_right_to_left_lines_are_set_from_the_right() -> None:
+    font = RasterFont(font_for("zh"), right_to_left=font_for("kk"))
+    image = font.render([_Line("الدىڭىزدا 12 ادام بار", align="left")], 576)
+    left, _, right, _ = ImageOps.invert(image.convert("L")).getbbox() or (0, 0, 0, 0)
+    assert right > 576 - 8 and left > 576 / 3, (left, right)
+
+
+def test_right_to_left_lines_without_their_face_are_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="right_to_left"):
+        layout_ticket(_kazakh_ticket(), load_printer_profile("xprinter-xp-80c"), None)
+    with pytest.raises(ValueError, match="right_to_left"):
+        layout_ticket(
+            _kazakh_ticket(),
+            load_printer_profile("xprinter-xp-80c"),
+            RasterFont(font_for("zh")),
+        )
+
+
+def test_a_kiosk_prints_kazakh_only_with_a_right_to_left_face() -> None:
+    assert printable("zh", None) and printable("en", None)
+    assert not printable("kk", None)
+    assert not printable("ug", RasterFont(font_for("zh")))
+    assert printable("kk", RasterFont(font_for("zh"), right_to_left=font_for("kk")))

@@ -187,7 +187,14 @@ def test_the_public_page_on_a_phone(
 ) -> None:
     served = serve(2)
     phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
-    phone.goto(f"{dashboard.url}/t/{served.ticket_id}?k={served.token}&lang=zh")
+    # A ticket taken in Kazakh opens in Kazakh, right to left, in the Arabic-based script.
+    phone.goto(f"{dashboard.url}/t/{served.ticket_id}?k={served.token}&lang=kk")
+    assert phone.get_attribute("html", "dir") == "rtl"
+    assert "وتە نارازى" in (phone.text_content("main") or "")  # 非常不满意
+    phone.screenshot(path=str(artifacts_dir() / "rating-page-kk.png"), full_page=True)
+    # The citizen switches to Chinese on the page itself.
+    phone.click("nav.languages a[lang=zh]")
+    phone.wait_for_selector("html[dir=ltr]")
     phone.click("button:has-text('不满意') >> nth=0")
     phone.wait_for_selector("text=哪里做得不好")
     phone.check("input[value=efficiency]")
@@ -261,8 +268,9 @@ def test_every_page_passes_axe_core_without_serious_violations(
         found[path] = _serious_violations(page)
     page.close()
     phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
-    phone.goto(f"{dashboard.url}/t/{served.ticket_id}?k={served.token}&lang=zh")
-    found["/t (phone)"] = _serious_violations(phone)
+    for lang in ("zh", "ug", "kk"):
+        phone.goto(f"{dashboard.url}/t/{served.ticket_id}?k={served.token}&lang={lang}")
+        found[f"/t (phone, {lang})"] = _serious_violations(phone)
     phone.close()
     problems = "\n".join(f"{path}: {v}" for path, found_there in found.items() for v in found_there)
     assert not problems, problems
