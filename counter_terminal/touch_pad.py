@@ -2,9 +2,12 @@
 
 While the clerk serves, the citizen sees who serves them: the window, the clerk's photo,
 name, number and star level (星级柜员). When the clerk finishes, the five levels pop up by
-themselves; a bad rating asks why; then thanks. Touches become the same button presses
-a five-key pad makes, so the rules in ``counter_terminal.rating`` hold for both. Runs
-headless with ``SDL_VIDEODRIVER=dummy`` for tests and screenshots.
+themselves; a bad rating asks why; then thanks. Every text is in the hall's first
+language with its second under it, smaller (汉维双语, 汉哈双语: Chinese with Uyghur or
+Kazakh, right to left); the catalogs are ``counter_terminal/locale/*/LC_MESSAGES/pad.po``.
+Touches become the same button presses a five-key pad makes, so the rules in
+``counter_terminal.rating`` hold for both. Runs headless with ``SDL_VIDEODRIVER=dummy``
+for tests and screenshots.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from counter_terminal.daemon import PadView
 from counter_terminal.profile import TouchPadProfile
 from counter_terminal.rating import CONFIRM_BUTTON, ERASE_BUTTON, SKIP_BUTTON, Phase
 from hallbus.fonts import FontNotFound, font_for
-from hallbus.messages import RATING_LABELS_ZH, BadRatingReason
+from hallbus.i18n import Texts, texts_in
+from hallbus.messages import BadRatingReason, RatingLevel
+from hallbus.script_lines import LineFont, has_cjk, line_font
 from hallbus.touch_window import TouchWindow
 
 log = logging.getLogger(__name__)
@@ -35,12 +40,21 @@ WHITE = (255, 255, 255)
 GOLD = (240, 170, 20)
 # Best to worst: green to red, so the levels read at a glance.
 LEVEL_COLOURS = [(0, 140, 80), (70, 160, 60), (150, 160, 40), (220, 120, 30), (200, 40, 40)]
-REASON_LABELS_ZH = {
-    BadRatingReason.ATTITUDE: "服务态度",
-    BadRatingReason.EFFICIENCY: "办事效率",
-    BadRatingReason.PROCESS: "办事流程",
-    BadRatingReason.OTHER: "其他",
+LOCALE_DIR = Path(__file__).with_name("locale")
+LEVEL_TEXTS = {
+    RatingLevel.VERY_SATISFIED: "Very satisfied",
+    RatingLevel.SATISFIED: "Satisfied",
+    RatingLevel.BASICALLY_SATISFIED: "Basically satisfied",
+    RatingLevel.DISSATISFIED: "Dissatisfied",
+    RatingLevel.VERY_DISSATISFIED: "Very dissatisfied",
 }
+REASON_TEXTS = {
+    BadRatingReason.ATTITUDE: "Service attitude",
+    BadRatingReason.EFFICIENCY: "Efficiency",
+    BadRatingReason.PROCESS: "Process",
+    BadRatingReason.OTHER: "Other",
+}
+SECOND_LINE = 0.55  # the second language's size, of the first's
 PHOTO_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
@@ -65,13 +79,17 @@ class Target:
 
 
 @functools.cache
-def _font(size: int) -> pygame.font.Font:
+def _face(language: str) -> str | None:
+    # Chinese faces carry Latin letters too; Uyghur and Kazakh need an Arabic-script face.
     try:
-        path: str | None = str(font_for("zh"))
+        return str(font_for("zh" if language in ("zh", "en") else language))
     except FontNotFound as err:
-        log.warning("no Chinese font, using pygame's default: %s", err)
-        path = None
-    return pygame.font.Font(path, size)
+        log.warning("no font for %s, using pygame's default: %s", language, err)
+        return None
+
+
+def _font(language: str, size: int, text: str) -> LineFont:
+    return line_font(_face("zh" if has_cjk(text) else language), size, language)
 
 
 def _star(surface: pygame.Surface, centre: tuple[float, float], radius: float, lit: bool) -> None:
@@ -86,11 +104,18 @@ def _star(surface: pygame.Surface, centre: tuple[float, float], radius: float, l
 class PadScreen:
     """Draws a pad view and maps touches to buttons."""
 
-    def __init__(self, profile: TouchPadProfile, photos: Path | None = None) -> None:
+    def __init__(
+        self,
+        profile: TouchPadProfile,
+        photos: Path | None = None,
+        languages: tuple[str, ...] = ("zh",),
+    ) -> None:
         self.profile = profile
         self.size = (profile.width, profile.height)
         self.photos = photos
         self.targets: list[Target] = []
+        # The hall's first two languages: the first large, the second under it.
+        self.texts: list[Texts] = [texts_in(LOCALE_DIR, "pad", x) for x in languages[:2]]
 
     def draw(self, surface: pygame.Surface, view: PadView) -> None:
         """Draw ``view``; remembers where the buttons are."""
@@ -100,7 +125,7 @@ class PadScreen:
         surface.fill(BACKGROUND)
         header = pygame.Rect(0, 0, width, int(height * 0.12))
         pygame.draw.rect(surface, HEADER, header)
-        self._text(f"{view.window} 号窗口", 6, WHITE, header, "center")
+        self._say("Window {window}", 6, WHITE, header, "center", window=view.window)
         body = pygame.Rect(0, header.bottom, width, height - header.bottom)
         match view.phase:
             case Phase.IDLE:
@@ -112,7 +137,8 @@ class PadScreen:
             case Phase.CONTACT:
                 self._contact(body, view)
             case Phase.THANKS:
-                self._text("谢谢您的评价!", 9, INK, body, "center")
+                thanks = pygame.Rect(body.x, body.y, body.width, body.height * 0.6)
+                self._say("Thank you for your rating!", 9, INK, thanks, "center")
 
     def button_at(self, position: tuple[int, int]) -> int | None:
         """The button under a touch, if any."""
@@ -122,7 +148,7 @@ class PadScreen:
     def _clerk_card(self, body: pygame.Rect, view: PadView) -> None:
         clerk = view.clerk
         if clerk is None:
-            self._text("暂无工作人员", 7, MUTED, body, "center")
+            self._say("No clerk at this window", 7, MUTED, body, "center")
             return
         code, name, stars = clerk.code, clerk.name, clerk.stars
         unit = self._unit
@@ -131,13 +157,14 @@ class PadScreen:
         left = photo.right + body.width * 0.06
         text = pygame.Rect(left, photo.y, body.right - left - body.width * 0.05, unit * 16)
         self._text(name, 10, INK, text, "start")
-        self._text(f"工号 {code}", 5, MUTED, text.move(0, unit * 16), "start")
+        self._say("Staff no. {code}", 5, MUTED, text.move(0, unit * 16), "start", code=code)
         if stars is not None:
-            self._text("星级柜员", 4.5, MUTED, text.move(0, unit * 30), "start")
+            self._say("Star clerk", 4.5, MUTED, text.move(0, unit * 30), "start")
             for i in range(5):
                 centre = (left + unit * (5 + i * 10), text.y + unit * 48)
                 _star(self._surface, centre, unit * 4, i < stars)
-        self._text("欢迎您的监督与评价", 4.5, MUTED, text.move(0, unit * 58), "start")
+        welcome = pygame.Rect(text.x, text.y + unit * 58, text.width, unit * 22)
+        self._say("Your supervision and rating are welcome", 4.5, MUTED, welcome, "start")
 
     def _photo(self, rect: pygame.Rect, code: str, name: str) -> None:
         path = self._photo_path(code)
@@ -163,24 +190,25 @@ class PadScreen:
         unit = self._unit
         title = pygame.Rect(body.x, body.y + unit * 4, body.width, unit * 10)
         # As halls say it: the number first, then the request, full-width punctuation.
-        asked = (
-            f"{view.ticket_label}号，请对本次服务进行评价"
-            if view.ticket_label
-            else "请对本次服务进行评价"
-        )
-        self._text(asked, 6, INK, title, "center")
+        if view.ticket_label:
+            asked = "Number {ticket}: please rate this service"
+            self._say(asked, 6, INK, title, "center", ticket=view.ticket_label)
+        else:
+            self._say("Please rate this service", 6, INK, title, "center")
         if view.service:
-            self._text(f"办理业务：{view.service}", 4.5, MUTED, title.move(0, unit * 9), "center")
-        labels = [RATING_LABELS_ZH[level] for level in self.profile.rating.levels]
-        self._row(body, labels, LEVEL_COLOURS)
+            # The service's name comes from the hall file, as the scheduler sent it.
+            service = title.move(0, unit * 10).inflate(0, -unit * 4)
+            self._say("Service: {service}", 4.5, MUTED, service, "center", service=view.service)
+        levels = [LEVEL_TEXTS[level] for level in self.profile.rating.levels]
+        self._row(body, levels, LEVEL_COLOURS)
         self._countdown(body, view)
 
     def _reasons(self, body: pygame.Rect, view: PadView) -> None:
         unit = self._unit
         title = pygame.Rect(body.x, body.y + unit * 4, body.width, unit * 10)
-        self._text("请选择不满意的原因", 6, INK, title, "center")
-        labels = [REASON_LABELS_ZH[reason] for reason in self.profile.rating.reasons]
-        self._row(body, labels, [LEVEL_COLOURS[3]] * len(labels))
+        self._say("What was not good?", 6, INK, title, "center")
+        reasons = [REASON_TEXTS[reason] for reason in self.profile.rating.reasons]
+        self._row(body, reasons, [LEVEL_COLOURS[3]] * len(reasons))
         self._countdown(body, view)
 
     def _contact(self, body: pygame.Rect, view: PadView) -> None:
@@ -188,9 +216,12 @@ class PadScreen:
         unit = self._unit
         left = pygame.Rect(body.x, body.y, body.width * 0.48, body.height)
         title = pygame.Rect(left.x + unit * 4, body.y + unit * 6, left.width - unit * 8, unit * 9)
-        self._text("已收到您的评价", 5.5, INK, title, "start")
-        self._text("留下手机号，我们将回访", 4.5, INK, title.move(0, unit * 10), "start")
-        self._text("（选填，仅用于本次回访）", 3.8, MUTED, title.move(0, unit * 18), "start")
+        self._say("Your rating is received", 5.5, INK, title, "start")
+        asked = "Leave a mobile number and we will call you back"
+        self._say(asked, 4.5, INK, title.move(0, unit * 10), "start")
+        self._say(
+            "(Optional, only for this callback)", 3.8, MUTED, title.move(0, unit * 19), "start"
+        )
         shown = pygame.Rect(title.x, title.y + unit * 30, title.width, unit * 12)
         pygame.draw.rect(self._surface, WHITE, shown, border_radius=10)
         digits = view.digits
@@ -198,7 +229,7 @@ class PadScreen:
         self._text(grouped or "1__ ____ ____", 6, INK if digits else MUTED, shown, "center")
         skip = pygame.Rect(title.x, shown.bottom + unit * 6, title.width, unit * 12)
         pygame.draw.rect(self._surface, MUTED, skip, border_radius=12)
-        self._text("跳过", 5, WHITE, skip, "center")
+        self._say("Skip", 5, WHITE, skip, "center")
         self.targets.append(Target(skip, SKIP_BUTTON))
         keys = [*range(1, 10), ERASE_BUTTON, 0, CONFIRM_BUTTON]
         pad = pygame.Rect(left.right, body.y + unit * 4, body.width - left.right, body.height)
@@ -209,36 +240,65 @@ class PadScreen:
                 pad.x + col * (width + unit * 2), pad.y + row * (height + unit * 2), width, height
             )
             if key == CONFIRM_BUTTON:
-                colour, label, button = LEVEL_COLOURS[0], "确定", CONFIRM_BUTTON
+                colour, label, button = LEVEL_COLOURS[0], "OK", CONFIRM_BUTTON
             elif key == ERASE_BUTTON:
-                colour, label, button = (150, 156, 166), "删除", ERASE_BUTTON
+                colour, label, button = (150, 156, 166), "Delete", ERASE_BUTTON
             else:
-                colour, label, button = HEADER, str(key), 100 + key
+                colour, label, button = HEADER, "", 100 + key
             pygame.draw.rect(self._surface, colour, rect, border_radius=12)
-            self._text(label, 6, WHITE, rect, "center")
+            if label:
+                self._say(label, 5, WHITE, rect.inflate(-unit * 2, -unit * 4), "center")
+            else:
+                self._text(str(key), 6, WHITE, rect, "center")
             self.targets.append(Target(rect, button))
         countdown = pygame.Rect(left.x, body.bottom - unit * 16, left.width, unit * 10)
         if view.seconds_left is not None:
-            self._text(f"剩余 {view.seconds_left} 秒", 4.5, MUTED, countdown, "center")
+            self._say(
+                "{seconds} s left", 4.5, MUTED, countdown, "center", seconds=view.seconds_left
+            )
 
     def _row(
-        self, body: pygame.Rect, labels: list[str], colours: list[tuple[int, int, int]]
+        self, body: pygame.Rect, messages: list[str], colours: list[tuple[int, int, int]]
     ) -> None:
-        count = len(labels)
+        count = len(messages)
         margin = body.width * 0.025
         width = (body.width - margin * (count + 1)) / count
         top, height = body.y + self._unit * 24, self._unit * 40
-        for index, (label, colour) in enumerate(zip(labels, colours, strict=True)):
+        for index, (message, colour) in enumerate(zip(messages, colours, strict=True)):
             rect = pygame.Rect(margin + index * (width + margin), top, width, height)
             pygame.draw.rect(self._surface, colour, rect, border_radius=16)
-            self._text(label, 5.5, WHITE, rect, "center")
+            self._say(message, 5.5, WHITE, rect.inflate(-width * 0.08, -height * 0.3), "center")
             self.targets.append(Target(rect, index + 1))
 
     def _countdown(self, body: pygame.Rect, view: PadView) -> None:
         if view.seconds_left is None:
             return
         rect = pygame.Rect(body.x, body.bottom - self._unit * 16, body.width, self._unit * 10)
-        self._text(f"剩余 {view.seconds_left} 秒", 4.5, MUTED, rect, "center")
+        self._say("{seconds} s left", 4.5, MUTED, rect, "center", seconds=view.seconds_left)
+
+    def _say(
+        self,
+        message: str,
+        size: float,
+        colour: tuple[int, int, int],
+        rect: pygame.Rect,
+        align: str,
+        **values: object,
+    ) -> None:
+        """``message`` in the first language and, smaller beneath, in the second."""
+        first, *second = self.texts
+        # A value from the hall file in Chinese (a service's name) inside an Arabic-script
+        # line has no face that draws both: the first language's line says it alone.
+        mixed = bool(second) and second[0].rtl and any(has_cjk(str(v)) for v in values.values())
+        if not second or mixed:
+            self._text(first(message, **values), size, colour, rect, align, first.language)
+            return
+        top = pygame.Rect(rect.x, rect.y, rect.width, rect.height * 0.62)
+        under = pygame.Rect(rect.x, top.bottom, rect.width, rect.height - top.height)
+        self._text(first(message, **values), size, colour, top, align, first.language)
+        other = second[0]
+        text = other(message, **values)
+        self._text(text, size * SECOND_LINE, colour, under, align, other.language)
 
     def _text(
         self,
@@ -247,8 +307,9 @@ class PadScreen:
         colour: tuple[int, int, int],
         rect: pygame.Rect,
         align: str,
+        language: str = "zh",
     ) -> None:
-        font = _font(max(8, int(size * self._unit)))
+        font = _font(language, max(8, int(size * self._unit)), text)
         rendered = font.render(text, True, colour)
         if rendered.get_width() > rect.width:  # shrink to fit rather than cut
             scale = rect.width / rendered.get_width()
@@ -259,7 +320,7 @@ class PadScreen:
         box.centery = rect.centery
         if align == "center":
             box.centerx = rect.centerx
-        else:
+        else:  # a second line keeps to its first line's edge, whatever its direction
             box.x = rect.x
         self._surface.blit(rendered, box)
 
@@ -270,11 +331,15 @@ class TouchPadApp(TouchWindow):
     caption = "paidui rating pad"
 
     def __init__(
-        self, pad: PadController, profile: TouchPadProfile, photos: Path | None = None
+        self,
+        pad: PadController,
+        profile: TouchPadProfile,
+        photos: Path | None = None,
+        languages: tuple[str, ...] = ("zh",),
     ) -> None:
         super().__init__((profile.width, profile.height), profile.fullscreen)
         self.pad = pad
-        self.screen = PadScreen(profile, photos)
+        self.screen = PadScreen(profile, photos, languages)
 
     def draw(self, surface: pygame.Surface) -> None:
         """Draw what the pad shows now."""

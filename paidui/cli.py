@@ -610,7 +610,8 @@ def cmd_counter(args: argparse.Namespace) -> int:
         if isinstance(pad, TouchPadProfile):
             from counter_terminal.touch_pad import TouchPadApp
 
-            app = TouchPadApp(terminal.pads[args.window[0]], pad, photos=args.photos)
+            languages = tuple(hall.languages)
+            app = TouchPadApp(terminal.pads[args.window[0]], pad, args.photos, languages)
             app.start()
             app.run(fps=10)
             app.stop()

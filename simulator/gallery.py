@@ -243,12 +243,26 @@ def tickets(folder: Path) -> list[Path]:
 
 def rating_pads(folder: Path) -> list[Path]:
     """The touch pad in each phase: the clerk's card, the five levels, the reasons, the
-    callback number, thanks."""
+    callback number, thanks; in Chinese, and bilingual with Uyghur and with Kazakh."""
     profile = load_counter_profile("touch-pad-10in")
     assert isinstance(profile, TouchPadProfile)
-    drawer = PadScreen(profile)
     surface = pygame.Surface((profile.width, profile.height))
     clerk = ClerkView(code="1001", name="王芳", stars=5)
+    written = []
+    for languages in PAD_LANGUAGES:
+        drawer = PadScreen(profile, languages=languages)
+        suffix = "".join(f"-{x}" for x in languages[1:])
+        written += _pad_phases(drawer, surface, clerk, folder, suffix)
+    return written
+
+
+# The pad's languages as halls set them: Chinese alone, 汉维双语 and 汉哈双语.
+PAD_LANGUAGES = (("zh",), ("zh", "ug"), ("zh", "kk"))
+
+
+def _pad_phases(
+    drawer: PadScreen, surface: pygame.Surface, clerk: ClerkView, folder: Path, suffix: str
+) -> list[Path]:
     written = []
     for phase in Phase:
         view = PadView(
@@ -262,7 +276,7 @@ def rating_pads(folder: Path) -> list[Path]:
             service="社保业务",
         )
         drawer.draw(surface, view)
-        path = folder / f"pad-{phase.value}.png"
+        path = folder / f"pad-{phase.value}{suffix}.png"
         pygame.image.save(surface, str(path))
         written.append(path)
     return written

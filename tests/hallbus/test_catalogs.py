@@ -16,8 +16,9 @@ from hallbus.i18n import LANGUAGE_NAMES, texts_in
 from hallbus.script_lines import line_font
 
 ROOT = Path(__file__).resolve().parents[2]
-# (locale folder, domain): the kiosk, the LCD hall board, the phone page.
+# (locale folder, domain): the kiosk, the LCD hall board, the phone page, the touch pad.
 SCREENS = [
+    (ROOT / "counter_terminal" / "locale", "pad"),
     (ROOT / "kiosk" / "locale", "kiosk"),
     (ROOT / "display_wall" / "locale", "display"),
     (ROOT / "scheduler" / "web" / "locale", "rate"),

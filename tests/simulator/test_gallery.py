@@ -23,7 +23,9 @@ def test_the_gallery_has_every_screen_of_every_kind(tmp_path: Path) -> None:
     } <= names
     assert {f"ticket-{printer}" for printer in printer_profile_names()} <= names
     assert all(any(n.startswith(f"led-{board}-") for n in names) for board in led_profile_names())
-    assert {"pad-idle", "pad-rating", "pad-reason", "pad-contact", "pad-thanks"} <= names
+    phases = ("idle", "rating", "reason", "contact", "thanks")
+    for suffix in ("", "-ug", "-kk"):
+        assert {f"pad-{phase}{suffix}" for phase in phases} <= names
     for picture in pictures:
         with Image.open(picture) as image:
             # Something was drawn: more than one colour on every picture.
