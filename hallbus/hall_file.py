@@ -187,6 +187,21 @@ class DeviceConfig(_Strict):
         return value
 
 
+class BookingPolicy(_Strict):
+    """Online booking (网上预约): slot length and capacity, limits per person, no-shows."""
+
+    slot_min: int = Field(default=30, ge=5, le=240)
+    # Kept for walk-ins: a slot holds (1 - this) of what its planned windows can serve.
+    walk_in_share: float = Field(default=0.5, ge=0, lt=1)
+    days_ahead: int = Field(default=7, ge=1, le=90)
+    per_person_per_day: int = Field(default=1, ge=1, le=10)
+    max_open_per_person: int = Field(default=3, ge=1, le=20)
+    # This many missed bookings within the window block booking for block_days.
+    no_show_limit: int = Field(default=3, ge=1, le=20)
+    no_show_window_days: int = Field(default=90, ge=1, le=730)
+    block_days: int = Field(default=30, ge=1, le=365)
+
+
 class HallConfig(_Strict):
     """One service hall."""
 
@@ -234,6 +249,7 @@ class HallConfig(_Strict):
     event_retention_h: float = Field(default=48.0, gt=0, le=24 * 90)
     # Per device kind (kiosk, counter, rating_pad, portal, other): overrides the defaults.
     rate_limits: dict[str, RateLimitConfig] = Field(default_factory=dict)
+    booking: BookingPolicy = BookingPolicy()
 
     @field_validator("rate_limits")
     @classmethod

@@ -229,22 +229,29 @@ class Request(Message):
     request_id: RequestId
 
 
-class IssueTicket(Request):
-    """Kiosk: issue a ticket for a service, or check in an appointment by ID card.
+BookingCode = Annotated[str, Field(pattern=r"^[0-9]{8}$")]
 
-    With ``id_hash`` (from the paired ID reader) a booked appointment today is checked
-    in; ``service_code`` may then be left out. ``age`` and ``disabled`` give priority.
+
+class IssueTicket(Request):
+    """Kiosk: issue a ticket for a service, or check in an appointment.
+
+    With ``id_hash`` (from the paired ID reader) or ``booking_code`` (typed on screen) a
+    booked appointment today is checked in; ``service_code`` may then be left out.
+    ``age`` and ``disabled`` give priority.
     """
 
     service_code: ServiceCode | None = None
     id_hash: IdHash | None = None
+    booking_code: BookingCode | None = None
     age: int | None = Field(default=None, ge=0, le=150)
     disabled: bool = False
 
     @model_validator(mode="after")
     def _service_or_card(self) -> IssueTicket:
-        if self.service_code is None and self.id_hash is None:
-            raise ValueError("give service_code, or id_hash for an appointment check-in")
+        if self.service_code is None and self.id_hash is None and self.booking_code is None:
+            raise ValueError(
+                "give service_code, or id_hash or booking_code for an appointment check-in"
+            )
         return self
 
 
@@ -343,12 +350,27 @@ class Rate(Request):
 
 
 class BookAppointment(Request):
-    """Portal: book a slot for a service; the citizen checks in with their ID card."""
+    """Portal: book a slot for a service; the citizen checks in with their ID card or the
+    booking code of the reply. ``contact`` is what the hall may show of how to reach them
+    (a masked number); the number itself never travels to the scheduler."""
 
     service_code: ServiceCode
     slot_start: RequestTime
     id_hash: IdHash
     contact: str = Field(min_length=1, max_length=64)
+
+
+class CancelAppointment(Request):
+    """Portal: cancel a booking by its code, before its slot; the place is free again."""
+
+    code: BookingCode
+
+
+class ChangeAppointment(Request):
+    """Portal: move a booking to another slot of its service, by the booking rules."""
+
+    code: BookingCode
+    slot_start: RequestTime
 
 
 class ReviewRating(Request):
@@ -454,6 +476,8 @@ REQUEST_MODELS: dict[Command, type[Request]] = {
     Command.FINISH: Finish,
     Command.RATE: Rate,
     Command.BOOK_APPOINTMENT: BookAppointment,
+    Command.CANCEL_APPOINTMENT: CancelAppointment,
+    Command.CHANGE_APPOINTMENT: ChangeAppointment,
     Command.REVIEW_RATING: ReviewRating,
     Command.REPORT_PRINT: ReportPrint,
     Command.APPLY_CONFIG: ApplyConfig,
@@ -528,11 +552,13 @@ class TicketIssued(TicketView):
 
 
 class AppointmentView(Message):
-    """Reply to book_appointment."""
+    """Reply to book, cancel and change_appointment."""
 
     appointment_id: str
     service_code: str
     slot_start: datetime
+    code: str = ""  # the booking code: typed at the kiosk, quoted to cancel or change
+    state: str = "booked"
 
 
 class ClerkView(Message):

@@ -52,6 +52,8 @@ class Command(StrEnum):
     FINISH = "finish"
     RATE = "rate"
     BOOK_APPOINTMENT = "book_appointment"
+    CANCEL_APPOINTMENT = "cancel_appointment"
+    CHANGE_APPOINTMENT = "change_appointment"
     REVIEW_RATING = "review_rating"
     REPORT_PRINT = "report_print"
     APPLY_CONFIG = "apply_config"

@@ -26,7 +26,6 @@ from hallbus.clock import Clock, SystemClock
 from hallbus.hall_file import DeviceConfig, HallConfig
 from hallbus.messages import (
     REQUEST_MODELS,
-    AppointmentView,
     BadRatingReason,
     CallAnnouncement,
     ConfigApplied,
@@ -73,7 +72,13 @@ from scheduler.store import (
     StoreError,
     config_hash,
 )
-from scheduler.views import clerk_view, ticket_view, transaction_view, window_view
+from scheduler.views import (
+    appointment_view,
+    clerk_view,
+    ticket_view,
+    transaction_view,
+    window_view,
+)
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +108,8 @@ ALLOWED_COMMANDS: dict[DeviceKind, frozenset[Command]] = {
         {
             Command.RATE,
             Command.BOOK_APPOINTMENT,
+            Command.CANCEL_APPOINTMENT,
+            Command.CHANGE_APPOINTMENT,
             Command.REVIEW_RATING,
             Command.APPLY_CONFIG,
             Command.REPLAY_EVENTS,
@@ -542,6 +549,7 @@ class SchedulerService:
                     id_hash=request.id_hash,
                     age=request.age,
                     disabled=request.disabled,
+                    booking_code=request.booking_code,
                 )
                 return TicketIssued(
                     **ticket_view(issued.ticket).model_dump(),
@@ -632,13 +640,20 @@ class SchedulerService:
             case bus.DeskContact():
                 return self._desk_contact(window, now)
             case bus.BookAppointment():
-                appointment = queue.book_appointment(
-                    request.service_code, request.slot_start, request.id_hash, request.contact, now
+                return appointment_view(
+                    queue.book_appointment(
+                        request.service_code,
+                        request.slot_start,
+                        request.id_hash,
+                        request.contact,
+                        now,
+                    )
                 )
-                return AppointmentView(
-                    appointment_id=appointment.id,
-                    service_code=appointment.service_code,
-                    slot_start=appointment.slot_start,
+            case bus.CancelAppointment():
+                return appointment_view(queue.cancel_appointment(request.code, now))
+            case bus.ChangeAppointment():
+                return appointment_view(
+                    queue.change_appointment(request.code, request.slot_start, now)
                 )
             case bus.ReportPrint():
                 if not queue.holds_ticket(request.ticket_id) and not self.store.has_ticket(

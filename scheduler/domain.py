@@ -28,6 +28,16 @@ from hallbus.messages import (
     TicketState,
     WindowStatus,
 )
+from scheduler.booking import (
+    Booked,
+    BookingRefused,
+    check_booking,
+    day_slots,
+    slot_at,
+)
+from scheduler.booking import (
+    booking_code as code_of,
+)
 from scheduler.calendar import WorkCalendar
 from scheduler.cases import BadRatingCase, open_case
 from scheduler.estimate import ServiceTimes, estimate_wait_s
@@ -144,8 +154,9 @@ class Appointment:
     id_hash: str
     contact: str
     booked_at: datetime
-    state: str = "booked"  # booked, checked_in, late
+    state: str = "booked"  # booked, checked_in, late, cancelled, no_show
     ticket_id: str | None = None
+    code: str = ""  # the booking code (booking.booking_code of the id) typed at the kiosk
 
 
 @dataclass(frozen=True)
@@ -533,10 +544,21 @@ class HallQueue:
         id_hash: str | None = None,
         age: int | None = None,
         disabled: bool = False,
+        booking_code: str | None = None,
     ) -> Issued:
-        """Issue the next number of a service, or check in an appointment by ID card."""
+        """Issue the next number of a service, or check in an appointment by ID card or
+        by its booking code."""
         day = self.service_date(now)
         appointment = self._find_appointment(id_hash, service_code, day) if id_hash else None
+        if booking_code is not None:
+            appointment = self._by_code(booking_code)
+            if (
+                appointment is None
+                or appointment.state != "booked"
+                or self.service_date(appointment.slot_start) != day
+            ):
+                raise QueueError(ErrorCode.NO_APPOINTMENT, "no booking for today with this code")
+            service_code = appointment.service_code
         if service_code is None:
             if appointment is None:
                 raise QueueError(
@@ -837,6 +859,14 @@ class HallQueue:
                     WindowEvent(window.number, "logout", window.clerk.code, None, now)
                 )
                 logged_out.append(window.number)
+        for appointment in self._appointments.values():
+            # A booking nobody checked in by the day's end is missed (the no-show rule).
+            if (
+                appointment.state == "booked"
+                and self.service_date(appointment.slot_start) <= through
+            ):
+                appointment.state = "no_show"
+                self.changes.appointments[appointment.id] = appointment
         stale_calls = [c for c in self.recent_calls if c.called_at < closing]
         for call in stale_calls:  # the hall board starts the new day empty
             self.recent_calls.remove(call)
@@ -849,7 +879,52 @@ class HallQueue:
     def book_appointment(
         self, service_code: str, slot_start: datetime, id_hash: str, contact: str, now: datetime
     ) -> Appointment:
-        """Book a slot: in the future, within the service's hours, once per person and day."""
+        """Book a slot: within the service's hours, with a place left, within the limits
+        per person and not while missed bookings block them (``scheduler.booking``)."""
+        self._bookable_slot(service_code, slot_start, id_hash, now, ignoring=None)
+        appointment_id = self._new_id()
+        appointment = Appointment(appointment_id, service_code, slot_start, id_hash, contact, now)
+        appointment.code = code_of(appointment_id)
+        if self._by_code(appointment.code) is not None:  # one in 10^8: refuse, never mix up
+            raise QueueError(ErrorCode.INTERNAL, "booking code in use; please try again")
+        self._appointments[appointment.id] = appointment
+        self.changes.appointments[appointment.id] = appointment
+        return appointment
+
+    def cancel_appointment(self, code: str, now: datetime) -> Appointment:
+        """Cancel a booking that has not been checked in; its place is free again."""
+        appointment = self._booked_by_code(code, now)
+        appointment.state = "cancelled"
+        self.changes.appointments[appointment.id] = appointment
+        return appointment
+
+    def change_appointment(self, code: str, slot_start: datetime, now: datetime) -> Appointment:
+        """Move a booking to another slot of its service, by the same rules as booking."""
+        appointment = self._booked_by_code(code, now)
+        self._bookable_slot(
+            appointment.service_code,
+            slot_start,
+            appointment.id_hash,
+            now,
+            ignoring=appointment.slot_start,
+        )
+        appointment.slot_start = slot_start
+        self.changes.appointments[appointment.id] = appointment
+        return appointment
+
+    def appointment(self, code: str) -> Appointment | None:
+        """The appointment with this booking code, if the scheduler keeps it."""
+        return self._by_code(code)
+
+    def _bookable_slot(
+        self,
+        service_code: str,
+        slot_start: datetime,
+        id_hash: str,
+        now: datetime,
+        *,
+        ignoring: datetime | None,
+    ) -> None:
         service = self.service(service_code)
         if slot_start <= now:
             raise QueueError(ErrorCode.INVALID_STATE, "the slot has already begun")
@@ -857,20 +932,26 @@ class HallQueue:
         closed = closed_reason(service, local, self.calendar)
         if closed is not None:
             raise QueueError(ErrorCode.SERVICE_CLOSED, f"at that time: {closed.message}")
-        day = local.date()
-        for other in self._appointments.values():
-            if (
-                other.id_hash == id_hash
-                and other.service_code == service_code
-                and other.state == "booked"
-                and self.service_date(other.slot_start) == day
-            ):
-                raise QueueError(
-                    ErrorCode.INVALID_STATE, "this person already has a slot for it that day"
-                )
-        appointment = Appointment(self._new_id(), service_code, slot_start, id_hash, contact, now)
-        self._appointments[appointment.id] = appointment
-        self.changes.appointments[appointment.id] = appointment
+        known = [
+            Booked(a.service_code, a.slot_start, a.id_hash, a.state)
+            for a in self._appointments.values()
+            if a.slot_start != ignoring or a.id_hash != id_hash
+        ]
+        slots = day_slots(self.hall, service, local.date(), self.calendar, known)
+        try:
+            check_booking(self.hall, slot_at(slots, slot_start), slot_start, id_hash, now, known)
+        except BookingRefused as err:
+            raise QueueError(ErrorCode.INVALID_STATE, str(err)) from err
+
+    def _by_code(self, code: str) -> Appointment | None:
+        return next((a for a in self._appointments.values() if a.code == code), None)
+
+    def _booked_by_code(self, code: str, now: datetime) -> Appointment:
+        appointment = self._by_code(code)
+        if appointment is None or appointment.state != "booked":
+            raise QueueError(ErrorCode.NO_APPOINTMENT, "no open booking with this code")
+        if appointment.slot_start <= now:
+            raise QueueError(ErrorCode.INVALID_STATE, "the slot has begun; please come to the hall")
         return appointment
 
     # --- ratings ----------------------------------------------------------------

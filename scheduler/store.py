@@ -15,12 +15,14 @@ from alembic.config import Config
 from sqlalchemy import (
     Connection,
     Engine,
+    and_,
     bindparam,
     create_engine,
     delete,
     event,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -34,6 +36,7 @@ from hallbus.messages import (
     RatingLevel,
     TicketState,
 )
+from scheduler.booking import HOLDING, booking_code
 from scheduler.calendar import WorkCalendar
 from scheduler.cases import (
     BadRatingCase,
@@ -78,6 +81,9 @@ from scheduler.tables import (
 )
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+# Missed bookings are kept in memory this long: the longest no-show window a hall may set.
+NO_SHOW_MEMORY = timedelta(days=730)
 
 
 def insert_audit(
@@ -437,8 +443,17 @@ class Store:
             booked = conn.execute(
                 select(appointments).where(
                     appointments.c.hall == hall,
-                    appointments.c.state == "booked",
-                    appointments.c.slot_start >= now - timedelta(days=1),
+                    or_(
+                        and_(
+                            appointments.c.state.in_(sorted(HOLDING)),
+                            appointments.c.slot_start >= now - timedelta(days=1),
+                        ),
+                        # Missed bookings count against the person for the no-show rule.
+                        and_(
+                            appointments.c.state == "no_show",
+                            appointments.c.slot_start >= now - NO_SHOW_MEMORY,
+                        ),
+                    ),
                 )
             ).all()
             durations = conn.execute(
@@ -501,6 +516,7 @@ class Store:
                     booked_at=r.booked_at,
                     state=r.state,
                     ticket_id=r.ticket_id,
+                    code=r.code or booking_code(r.id),
                 )
                 for r in booked
             ],
@@ -703,6 +719,7 @@ class Store:
                 "booked_at": appointment.booked_at,
                 "state": appointment.state,
                 "ticket_id": appointment.ticket_id,
+                "code": appointment.code,
             }
             if appointment.id in known:
                 conn.execute(

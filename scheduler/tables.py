@@ -181,8 +181,10 @@ appointments = Table(
     Column("booked_at", UtcDateTime, nullable=False),
     Column("state", String(16), nullable=False),
     Column("ticket_id", String(64)),
+    Column("code", String(16)),  # the booking code citizens type (scheduler.booking)
 )
 Index("ix_appointments_slot", appointments.c.hall, appointments.c.slot_start)
+Index("ix_appointments_code", appointments.c.hall, appointments.c.code)
 
 transfers = Table(
     "transfers",

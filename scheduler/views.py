@@ -5,8 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from hallbus.hall_file import ClerkConfig
-from hallbus.messages import ClerkView, TicketView, TransactionView, WindowView
-from scheduler.domain import Ticket, Transaction, Window
+from hallbus.messages import AppointmentView, ClerkView, TicketView, TransactionView, WindowView
+from scheduler.domain import Appointment, Ticket, Transaction, Window
+
+
+def appointment_view(appointment: Appointment) -> AppointmentView:
+    """A booking as the portal shows it (never its ID hash or contact)."""
+    return AppointmentView(
+        appointment_id=appointment.id,
+        service_code=appointment.service_code,
+        slot_start=appointment.slot_start,
+        code=appointment.code,
+        state=appointment.state,
+    )
 
 
 def ticket_view(ticket: Ticket) -> TicketView:

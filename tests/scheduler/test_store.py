@@ -77,7 +77,7 @@ def test_everything_the_queue_holds_survives_a_restart(
     queue = _queue(hall)
     queue.pause(3, PauseReason.MEETING, NOW)
     queue.logout(2, NOW)
-    queue.book_appointment("tax", NOW + timedelta(hours=2), CARD, "138****0000", NOW)
+    booked = queue.book_appointment("tax", NOW + timedelta(hours=2), CARD, "138****0000", NOW)
     queue.issue_ticket("social", NOW, "kiosk-1")
     queue.issue_ticket("social", NOW, "kiosk-1", age=75)
     queue.call_next(1, NOW)  # the elderly ticket, A002
@@ -100,6 +100,8 @@ def test_everything_the_queue_holds_survives_a_restart(
     assert done is not None and [t.id for t in restored.awaiting_rating()] == [done.id]
     assert restored.waiting_count("social") == 1 and restored.waiting_count("tax") == 1
     assert restored.issue_ticket("social", NOW, "k").ticket.label == "A003"
+    kept = restored.appointment(booked.code)  # the booking code survives the restart
+    assert kept is not None and kept.id == booked.id
     checked_in = restored.issue_ticket(None, NOW + timedelta(minutes=6), "k", id_hash=CARD)
     assert checked_in.appointment is not None
     reopened.close()
