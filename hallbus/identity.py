@@ -10,10 +10,27 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 import secrets
 from pathlib import Path
 
 MIN_KEY_BYTES = 16
+# GB 11643: 17 digits, then a check character from their weighted sum modulo 11.
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CHECK = "10X98765432"
+_ID_NUMBER = re.compile(r"^[0-9]{17}[0-9X]$")  # ASCII: \d would take any Unicode digit
+
+
+def check_digit(first17: str) -> str:
+    """The GB 11643 check character for the first 17 digits of an ID number."""
+    if len(first17) != 17 or not (first17.isascii() and first17.isdigit()):
+        raise ValueError("an ID number starts with 17 digits")
+    return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True)) % 11]
+
+
+def valid_id_number(number: str) -> bool:
+    """Whether ``number`` is an 18-character ID number with the right check character."""
+    return bool(_ID_NUMBER.match(number)) and check_digit(number[:17]) == number[17]
 
 
 class IdKeyError(ValueError):

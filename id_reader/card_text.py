@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
+from hallbus import identity
 from hallbus.messages import CardKind, Gender
 from id_reader.sam_protocol import TEXT_SIZE
 
@@ -71,9 +72,6 @@ NATIONS: dict[str, str] = {
 }  # fmt: skip
 
 # GB 11643: weights of the first 17 digits, and the check character for each sum mod 11.
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_CHECK = "10X98765432"
-_ID_NUMBER = re.compile(r"^[0-9]{17}[0-9X]$")  # ASCII: \d would take any Unicode digit
 _FOREIGN_2017_NUMBER = re.compile(r"^[A-Z]{3}\d{12}$")
 _HMT_REGIONS = ("81", "82", "83")  # Hong Kong, Macao, Taiwan address codes of permits
 
@@ -86,6 +84,10 @@ class UnsupportedCard(CardDataError):
     """A card family this parser knows by its type letter but does not decode."""
 
 
+# The card's number is checked like the booking portal's: one rule, in hallbus.identity.
+valid_id_number = identity.valid_id_number
+
+
 def _digits(text: str) -> bool:
     # str.isdigit() also accepts characters such as "³" that int() refuses.
     return text.isascii() and text.isdigit()
@@ -93,14 +95,10 @@ def _digits(text: str) -> bool:
 
 def check_digit(first17: str) -> str:
     """The GB 11643 check character for the first 17 digits of an ID number."""
-    if len(first17) != 17 or not _digits(first17):
-        raise CardDataError("an ID number starts with 17 digits")
-    return _CHECK[sum(int(d) * w for d, w in zip(first17, _WEIGHTS, strict=True)) % 11]
-
-
-def valid_id_number(number: str) -> bool:
-    """Whether ``number`` is an 18-character ID number with the right check character."""
-    return bool(_ID_NUMBER.match(number)) and check_digit(number[:17]) == number[17]
+    try:
+        return identity.check_digit(first17)
+    except ValueError as err:
+        raise CardDataError(str(err)) from err
 
 
 def birth_date_of(number: str) -> date:

@@ -174,6 +174,7 @@ def cmd_web(args: argparse.Namespace) -> int:
         public_url=args.public_url or f"http://{args.host}:{args.port}",
         secure_cookies=args.secure_cookies,
         trusted_proxies=tuple(args.trusted_proxy),
+        id_key_file=Path(args.id_key_file) if args.id_key_file else None,
     )
     server = WebServer(settings, args.host, args.port)
     server.start()
@@ -829,6 +830,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     web = sub.add_parser("web", help="serve the hall dashboard, API and public rating page")
     web.add_argument("--hall", required=True, help="the hall id")
+    web.add_argument(
+        "--id-key-file",
+        default=os.environ.get("PAIDUI_ID_KEY_FILE"),
+        help="the hall's ID key (paidui id-key), for online booking; without it booking is off",
+    )
     web.add_argument("--db", default=None, help="database URL (default: paidui-<hall>.db)")
     web.add_argument("--host", default="127.0.0.1")
     web.add_argument("--port", type=int, default=8000)

@@ -14,7 +14,7 @@ import hashlib
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from hallbus.hall_file import BookingPolicy, HallConfig, ServiceConfig
 from scheduler.calendar import WorkCalendar
@@ -83,13 +83,14 @@ def day_slots(
     length = timedelta(minutes=config.booking.slot_min)
     capacity = slot_capacity(config, service)
     starts: list[datetime] = []
-    # A service that keeps no hours of its own is bookable round the clock of its day.
-    periods = periods_on(service, day, calendar)
-    spans = [(p.open, p.close) for p in periods] or [(time(0), time(23, 59, 59))]
+    if service.hours is None:  # no hours of its own: the booking policy's day
+        spans = [(config.booking.open, config.booking.close)]
+    else:
+        spans = [(p.open, p.close) for p in periods_on(service, day, calendar)]
     for opens, closes in spans:
         start = datetime.combine(day, opens, zone)
         close = datetime.combine(day, closes, zone)
-        while start + length <= close + timedelta(seconds=1):
+        while start + length <= close:
             starts.append(start.astimezone(UTC))
             start += length
     held = [b.slot_start for b in booked if b.service_code == service.code and b.state in HOLDING]

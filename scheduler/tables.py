@@ -186,6 +186,18 @@ appointments = Table(
 Index("ix_appointments_slot", appointments.c.hall, appointments.c.slot_start)
 Index("ix_appointments_code", appointments.c.hall, appointments.c.code)
 
+# A booking's phone number for reminders, sealed like callback numbers; the scheduler
+# never sees it. Deleted with the booking's day (booking_ops.forget_old_contacts).
+appointment_contacts = Table(
+    "appointment_contacts",
+    metadata,
+    Column("appointment_id", String(64), ForeignKey("appointments.id"), primary_key=True),
+    Column("hall", String(64), nullable=False),
+    Column("sealed", Text, nullable=False),  # Fernet token of the number
+    Column("masked", String(16), nullable=False),
+    Column("slot_start", UtcDateTime, nullable=False),  # forgotten after this day
+)
+
 transfers = Table(
     "transfers",
     metadata,

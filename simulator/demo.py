@@ -167,6 +167,11 @@ def run_demo(options: DemoOptions) -> dict[str, int]:
             hall_config, Store(db_url, hall_config.id), settings, rating_tokens=tokens
         )
         web_port = options.web_port if port_free(options.web_port) else free_port()
+        # One ID key for the card reader and the booking page, so a booking made online
+        # checks in with the card; it lives only in the demo's temporary folder.
+        id_key = data_dir / "id.key"
+        id_key.touch(mode=0o600)
+        id_key.write_text(new_id_key(), encoding="ascii")
         web = WebServer(
             WebSettings(
                 db_url=db_url,
@@ -174,6 +179,7 @@ def run_demo(options: DemoOptions) -> dict[str, int]:
                 bus=settings,
                 rating_key_file=key_file,
                 public_url=f"http://127.0.0.1:{web_port}",
+                id_key_file=id_key,
             ),
             "127.0.0.1",
             web_port,
@@ -320,7 +326,7 @@ def _id_reader(
     assert isinstance(profile, SamSerialProfile)
     source = SamCardSource(SerialLink(port, profile.serial), profile.timing)
     # The demo's key lives only as long as the demo: no secret is kept anywhere.
-    hasher = IdHasher.from_hex(new_id_key())
+    hasher = IdHasher.from_file(data_dir / "id.key")
     reader_settings = IdReaderSettings(timezone=hall.timezone, elderly_age=hall.elderly_age)
     return IdReaderDaemon(settings, hall.id, kiosk.id_reader, source, hasher, reader_settings)
 

@@ -79,14 +79,17 @@ class VirtualKiosk(DeviceDaemon):
         id_hash: str | None = None,
         age: int | None = None,
         disabled: bool = False,
+        booking_code: str | None = None,
     ) -> Reply:
-        """Take a ticket for a service, or check in with an ID card's keyed hash."""
+        """Take a ticket for a service, or check in with an ID card's keyed hash or a
+        booking code typed on screen."""
         request = IssueTicket(
             request_id=request_id or _rid(),
             service_code=service_code,
             id_hash=id_hash,
             age=age,
             disabled=disabled,
+            booking_code=booking_code,
         )
         return self.request(Command.ISSUE_TICKET, request)
 

@@ -19,7 +19,7 @@ from hallbus.topics import HallTopics
 from scheduler.contacts import ContactVault
 from scheduler.rating_token import RatingTokens, load_or_create_key
 from scheduler.store import Store
-from scheduler.web import api, pages, public
+from scheduler.web import api, booking_api, booking_page, pages, public
 from scheduler.web.accounts import AccountStore
 from scheduler.web.context import NotLoggedIn, RateLimiter, WebContext, WebSettings
 from scheduler.web.live import HallWatch
@@ -92,6 +92,8 @@ def create_app(settings: WebSettings, *, clock: Clock | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(pages.router)
     app.include_router(api.router)
+    app.include_router(booking_api.router)
+    app.include_router(booking_page.router)
     app.include_router(public.router)
 
     @app.exception_handler(NotLoggedIn)

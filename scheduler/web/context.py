@@ -58,6 +58,10 @@ class WebSettings(BaseModel):
     login_limit: str = "5/minute"  # per username
     login_limit_per_client: str = "30/minute"
     rating_limit: str = "30/minute"  # the public page, per client
+    # Online booking: the hall's ID key (paidui id-key) hashes ID numbers as they arrive;
+    # without it booking answers 503. Requests per client, reads and writes apart.
+    id_key_file: Path | None = None
+    booking_limit: str = "10/minute"
     bus_timeout_s: float = Field(default=3.0, gt=0)
 
     @property

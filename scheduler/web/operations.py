@@ -62,10 +62,12 @@ _REPLY_STATUS = {
     ErrorCode.UNKNOWN_TRANSACTION: 404,
     ErrorCode.RATING_CLOSED: 409,
     ErrorCode.NOT_ALLOWED: 403,
+    ErrorCode.NO_APPOINTMENT: 404,
 }
 
 
-def _answer(reply: Reply) -> dict[str, Any]:
+def answer(reply: Reply) -> dict[str, Any]:
+    """The reply's data, or the OperationError that says the refusal to a person."""
     if reply.status == "ok":
         return reply.data or {}
     assert reply.error is not None
@@ -221,7 +223,7 @@ def void_ticket(ctx: WebContext, session: Session, ticket_id: str, reason: str) 
         reason=reason[:200],
         manager=session.account.username,
     )
-    voided = _answer(
+    voided = answer(
         ctx.portal.request(Command.VOID_TICKET, request, timeout=ctx.settings.bus_timeout_s)
     )
     ctx.accounts.record(
@@ -253,7 +255,7 @@ def decide_review(
             approver=decider,
             reason=proposal.reason,
         )
-        entry = _answer(
+        entry = answer(
             ctx.portal.request(Command.REVIEW_RATING, request, timeout=ctx.settings.bus_timeout_s)
         )
         seq = int(entry["seq"])
@@ -275,7 +277,7 @@ def apply_config(ctx: WebContext, session: Session, new: dict[str, Any]) -> dict
     """Send a whole new configuration to the scheduler; it checks it and applies it live."""
     before = ctx.config().model_dump(mode="json")
     request = ApplyConfig(request_id=uuid.uuid4().hex, config=new, author=session.account.username)
-    applied = _answer(
+    applied = answer(
         ctx.portal.request(Command.APPLY_CONFIG, request, timeout=ctx.settings.bus_timeout_s)
     )
     changed = sorted(k for k in set(before) | set(new) if before.get(k) != new.get(k))
@@ -464,7 +466,7 @@ def rate_on_page(
         # Another tap or phone rated this transaction first with another level: the
         # request id is the transaction's, so the scheduler kept the first one only.
         raise OperationError(409, "this service has already been rated")
-    rated = _answer(reply)
+    rated = answer(reply)
     if number is not None:
         # The case was opened with the rating, in the same commit the reply follows.
         ctx.store.save_case_contact(

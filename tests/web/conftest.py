@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from hallbus.clock import FakeClock
 from hallbus.daemon import DeviceDaemon
 from hallbus.hall_file import HallConfig
+from hallbus.identity import new_id_key
 from hallbus.messages import BadRatingReason, RatingLevel
 from hallbus.settings import BusSettings
 from scheduler.bridge import SchedulerService
@@ -57,10 +58,25 @@ def scheduler(
 
 
 @pytest.fixture
-def web_settings(hall: HallConfig, bus: BusSettings, db_url: str, key_file: Path) -> WebSettings:
+def id_key(tmp_path: Path) -> Path:
+    """The hall's ID key, as ``paidui id-key`` writes it: booking hashes with it."""
+    path = tmp_path / "id.key"
+    path.write_text(new_id_key(), encoding="ascii")
+    return path
+
+
+@pytest.fixture
+def web_settings(
+    hall: HallConfig, bus: BusSettings, db_url: str, key_file: Path, id_key: Path
+) -> WebSettings:
     """The dashboard's settings for the test's hall."""
     return WebSettings(
-        db_url=db_url, hall=hall.id, bus=bus, portal_device="portal", rating_key_file=key_file
+        db_url=db_url,
+        hall=hall.id,
+        bus=bus,
+        portal_device="portal",
+        rating_key_file=key_file,
+        id_key_file=id_key,
     )
 
 

@@ -37,6 +37,12 @@ LEAST_ROLE: dict[tuple[str, str], Role | None] = {
     ("POST", "/api/v1/accounts"): Role.ADMINISTRATOR,
     ("GET", "/api/v1/tickets/{ticket_id}/rating"): None,
     ("POST", "/api/v1/tickets/{ticket_id}/rating"): None,
+    ("GET", "/api/v1/booking/services"): None,
+    ("GET", "/api/v1/booking/slots"): None,
+    ("POST", "/api/v1/booking"): None,
+    ("GET", "/api/v1/booking/{code}"): None,
+    ("POST", "/api/v1/booking/{code}/cancel"): None,
+    ("POST", "/api/v1/booking/{code}/change"): None,
 }
 PAGES: dict[tuple[str, str], Role] = {
     ("GET", "/"): Role.VIEWER,

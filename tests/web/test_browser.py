@@ -271,6 +271,12 @@ def test_every_page_passes_axe_core_without_serious_violations(
     for lang in ("zh", "ug", "kk"):
         phone.goto(f"{dashboard.url}/t/{served.ticket_id}?k={served.token}&lang={lang}")
         found[f"/t (phone, {lang})"] = _serious_violations(phone)
+    # The booking page, with the first day's slots shown.
+    phone.goto(f"{dashboard.url}/book")
+    phone.click("#show-slots")
+    phone.wait_for_load_state("networkidle")
+    found["/book (phone)"] = _serious_violations(phone)
+    phone.screenshot(path=str(artifacts_dir() / "booking-page.png"), full_page=True)
     phone.close()
     problems = "\n".join(f"{path}: {v}" for path, found_there in found.items() for v in found_there)
     assert not problems, problems

@@ -1,4 +1,5 @@
-"""Online booking: every appointment's booking code, looked up by hall and code.
+"""Online booking: every appointment's booking code, looked up by hall and code, and
+the sealed phone numbers for reminders.
 
 Revision ID: 0013
 Revises: 0012
@@ -9,6 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from scheduler.booking import booking_code
+from scheduler.tables import UtcDateTime
 
 revision = "0013"
 down_revision = "0012"
@@ -28,9 +30,20 @@ def upgrade() -> None:
             .values(code=booking_code(appointment_id))
         )
     op.create_index("ix_appointments_code", "appointments", ["hall", "code"])
+    op.create_table(
+        "appointment_contacts",
+        sa.Column(
+            "appointment_id", sa.String(64), sa.ForeignKey("appointments.id"), primary_key=True
+        ),
+        sa.Column("hall", sa.String(64), nullable=False),
+        sa.Column("sealed", sa.Text, nullable=False),
+        sa.Column("masked", sa.String(16), nullable=False),
+        sa.Column("slot_start", UtcDateTime, nullable=False),
+    )
 
 
 def downgrade() -> None:
-    """Drop the index and the column."""
+    """Drop the contacts, the index and the column."""
+    op.drop_table("appointment_contacts")
     op.drop_index("ix_appointments_code", "appointments")
     op.drop_column("appointments", "code")
