@@ -125,6 +125,7 @@ def book(
     _limit(ctx, "write", client)
     hasher = _hasher(ctx)
     _service(ctx.config(), service_code)
+    forget_old_contacts(ctx, ctx.now())  # each booking sweeps the numbers no longer needed
     number = normalise_id_number(id_number)
     if not valid_id_number(number):
         raise OperationError(422, "please give an 18-character ID number")

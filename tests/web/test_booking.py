@@ -80,6 +80,24 @@ def test_book_change_cancel_through_the_api_keeping_no_id_number(
     assert app_client.get("/api/v1/booking/00000000").status_code == 404
 
 
+def test_a_reminder_number_is_deleted_after_its_day(
+    app_client: TestClient, db_url: str, clock: FakeClock
+) -> None:
+    _, free = _open_slots(app_client)
+    body = {"service_code": "social", "slot_start": free[0]["start"], "id_number": PERSON}
+    assert app_client.post("/api/v1/booking", json=body | {"phone": PHONE}).status_code == 201
+    engine = create_engine(db_url)
+    with engine.connect() as conn:
+        assert len(conn.execute(select(appointment_contacts)).all()) == 1
+    clock.advance(10 * 24 * 3600)  # the booking's day is long over
+    _, free = _open_slots(app_client)
+    body = {"service_code": "social", "slot_start": free[0]["start"], "id_number": OTHER}
+    assert app_client.post("/api/v1/booking", json=body).status_code == 201
+    with engine.connect() as conn:
+        assert conn.execute(select(appointment_contacts)).all() == []
+    engine.dispose()
+
+
 def test_bad_input_is_refused_with_the_reason(app_client: TestClient) -> None:
     _, free = _open_slots(app_client)
     body = {"service_code": "social", "slot_start": free[0]["start"], "id_number": PERSON}
