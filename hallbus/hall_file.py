@@ -191,10 +191,6 @@ class BookingPolicy(_Strict):
     """Online booking (网上预约): slot length and capacity, limits per person, no-shows."""
 
     slot_min: int = Field(default=30, ge=5, le=240)
-    # A service that states no hours of its own (it takes tickets whenever the hall runs)
-    # is booked within these; a service's own hours always win.
-    open: time = time(9)
-    close: time = time(17)
     # Kept for walk-ins: a slot holds (1 - this) of what its planned windows can serve.
     walk_in_share: float = Field(default=0.5, ge=0, lt=1)
     days_ahead: int = Field(default=7, ge=1, le=90)

@@ -283,6 +283,7 @@ class KioskDaemon(DeviceDaemon):
             service_code=job.service_code,
             id_hash=card.id_hash if card else None,
             age=card.age if card else None,
+            booking_code=job.booking_code,
         )
         reply = self.requests.request(
             Command.ISSUE_TICKET, request, timeout=self.kiosk.request_timeout_s, attempts=2

@@ -21,7 +21,8 @@ from hallbus.messages import (
 )
 
 # How long a screen waits for a touch before the kiosk goes back to the menu.
-IDLE_RETURN = {"documents": 45, "card": 30, "ticket": 12, "notice": 15}
+IDLE_RETURN = {"documents": 45, "card": 30, "code": 60, "ticket": 12, "notice": 15}
+CODE_DIGITS = 8  # a booking code (scheduler.booking): digits only, typed on a number pad
 
 
 class Screen(StrEnum):
@@ -30,6 +31,7 @@ class Screen(StrEnum):
     MENU = "menu"
     DOCUMENTS = "documents"  # 一次性告知: what to bring, before the ticket is taken
     CARD = "card"  # 请刷身份证
+    CODE = "code"  # 输入预约码: a booking made online, checked in without a card
     ISSUING = "issuing"
     TICKET = "ticket"
     NOTICE = "notice"  # a failure the citizen must read, with an OK button
@@ -79,6 +81,23 @@ class AskCard:
 
 
 @dataclass(frozen=True, slots=True)
+class AskCode:
+    """The citizen wants to check in a booking by its code."""
+
+
+@dataclass(frozen=True, slots=True)
+class Digit:
+    """A key of the number pad."""
+
+    digit: int
+
+
+@dataclass(frozen=True, slots=True)
+class Erase:
+    """The number pad's delete key."""
+
+
+@dataclass(frozen=True, slots=True)
 class ToggleLargePrint:
     """Large print for elderly citizens, on or off."""
 
@@ -90,15 +109,26 @@ class SetLanguage:
     language: str
 
 
-Action = ChooseService | Confirm | Back | AskCard | ToggleLargePrint | SetLanguage
+Action = (
+    ChooseService
+    | Confirm
+    | Back
+    | AskCard
+    | AskCode
+    | Digit
+    | Erase
+    | ToggleLargePrint
+    | SetLanguage
+)
 
 
 @dataclass(frozen=True, slots=True)
 class IssueRequest:
-    """Ask the scheduler for a ticket: a service, a card, or both."""
+    """Ask the scheduler for a ticket: a service, a card, or both; or a booking code."""
 
     service_code: str | None
     card: CardRead | None
+    booking_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,6 +152,7 @@ class KioskView:
     issued: Issued | None
     notice: Notice | None
     card_reader: bool
+    code: str = ""  # the booking code typed so far
 
     @property
     def settled(self) -> bool:
@@ -148,6 +179,7 @@ class KioskFlow:
     scheduler_online: bool = False
     printer_faults: tuple[PrinterFault, ...] = ()
     last_touch: datetime | None = None
+    code: str = ""  # a booking code being typed (Screen.CODE)
 
     def __post_init__(self) -> None:
         # Until the scheduler is heard from, no ticket can be promised.
@@ -206,6 +238,15 @@ class KioskFlow:
                 return self._issue(self.selected, now)
             case AskCard() if self.card_reader and self.screen is Screen.MENU:
                 self.screen = Screen.CARD
+            case AskCode() if self.screen is Screen.MENU:
+                self.screen, self.code = Screen.CODE, ""
+            case Digit(digit) if self.screen is Screen.CODE and len(self.code) < CODE_DIGITS:
+                if 0 <= digit <= 9:
+                    self.code += str(digit)
+            case Erase() if self.screen is Screen.CODE:
+                self.code = self.code[:-1]
+            case Confirm() if self.screen is Screen.CODE and len(self.code) == CODE_DIGITS:
+                return self._issue(None, now, booking_code=self.code)
             case Confirm() if self.screen is Screen.NOTICE:
                 self._home(now, next_citizen=False)
             case Confirm() if self.screen is Screen.TICKET:
@@ -221,12 +262,16 @@ class KioskFlow:
             return None  # the card gives this ticket its priority when Confirm is touched
         return self._issue(None, now)
 
-    def _issue(self, service_code: str | None, now: datetime) -> IssueRequest | None:
+    def _issue(
+        self, service_code: str | None, now: datetime, *, booking_code: str | None = None
+    ) -> IssueRequest | None:
         blocked = self.blocked_by()
         if blocked is not None:
             self.screen, self.notice = Screen.OUT_OF_SERVICE, blocked
             return None
         self.screen = Screen.ISSUING
+        if booking_code is not None:
+            return IssueRequest(None, None, booking_code)
         return IssueRequest(service_code, self.card)
 
     # --- what came of a request -------------------------------------------------
@@ -267,6 +312,7 @@ class KioskFlow:
         self.screen, self.selected, self.card, self.issued, self.notice = (
             Screen.MENU, None, None, None, None,
         )  # fmt: skip
+        self.code = ""
         if next_citizen:  # the next citizen starts in the hall's first language
             self.large_print = False
             self.language = self.languages[0]
@@ -284,6 +330,7 @@ class KioskFlow:
             issued=self.issued,
             notice=self.notice,
             card_reader=self.card_reader,
+            code=self.code,
         )
 
 

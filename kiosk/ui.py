@@ -20,11 +20,15 @@ from hallbus.messages import ErrorCode, PrintState, ServiceState
 from hallbus.script_lines import LineFont, has_cjk, line_font
 from hallbus.touch_window import TouchWindow
 from kiosk.flow import (
+    CODE_DIGITS,
     Action,
     AskCard,
+    AskCode,
     Back,
     ChooseService,
     Confirm,
+    Digit,
+    Erase,
     KioskView,
     NoticeKind,
     Screen,
@@ -139,6 +143,8 @@ class KioskScreen:
             case Screen.CARD:
                 self._message(body, texts("Please place your ID card on the reader"), INK)
                 self._button(texts("Back"), Back(), self._bottom(body, 0.5, "start"), MUTED)
+            case Screen.CODE:
+                self._code_pad(body, view)
             case Screen.ISSUING:
                 self._message(body, texts("Issuing your ticket…"), INK)
             case Screen.TICKET:
@@ -197,8 +203,14 @@ class KioskScreen:
                 margin, top + index * (tile_h + gap), body.width - 2 * margin, tile_h
             )
             self._tile(rect, state)
+        # Check-in for a booking: the ID card, or the booking code typed on a number pad
+        # (a citizen who booked for someone else, or whose card will not read).
+        code = texts("Type booking code")
         if view.card_reader:
-            self._button(texts("Use ID card"), AskCard(), self._bottom(body, 0.9, "center"), HEADER)
+            self._button(texts("Use ID card"), AskCard(), self._bottom(body, 0.54, "start"), HEADER)
+            self._button(code, AskCode(), self._bottom(body, 0.32, "end"), HEADER)
+        else:
+            self._button(code, AskCode(), self._bottom(body, 0.9, "center"), HEADER)
 
     def _tile(self, rect: pygame.Rect, state: ServiceState) -> None:
         texts = self._texts
@@ -375,6 +387,31 @@ class KioskScreen:
         if view.notice is not None:
             message = self._notice_text(view.notice.kind) or view.notice.message
             self._wrapped(message, 3.0, WHITE, title.move(0, title.height * 1.3))
+
+    def _code_pad(self, body: pygame.Rect, view: KioskView) -> None:
+        """The booking code: what is typed so far, a large number pad, check in, back."""
+        texts = self._texts
+        title = pygame.Rect(body.x, body.y + body.height * 0.02, body.width, body.height * 0.07)
+        self._text(texts("Please type your booking code"), 3.4, INK, title, "center")
+        shown = pygame.Rect(body.width * 0.1, title.bottom, body.width * 0.8, body.height * 0.09)
+        pygame.draw.rect(self._surface, WHITE, shown, border_radius=12)
+        typed = " ".join(view.code.ljust(CODE_DIGITS, "_"))  # 8 places, filled as typed
+        self._text(typed, 4.4, INK, shown, "center", language="en")
+        keys: list[tuple[str, Action, tuple[int, int, int]]] = [
+            *((str(n), Digit(n), HEADER) for n in range(1, 10)),
+            (texts("Delete"), Erase(), MUTED),
+            ("0", Digit(0), HEADER),
+            (texts("Check in"), Confirm(), ACCENT),
+        ]
+        top, gap = shown.bottom + body.height * 0.03, body.width * 0.03
+        width = (body.width * 0.8 - 2 * gap) / 3
+        height = body.height * 0.11
+        for index, (label, action, colour) in enumerate(keys):
+            row, col = divmod(index, 3)
+            x = body.width * 0.1 + col * (width + gap)
+            rect = pygame.Rect(x, top + row * (height + gap), width, height)
+            self._button(label, action, rect, colour, size=3.6 if len(label) == 1 else 2.6)
+        self._button(texts("Back"), Back(), self._bottom(body, 0.5, "start"), MUTED)
 
     def _message(self, body: pygame.Rect, text: str, color: tuple[int, int, int]) -> None:
         rect = pygame.Rect(body.x, body.y + body.height * 0.3, body.width, body.height * 0.1)

@@ -14,7 +14,7 @@ import hashlib
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from hallbus.hall_file import BookingPolicy, HallConfig, ServiceConfig
 from scheduler.calendar import WorkCalendar
@@ -83,13 +83,15 @@ def day_slots(
     length = timedelta(minutes=config.booking.slot_min)
     capacity = slot_capacity(config, service)
     starts: list[datetime] = []
-    if service.hours is None:  # no hours of its own: the booking policy's day
-        spans = [(config.booking.open, config.booking.close)]
+    midnight = datetime.combine(day, time(0), zone)
+    if service.hours is None:  # it takes tickets whenever the hall runs: the whole day
+        spans = [(midnight, datetime.combine(day + timedelta(days=1), time(0), zone))]
     else:
-        spans = [(p.open, p.close) for p in periods_on(service, day, calendar)]
-    for opens, closes in spans:
-        start = datetime.combine(day, opens, zone)
-        close = datetime.combine(day, closes, zone)
+        spans = [
+            (datetime.combine(day, p.open, zone), datetime.combine(day, p.close, zone))
+            for p in periods_on(service, day, calendar)
+        ]
+    for start, close in spans:
         while start + length <= close:
             starts.append(start.astimezone(UTC))
             start += length

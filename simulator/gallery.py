@@ -136,6 +136,7 @@ def kiosk_views(language: str, large: bool) -> dict[str, KioskView]:
         "menu": (Screen.MENU, None, None),
         "documents": (Screen.DOCUMENTS, None, None),
         "card": (Screen.CARD, None, None),
+        "code": (Screen.CODE, None, None),
         "ticket": (Screen.TICKET, Issued(ticket), None),
         "no-answer": (Screen.NOTICE, None, Notice(NoticeKind.NO_ANSWER)),
         "paper-out": (Screen.OUT_OF_SERVICE, None, Notice(NoticeKind.PAPER_OUT)),
@@ -151,6 +152,7 @@ def kiosk_views(language: str, large: bool) -> dict[str, KioskView]:
             issued=issued,
             notice=notice,
             card_reader=True,
+            code="202612" if screen is Screen.CODE else "",
         )
         for name, (screen, issued, notice) in screens.items()
     }

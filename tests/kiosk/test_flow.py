@@ -16,9 +16,12 @@ from hallbus.messages import (
 )
 from kiosk.flow import (
     AskCard,
+    AskCode,
     Back,
     ChooseService,
     Confirm,
+    Digit,
+    Erase,
     IssueRequest,
     KioskFlow,
     NoticeKind,
@@ -94,6 +97,26 @@ def test_card_checks_in_then_gives_priority_without_a_booking() -> None:
     assert flow.screen is Screen.MENU and flow.card == CARD
     flow.touch(ChooseService("social"), NOW)
     assert flow.touch(Confirm(), NOW) == IssueRequest("social", CARD)
+
+
+def test_the_number_pad_takes_eight_digits_and_erases() -> None:
+    flow = ready_flow()
+    flow.touch(AskCode(), NOW)
+    assert flow.touch(Confirm(), NOW) is None  # nothing typed: nothing sent
+    for digit in (1, 2, 3):
+        flow.touch(Digit(digit), NOW)
+    flow.touch(Erase(), NOW)
+    assert flow.view().code == "12"
+    assert flow.touch(Confirm(), NOW) is None and flow.screen is Screen.CODE  # too short
+    for digit in (3, 4, 5, 6, 7, 8, 9):  # the ninth digit is not taken
+        flow.touch(Digit(digit), NOW)
+    assert flow.view().code == "12345678"
+    assert flow.touch(Confirm(), NOW) == IssueRequest(None, None, "12345678")
+    assert flow.screen is Screen.ISSUING
+    flow.refused(ErrorCode.NO_APPOINTMENT, "no booking for today with this code", NOW)
+    assert flow.screen is Screen.NOTICE  # the citizen reads why, then starts again
+    flow.touch(Confirm(), NOW)
+    assert flow.screen is Screen.MENU and flow.view().code == ""
 
 
 def test_idle_screens_return_to_the_menu_for_the_next_citizen() -> None:

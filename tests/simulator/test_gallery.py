@@ -17,7 +17,7 @@ def test_the_gallery_has_every_screen_of_every_kind(tmp_path: Path) -> None:
     pictures = sorted(tmp_path.glob("*.png"))
     names = {p.stem for p in pictures}
     # Six kiosk screens, three languages, normal and large print.
-    assert len([n for n in names if n.startswith("kiosk-")]) == 6 * 4 * 2
+    assert len([n for n in names if n.startswith("kiosk-")]) == 7 * 4 * 2
     assert {
         f"lcd-{layout}-{lang}" for layout in lcd_layout_names() for lang in ("zh", "en", "ug", "kk")
     } <= names
