@@ -20,6 +20,8 @@ from paidui.runtime import add_bus_options, bus_settings, stop_on_signal, tcp_po
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 
 log = logging.getLogger("paidui")
+# As scheduler.planning.WEEKDAYS (kept here so the parser imports no scheduler code).
+WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 def cmd_plan_erlang(args: argparse.Namespace) -> int:
@@ -34,6 +36,55 @@ def cmd_plan_erlang(args: argparse.Namespace) -> int:
         print(f"paidui plan erlang: {err}", file=sys.stderr)
         return 2
     print(json.dumps(figures.as_dict()))
+    return 0
+
+
+def cmd_plan_history(args: argparse.Namespace) -> int:
+    """Windows per hour for a weekday from the hall's history, each checked by simulation."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.exc import DBAPIError
+
+    from hallbus.hall_file import load_hall
+    from scheduler.erlang import PlanError
+    from scheduler.planning import (
+        WEEKDAYS,
+        arrival_rates,
+        check_by_simulation,
+        plan_hours,
+        service_minutes,
+    )
+
+    hall = load_hall(args.hall_file)
+    last = args.last or date.today() - timedelta(days=1)
+    first = args.first or last - timedelta(weeks=8)
+    engine = create_engine(args.db)
+    try:
+        rates = arrival_rates(engine, hall, first, last, WEEKDAYS.index(args.weekday))
+        minutes = service_minutes(engine, hall, first, last)
+    except DBAPIError as err:
+        print(f"paidui plan history: cannot read the history: {err.orig}", file=sys.stderr)
+        return 2
+    finally:
+        engine.dispose()
+    try:
+        plans = plan_hours(rates, minutes, args.target_wait_min, args.target_share)
+    except PlanError as err:
+        print(f"paidui plan history: {err}", file=sys.stderr)
+        return 2
+    if not args.no_check:
+        check_by_simulation(plans, args.target_wait_min)
+    print(
+        json.dumps(
+            {
+                "hall": hall.id,
+                "weekday": args.weekday,
+                "history": [first.isoformat(), last.isoformat()],
+                "target": {"wait_min": args.target_wait_min, "share": args.target_share},
+                "hours": [p.as_dict() for p in plans],
+            },
+            ensure_ascii=False,
+        )
+    )
     return 0
 
 
@@ -720,6 +771,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--target-share", type=float, required=True, help="0.8 or 80: that share waits at most T"
     )
     erlang.set_defaults(func=cmd_plan_erlang)
+    history = plan_sub.add_parser(
+        "history",
+        help="windows per hour for a weekday from the hall's history, checked by simulation",
+    )
+    history.add_argument("--hall-file", required=True, type=Path, help="the hall file")
+    history.add_argument("--db", required=True, help="the hall's database URL")
+    history.add_argument("--weekday", required=True, choices=WEEKDAY_NAMES)
+    history.add_argument("--first", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
+    history.add_argument("--last", type=date.fromisoformat, default=None, help="YYYY-MM-DD")
+    history.add_argument("--target-wait-min", type=float, default=10.0)
+    history.add_argument("--target-share", type=float, default=0.8)
+    history.add_argument(
+        "--no-check", action="store_true", help="Erlang C only, without the simulation"
+    )
+    history.set_defaults(func=cmd_plan_history)
 
     gallery = sub.add_parser(
         "gallery", help="write a PNG of every screen: kiosk, LED boards, LCD board, tickets"
