@@ -3,8 +3,10 @@ read from the store, a recommendation per hour by Erlang C, each checked by runn
 real scheduler domain on a simulated clock (``scheduler.hall_sim``).
 
 An hour is planned for its busiest quarter: arrivals are counted per 15 minutes, and the
-hour's rate is four times its busiest quarter, averaged over the weekdays seen, so a
-rush at 9:00-9:15 is staffed for rather than averaged away.
+hour's rate is four times its busiest quarter, so a rush at 9:00-9:15 is staffed for
+rather than averaged away. Counts are averaged over the days of that weekday on which
+the hall issued tickets: a holiday, or the weeks before it opened, are no evidence of a
+quiet day.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sqlalchemy import Engine, select
 from hallbus.hall_file import HallConfig
 from scheduler.erlang import fewest_windows
 from scheduler.hall_sim import Rates, simulate
-from scheduler.tables import tickets, transactions
+from scheduler.tables import tickets, transactions, window_events
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 CHECK_HOURS = 40.0  # simulated hours of each hour's arrivals when checking a plan
@@ -85,15 +87,13 @@ def arrival_rates(
             )
         ).all()
     quarters: dict[tuple[int, str, int], int] = defaultdict(int)
+    seen: set[date] = set()  # days the hall issued tickets: before it opened is no evidence
     for row in rows:
         local = row.issued_at.astimezone(zone)
         if local.weekday() == weekday:
             quarters[(local.hour, row.issued_service, local.minute // 15)] += 1
-    days = sum(
-        1
-        for n in range((last - first).days + 1)
-        if (first + timedelta(days=n)).weekday() == weekday
-    )
+            seen.add(local.date())
+    days = len(seen)
     rates: dict[int, dict[str, float]] = defaultdict(dict)
     for (hour, code, _), count in quarters.items():
         rates[hour][code] = max(rates[hour].get(code, 0.0), 4 * count / max(days, 1))
@@ -186,3 +186,77 @@ def _dedicated_hall(code: str, windows: int, service_min: float) -> HallConfig:
             "clerks": [{"code": f"p{n}", "name": f"柜员{n}"} for n in range(1, windows + 1)],
         }
     )
+
+
+def open_windows_by_hour(engine: Engine, hall: HallConfig, day: date) -> dict[int, float]:
+    """Windows staffed (logged in, not paused) in each local hour of ``day``, on average:
+    two windows open for half an hour each count as one."""
+    zone = hall.zone
+    start = datetime.combine(day, time.min, zone).astimezone(UTC)
+    end = start + timedelta(days=1)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(window_events.c.window, window_events.c.event, window_events.c.at)
+            .where(window_events.c.hall == hall.id, window_events.c.at < end)
+            .order_by(window_events.c.at, window_events.c.id)
+        ).all()
+    staffed_since: dict[int, datetime | None] = {}
+    seconds: dict[int, float] = defaultdict(float)
+
+    def add(since: datetime, until: datetime) -> None:
+        since, until = max(since, start), min(until, end)
+        while since < until:  # split the stretch at each hour it crosses
+            hour_end = (
+                since.astimezone(zone).replace(minute=0, second=0, microsecond=0)
+                + timedelta(hours=1)
+            ).astimezone(UTC)
+            piece_end = min(until, hour_end)
+            seconds[since.astimezone(zone).hour] += (piece_end - since).total_seconds()
+            since = piece_end
+
+    for row in rows:
+        since = staffed_since.get(row.window)
+        staffed = row.event in ("login", "resume")
+        if since is not None and not staffed:
+            add(since, row.at)
+            staffed_since[row.window] = None
+        elif since is None and staffed:
+            staffed_since[row.window] = row.at
+    for since in staffed_since.values():
+        if since is not None:
+            add(since, end)
+    return {hour: round(total / 3600, 2) for hour, total in sorted(seconds.items())}
+
+
+@dataclass(frozen=True)
+class StaffingRow:
+    """One hour of a day: windows the history recommends against windows that were open."""
+
+    hour: int
+    recommended: int
+    open: float
+
+
+def staffing_for_day(
+    engine: Engine,
+    hall: HallConfig,
+    day: date,
+    target_wait_min: float = 10.0,
+    target_share: float = 0.8,
+    weeks: int = 8,
+) -> list[StaffingRow]:
+    """Per hour of ``day``: the recommendation from the same weekday's last ``weeks``
+    weeks before it (Erlang C), and the windows that were open that hour."""
+    first, last = day - timedelta(weeks=weeks), day - timedelta(days=1)
+    rates = arrival_rates(engine, hall, first, last, day.weekday())
+    plans = {
+        p.hour: p.windows
+        for p in plan_hours(
+            rates, service_minutes(engine, hall, first, last), target_wait_min, target_share
+        )
+    }
+    opened = open_windows_by_hour(engine, hall, day)
+    return [
+        StaffingRow(hour, plans.get(hour, 0), opened.get(hour, 0.0))
+        for hour in sorted(set(plans) | set(opened))
+    ]

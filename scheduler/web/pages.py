@@ -18,6 +18,7 @@ from hallbus.hall_time import wall_clock
 from scheduler.cases import CallbackResult, Complexity
 from scheduler.export import export_lag
 from scheduler.merit import derived_stars, month_bounds
+from scheduler.planning import staffing_for_day
 from scheduler.stats import GroupBy, Period, hall_statistics
 from scheduler.web import api, operations, reports
 from scheduler.web.accounts import AccountError, Role, Session
@@ -360,14 +361,17 @@ def reports_page(
     by: GroupBy = "service",
     first: date | None = None,
     last: date | None = None,
+    staffing_day: date | None = None,
 ) -> Response:
-    """A report with charts and export links."""
+    """A report with charts and export links, and one day's staffing against the plan."""
     config = ctx.config()
     first, last = operations.period(ctx, first, last)
     if per == "month" and first == last:
         first = first.replace(day=1)
     rows = operations.report_rows(ctx, config, per, by, first, last)
     names = reports.group_names(config, by)
+    day = staffing_day or last
+    staffing = staffing_for_day(ctx.store.engine, config, day)
     return render(
         request,
         "reports.html",
@@ -379,6 +383,9 @@ def reports_page(
         table=reports.table(rows, names),
         charts=reports.charts(rows, names),
         columns=reports.COLUMNS,
+        staffing_day=day,
+        staffing=staffing,
+        staffing_chart=reports.staffing_chart(staffing) if staffing else "",
     )
 
 

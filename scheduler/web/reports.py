@@ -17,6 +17,7 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from hallbus.hall_file import HallConfig
+from scheduler.planning import StaffingRow
 from scheduler.stats import StatRow
 
 
@@ -73,6 +74,10 @@ COLUMNS = (
     ReportColumn("satisfaction_rate", "满意率 Satisfaction"),
     ReportColumn("unrated_share", "未评价率 Unrated share"),
     ReportColumn("on_time_rate", "按时办结率 On time"),
+    # How far the wait printed on tickets was from the real one: mean absolute error, and
+    # the bias (real minus printed; above zero the hall promised too short).
+    ReportColumn("estimate_error_s", "预计等候误差(秒) Estimate error s"),
+    ReportColumn("estimate_bias_s", "预计等候偏差(秒) Estimate bias s"),
 )
 
 
@@ -128,9 +133,10 @@ def minutes_seconds(seconds: float | None) -> str:
     if seconds is None:
         return "—"
     whole = round(seconds)
-    hours, rest = divmod(whole, 3600)
+    sign = "-" if whole < 0 else ""  # a bias may run either way
+    hours, rest = divmod(abs(whole), 3600)
     minutes, secs = divmod(rest, 60)
-    return f"{hours}小时{minutes:02d}分" if hours else f"{minutes}分{secs:02d}秒"
+    return sign + (f"{hours}小时{minutes:02d}分" if hours else f"{minutes}分{secs:02d}秒")
 
 
 def bar_chart(
@@ -199,3 +205,34 @@ def charts(rows: Sequence[StatRow], names: dict[str, str]) -> list[str]:
             shown_as=minutes_seconds,
         ),
     ]
+
+
+def staffing_chart(rows: Sequence[StaffingRow]) -> str:
+    """Windows per hour: recommended from the history beside those that were open, as
+    paired columns (inline SVG), the hours along the bottom."""
+    width, height, left, bottom = 640, 220, 30, 30
+    top = max([r.recommended for r in rows] + [r.open for r in rows] + [1])
+    step = (width - left) / max(len(rows), 1)
+    scale = (height - bottom - 30) / top
+    parts = [
+        f'<svg class="chart" role="img" aria-label="窗口安排：推荐与实际开放" '
+        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">',
+        '<text x="0" y="16" class="chart-title">窗口安排（每小时）</text>',
+        f'<rect x="{width - 190}" y="6" width="12" height="12" class="bar"/>'
+        f'<text x="{width - 174}" y="16">推荐</text>',
+        f'<rect x="{width - 110}" y="6" width="12" height="12" class="bar-open"/>'
+        f'<text x="{width - 94}" y="16">实际开放</text>',
+    ]
+    base = height - bottom
+    for i, row in enumerate(rows):
+        x = left + i * step
+        bar = step * 0.38
+        for offset, value, kind in ((0.1, row.recommended, "bar"), (0.5, row.open, "bar-open")):
+            h = value * scale
+            parts.append(
+                f'<rect x="{x + step * offset:.1f}" y="{base - h:.1f}" width="{bar:.1f}" '
+                f'height="{h:.1f}" class="{kind}"><title>{row.hour}时 {value:g}</title></rect>'
+            )
+        parts.append(f'<text x="{x + step * 0.25:.1f}" y="{base + 16}">{row.hour}</text>')
+    parts.append("</svg>")
+    return "".join(parts)

@@ -14,7 +14,7 @@ from hallbus.hall_file import DEMO_HALL_FILE, load_hall
 from paidui.cli import main
 from scheduler.domain import HallQueue
 from scheduler.erlang import fewest_windows
-from scheduler.planning import arrival_rates, plan_hours, service_minutes
+from scheduler.planning import arrival_rates, plan_hours, service_minutes, staffing_for_day
 from scheduler.store import Store
 
 HALL = load_hall(DEMO_HALL_FILE)
@@ -28,7 +28,7 @@ def local(day: date, hour: int, minute: int = 0) -> datetime:
 @pytest.fixture
 def history(tmp_path: Path) -> str:
     """Three Mondays: a 9:00-9:15 rush of 10 社保 tickets, then 2 a quarter; each served
-    in 6 minutes at window 1."""
+    in 6 minutes at window 1, open 8:50-12:00."""
     url = Store.sqlite_url(tmp_path / "history.db")
     store = Store(url, HALL.id)
     store.open()
@@ -45,6 +45,7 @@ def history(tmp_path: Path) -> str:
             queue.start_service(1, clock)
             clock += timedelta(minutes=6)
             queue.finish(1, clock)
+        queue.logout(1, local(monday, 12))
         store.commit(queue.take_changes(), clock)
     store.close()
     return url
@@ -80,3 +81,16 @@ def test_the_command_prints_each_hour_checked_by_simulation(
     assert social["service_level"] >= 0.8
     # The real domain on a simulated clock meets the target too (within its noise).
     assert social["simulated_level"] >= 0.75, social
+
+
+def test_a_days_staffing_against_the_recommendation(history: str) -> None:
+    engine = create_engine(history)
+    rows = staffing_for_day(engine, HALL, MONDAYS[-1])
+    engine.dispose()
+    by_hour = {r.hour: r for r in rows}
+    # Window 1 opened at 8:50 and closed at 12:00: a sixth of hour 8, then whole hours.
+    assert by_hour[8].open == pytest.approx(10 / 60, abs=0.01)
+    assert by_hour[9].open == by_hour[11].open == 1.0 and 12 not in by_hour
+    # The two Mondays before say 40 an hour at 9 (the rush quarter), 6 minutes each.
+    assert by_hour[9].recommended == fewest_windows(40, 6, 10, 0.8).windows
+    assert by_hour[10].recommended == 0

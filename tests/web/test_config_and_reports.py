@@ -142,7 +142,9 @@ def test_a_report_exports_the_same_figures_as_csv_and_xlsx(
 
     viewer = api_login("viewer")
     page = app_client.get("/reports", headers=viewer.headers)
-    assert page.text.count("<svg") == 3 and "export-csv" not in page.text
+    # Three report charts and the day's staffing (recommended against open windows).
+    assert page.text.count("<svg") == 4 and "export-csv" not in page.text
+    assert "窗口安排" in page.text
     # On the page durations read as 分秒 (table and chart alike), never raw seconds.
     durations = re.findall(r'<td class="duration">([^<]*)</td>', page.text)
     assert durations and all(re.fullmatch(r"—|\d+分\d\d秒|\d+小时\d\d分", d) for d in durations)
