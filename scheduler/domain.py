@@ -6,12 +6,15 @@ bridge persists in one transaction and turns into bus messages after the commit.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+
+from sortedcontainers import SortedList
 
 from hallbus.hall_file import ClerkConfig, HallConfig, ServiceConfig
 from hallbus.messages import (
@@ -316,6 +319,14 @@ class HallQueue:
             code: ServiceTimes(s.expected_service_s) for code, s in self._services.items()
         }
         self._awaiting_rating: dict[str, Transaction] = {}
+        # Every rating deadline of the transactions above, earliest first; entries whose
+        # transaction was rated (or whose pad prompt closed) are dropped when they surface.
+        # The scheduler asks for the next deadline every batch: no scan of all of them.
+        self._deadlines: list[tuple[datetime, int, str]] = []
+        self._deadline_seq = itertools.count()
+        # Per service, the waiting tickets by issue time: the longest wait without a scan.
+        self._issued_order: dict[str, SortedList[tuple[datetime, str]]] = {}
+        self._issued_key: dict[str, tuple[str, tuple[datetime, str]]] = {}
         self._appointments: dict[str, Appointment] = {}
         self.ledger = RatingLedger(hall.id)
         self._entries: dict[str, list[LedgerEntry]] = {}
@@ -345,7 +356,7 @@ class HallQueue:
             elif ticket.window in self._windows:
                 self._windows[ticket.window].current = ticket
         for transaction in awaiting:
-            self._awaiting_rating[transaction.id] = transaction
+            self._await_rating(transaction)
         self._counters.update(counters or {})
         self._walk_ins.update(walk_ins or {})
         self.recent_calls.extend(recent_calls)
@@ -380,8 +391,8 @@ class HallQueue:
 
     def longest_waiting_since(self, service_code: str) -> datetime | None:
         """When the longest-waiting ticket of a service was issued (None: nobody waits)."""
-        issued = [t.issued_at for t in self._tickets.values() if t.service_code == service_code]
-        return min(issued, default=None)
+        order = self._issued_order.get(service_code)
+        return order[0][0] if order else None
 
     def holds_ticket(self, ticket_id: str) -> bool:
         """Whether a ticket is waiting or at a window."""
@@ -466,13 +477,24 @@ class HallQueue:
 
     def next_rating_deadline(self) -> datetime | None:
         """The earliest moment a rating prompt or rating window runs out."""
-        return min(
-            (
-                t.rating_deadline if t.pad_closed else min(t.pad_deadline, t.rating_deadline)
-                for t in self._awaiting_rating.values()
-            ),
-            default=None,
-        )
+        while self._deadlines:
+            moment, _, transaction_id = self._deadlines[0]
+            transaction = self._awaiting_rating.get(transaction_id)
+            if transaction is not None and moment in self._open_deadlines(transaction):
+                return moment
+            heapq.heappop(self._deadlines)  # rated, or its prompt already closed
+        return None
+
+    @staticmethod
+    def _open_deadlines(transaction: Transaction) -> tuple[datetime, ...]:
+        if transaction.pad_closed:
+            return (transaction.rating_deadline,)
+        return (transaction.pad_deadline, transaction.rating_deadline)
+
+    def _await_rating(self, transaction: Transaction) -> None:
+        self._awaiting_rating[transaction.id] = transaction
+        for moment in self._open_deadlines(transaction):
+            heapq.heappush(self._deadlines, (moment, next(self._deadline_seq), transaction.id))
 
     def ledger_entries(self, transaction_id: str) -> list[LedgerEntry] | None:
         """Entries of a transaction recorded since start; None when not held in memory."""
@@ -992,7 +1014,9 @@ class HallQueue:
         Never a default level: silence is recorded as silence.
         """
         expired = []
-        for transaction in list(self._awaiting_rating.values()):
+        while (deadline := self.next_rating_deadline()) is not None and deadline < now:
+            _, _, transaction_id = heapq.heappop(self._deadlines)
+            transaction = self._awaiting_rating[transaction_id]
             if transaction.rating_deadline < now:
                 self._record_rating(transaction, UNRATED, RatingSource.TIMEOUT, now)
                 expired.append(transaction)
@@ -1108,11 +1132,16 @@ class HallQueue:
         self.room.add(ticket.id, key, ticket.place_time)
         self._tickets[ticket.id] = ticket
         self._labels[(ticket.service_date, ticket.label)] = ticket.id
+        entry = (ticket.issued_at, ticket.id)
+        self._issued_order.setdefault(ticket.service_code, SortedList()).add(entry)
+        self._issued_key[ticket.id] = (ticket.service_code, entry)
 
     def _dequeue(self, ticket: Ticket) -> None:
         self.room.remove(ticket.id)
         del self._tickets[ticket.id]
         del self._labels[(ticket.service_date, ticket.label)]
+        code, entry = self._issued_key.pop(ticket.id)
+        self._issued_order[code].remove(entry)
 
     def _people_ahead(self, service_code: str, priority: PriorityClass) -> int:
         return sum(
@@ -1168,7 +1197,7 @@ class HallQueue:
             ended_by=ended_by,
         )
         self._times[ticket.service_code].add((now - started).total_seconds())
-        self._awaiting_rating[transaction.id] = transaction
+        self._await_rating(transaction)
         self.changes.transactions[transaction.id] = transaction
         self.changes.prompts.append(transaction)
         self.changes.services.add(ticket.service_code)

@@ -282,6 +282,26 @@ class HallMachine(RuleBasedStateMachine):
         )
 
     @invariant()
+    def the_kept_orders_agree_with_a_full_scan(self) -> None:
+        """The longest wait and the next rating deadline come from kept orders (no scan
+        on the scheduler's hot path); they must say what a scan of everything says."""
+        for code in ("social", "tax", "residence"):
+            waiting = [
+                t.issued_at
+                for t in self.tickets.values()
+                if t.state == TicketState.WAITING and t.service_code == code
+            ]
+            assert self.queue.longest_waiting_since(code) == min(waiting, default=None)
+        scanned = min(
+            (
+                t.rating_deadline if t.pad_closed else min(t.pad_deadline, t.rating_deadline)
+                for t in self.queue.awaiting_rating()
+            ),
+            default=None,
+        )
+        assert self.queue.next_rating_deadline() == scanned
+
+    @invariant()
     def one_rating_per_transaction_and_an_intact_ledger(self) -> None:
         for entry, _ in self.queue.take_changes().ledger:
             self.entries.append(entry)
