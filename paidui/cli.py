@@ -748,7 +748,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Measure latency, throughput (SQLite and PostgreSQL) and call decisions; print JSON."""
     from simulator.bench import main_bench
 
-    return main_bench(seconds=args.seconds, postgres=not args.no_postgres)
+    return main_bench(seconds=args.seconds, postgres=not args.no_postgres, clients=args.clients)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -1075,6 +1075,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--seconds", type=float, default=5.0, help="length of the sustained-throughput phase"
     )
     bench.add_argument("--no-postgres", action="store_true", help="measure on SQLite only")
+    bench.add_argument(
+        "--clients",
+        type=int,
+        default=8,
+        help="kiosk/keypad pairs in closed loops, as devices send (pairs/s, p50/p99, CPU)",
+    )
     bench.set_defaults(func=cmd_bench)
     return parser
 

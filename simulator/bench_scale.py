@@ -16,7 +16,7 @@ from typing import Any
 
 from hallbus.client import BusClient, Requester
 from hallbus.hall_file import DEMO_HALL_FILE, HallConfig, load_hall
-from hallbus.messages import ONLINE, IssueTicket
+from hallbus.messages import ONLINE, IssueTicket, Reply
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, HallTopics
 from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port
@@ -89,19 +89,28 @@ def _takeover(bus: BusSettings, url: str, folder: Path) -> dict[str, float]:
 
 
 def hall_load(
-    bus: BusSettings, topics: HallTopics, stop_at: float, counts: list[int], *, window: int = 16
+    bus: BusSettings,
+    topics: HallTopics,
+    stop_at: float,
+    counts: list[int],
+    *,
+    window: int = 16,
+    refused: list[int] | None = None,
 ) -> None:
-    """One hall's two kiosks keeping ``window`` requests each in flight until ``stop_at``."""
+    """One hall's two kiosks keeping ``window`` requests each in flight until ``stop_at``.
+
+    ``counts`` gets each kiosk's committed answers; refusals (``refused``) are apart: a
+    refusal commits nothing and must not pass for throughput."""
 
     def kiosk(device_id: str) -> None:
         client = BusClient(bus, topics.identity(device_id), topics.availability(device_id))
         requester = Requester(client, topics, device_id)
         requester.attach()
         slots = threading.Semaphore(window)
-        done = [0]
+        done = [0, 0]
 
-        def on_reply(_reply: object) -> None:
-            done[0] += 1
+        def on_reply(reply: Reply) -> None:
+            done[0 if reply.status == "ok" else 1] += 1
             slots.release()
 
         requester.on_reply = on_reply
@@ -116,6 +125,8 @@ def hall_load(
             slots.acquire(timeout=WAIT)
         client.stop()
         counts.append(done[0])
+        if refused is not None:
+            refused.append(done[1])
 
     threads = [threading.Thread(target=kiosk, args=(k,)) for k in ("kiosk-1", "kiosk-2")]
     for thread in threads:
