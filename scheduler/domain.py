@@ -60,7 +60,7 @@ class QueueError(Exception):
         self.message = message
 
 
-@dataclass
+@dataclass(slots=True)  # a long day's backlog holds 100,000 of them: no __dict__ each
 class Ticket:
     """A numbered ticket; it keeps its number and arrival through transfers (一票到底)."""
 
@@ -350,11 +350,13 @@ class HallQueue:
         """Load persisted state after a start or a failed commit."""
         for event in window_events:  # oldest first: the last one per window wins
             self._apply_window_event(event)
+        waiting = []
         for ticket in tickets:
             if ticket.state == TicketState.WAITING:
-                self._enqueue(ticket)
+                waiting.append(ticket)
             elif ticket.window in self._windows:
                 self._windows[ticket.window].current = ticket
+        self._enqueue_all(waiting)
         for transaction in awaiting:
             self._await_rating(transaction)
         self._counters.update(counters or {})
@@ -1133,8 +1135,48 @@ class HallQueue:
         self._tickets[ticket.id] = ticket
         self._labels[(ticket.service_date, ticket.label)] = ticket.id
         entry = (ticket.issued_at, ticket.id)
-        self._issued_order.setdefault(ticket.service_code, SortedList()).add(entry)
+        order = self._issued_order.get(ticket.service_code)
+        if order is None:
+            order = self._issued_order[ticket.service_code] = SortedList()
+        order.add(entry)
         self._issued_key[ticket.id] = (ticket.service_code, entry)
+
+    def _enqueue_all(self, tickets: list[Ticket]) -> None:
+        """Many tickets at once (a restart): each order is sorted once, not per ticket.
+        Grouped on plain values first: hashing a lane key (with its enum) per ticket was
+        a good part of a restart with a long line."""
+        groups: dict[tuple[str, str, int | None], list[tuple[str, datetime]]] = {}
+        by_service: dict[str, list[tuple[datetime, str]]] = {}
+        priorities: dict[str, PriorityClass] = {}
+        # Ties in a lane go by issue, as they did when the tickets were first queued.
+        for ticket in sorted(tickets, key=lambda t: (t.issued_at, t.number)):
+            priority = ticket.priority
+            priorities[priority.value] = priority
+            plain = (ticket.service_code, priority.value, ticket.target_window)
+            group = groups.get(plain)
+            if group is None:
+                group = groups[plain] = []
+            group.append((ticket.id, ticket.place_time))
+            self._tickets[ticket.id] = ticket
+            self._labels[(ticket.service_date, ticket.label)] = ticket.id
+            entry = (ticket.issued_at, ticket.id)
+            order = by_service.get(ticket.service_code)
+            if order is None:
+                order = by_service[ticket.service_code] = []
+            order.append(entry)
+            self._issued_key[ticket.id] = (ticket.service_code, entry)
+        self.room.add_lanes(
+            {
+                LaneKey(code, priorities[value], target): group
+                for (code, value, target), group in groups.items()
+            }
+        )
+        for code, entries in by_service.items():
+            kept = self._issued_order.get(code)
+            if kept is None:
+                self._issued_order[code] = SortedList(entries)
+            else:
+                kept.update(entries)
 
     def _dequeue(self, ticket: Ticket) -> None:
         self.room.remove(ticket.id)

@@ -97,6 +97,30 @@ class WaitingRoom:
         if key.target_window is not None:
             self._targeted[key.target_window] = self._targeted.get(key.target_window, 0) + 1
 
+    def add_lanes(self, lanes: dict[LaneKey, list[tuple[str, datetime]]]) -> None:
+        """Put many tickets in their lanes at once (a restart): each lane sorted once.
+        ``lanes`` maps each lane to its (ticket id, queued at) pairs."""
+        for key, tickets in lanes.items():
+            places = [
+                Place(queued_at, next(self._seq), ticket_id) for ticket_id, queued_at in tickets
+            ]
+            for place in places:
+                if place.ticket_id in self._where:
+                    raise ValueError(f"ticket {place.ticket_id} is already waiting")
+                self._where[place.ticket_id] = (key, place)
+            self._counts[key.service_code] = self._counts.get(key.service_code, 0) + len(places)
+            if key.target_window is not None:
+                targeted = self._targeted.get(key.target_window, 0)
+                self._targeted[key.target_window] = targeted + len(places)
+            lane = self._lanes.get(key)
+            if lane is None:
+                self._lanes[key] = SortedList(places)
+                self._by_service.setdefault(key.service_code, set()).add(key)
+                if key.target_window is not None:
+                    self._by_target.setdefault(key.target_window, set()).add(key)
+            else:
+                lane.update(places)
+
     def remove(self, ticket_id: str) -> LaneKey:
         """Take a ticket out of its lane; returns the lane it stood in."""
         key, place = self._where.pop(ticket_id)

@@ -438,3 +438,25 @@ def test_a_place_in_line_follows_class_then_arrival_then_number() -> None:
     assert elder.called_before(early) and not early.called_before(elder)
     assert early.called_before(same_moment) and not same_moment.called_before(early)
     assert not early.called_before(early)
+
+
+# --- a restart with a long line ------------------------------------------------------
+
+
+def test_a_restored_line_is_the_line_that_was_saved() -> None:
+    """A restart enqueues the saved line in bulk (each order sorted once); it must give
+    the order, counts and longest waits that ticket-by-ticket enqueueing gives."""
+    original = staffed(DEMO)
+    issued = []
+    for n in range(60):
+        code = ("social", "tax", "residence")[n % 3]
+        issued.append(original.issue_ticket(code, at(n), "k", age=75 if n % 7 == 0 else None))
+    original.call_next(1, at(61))
+    waiting = [i.ticket for i in issued if i.ticket.state == TicketState.WAITING]
+    restored = HallQueue(DEMO)
+    restored.restore(tickets=waiting)
+    for code in ("social", "tax", "residence"):
+        assert list(restored.room.in_order(code)) == list(original.room.in_order(code))
+        assert restored.waiting_count(code) == original.waiting_count(code)
+        assert restored.longest_waiting_since(code) == original.longest_waiting_since(code)
+    assert restored.waiting_labels("social", 100) == original.waiting_labels("social", 100)
