@@ -119,6 +119,7 @@ ALLOWED_COMMANDS: dict[DeviceKind, frozenset[Command]] = {
 }
 
 MAX_BATCH = 256  # commands sharing one commit under load
+WAITING_COUNT_EVERY_S = 0.5  # a window board's waiting count is refreshed at most this often
 PRUNE_EVERY = timedelta(minutes=10)  # how often kept hall events past retention are dropped
 ANSWER_MEMORY = timedelta(days=1)  # how long a retried request still gets its first answer
 
@@ -198,6 +199,12 @@ class SchedulerService:
         self._batch_keys: dict[tuple[str, str], tuple[bytes, str]] = {}
         self._batch_duplicates: list[tuple[str, str]] = []
         self._last_state: dict[str, bytes] = {}  # topic -> retained payload last sent
+        # Window states whose only change is the waiting count, held back until due: a
+        # ticket taken for a service every window handles would otherwise republish every
+        # window's board on each issue (most of a busy hall's messages).
+        self._window_shown: dict[int, WindowState] = {}
+        self._count_sent_at: dict[int, float] = {}
+        self._count_due: dict[int, float] = {}
         self.processed = 0  # commands committed, for benchmarks
         # Read on the network thread: replaced whole when the configuration changes.
         self._device_kinds: dict[str, DeviceKind] = {d.id: d.kind for d in hall.devices}
@@ -282,6 +289,7 @@ class SchedulerService:
                 self._handle_requests([item for item in items if isinstance(item, tuple)])
                 self._expire_ratings()
                 self._commit_batch()
+                self._publish_due_counts()
                 self._checkpoint()
                 if board_cleared:
                     self._publish_hall()
@@ -343,11 +351,14 @@ class SchedulerService:
             )
 
     def _idle_wait(self) -> float:
+        wait = 1.0
+        if self._count_due:
+            wait = min(wait, max(min(self._count_due.values()) - time.monotonic(), 0.0) + 0.001)
         deadline = self.queue.next_rating_deadline()
         if deadline is None:
-            return 1.0
-        wait = (deadline - self.clock.now()).total_seconds() + 0.001
-        return min(max(wait, 0.0), 1.0)
+            return wait
+        until = (deadline - self.clock.now()).total_seconds() + 0.001
+        return min(max(until, 0.0), wait)
 
     def _restore(self) -> None:
         now = self.clock.now()
@@ -907,18 +918,33 @@ class SchedulerService:
                 recalls=ticket.recalls,
                 serving_since=ticket.serving_since,
             )
-        self._publish_retained(
-            self.topics.window_state(window),
-            WindowState(
-                window=window,
-                status=state.status,
-                pause_reason=state.pause_reason,
-                clerk=clerk_view(state.clerk, self._stars),
-                current=current,
-                waiting=self.queue.waiting_for_window(window),
-                status_since=state.status_since,
-            ),
+        shown = WindowState(
+            window=window,
+            status=state.status,
+            pause_reason=state.pause_reason,
+            clerk=clerk_view(state.clerk, self._stars),
+            current=current,
+            waiting=self.queue.waiting_for_window(window),
+            status_since=state.status_since,
         )
+        last = self._window_shown.get(window)
+        moment = time.monotonic()
+        if last is not None and last.model_copy(update={"waiting": shown.waiting}) == shown:
+            # Only the count moved: boards show it at most every WAITING_COUNT_EVERY_S.
+            due = self._count_sent_at.get(window, 0.0) + WAITING_COUNT_EVERY_S
+            if moment < due:
+                self._count_due[window] = due
+                return
+        self._count_due.pop(window, None)
+        self._window_shown[window] = shown
+        self._count_sent_at[window] = moment
+        self._publish_retained(self.topics.window_state(window), shown)
+
+    def _publish_due_counts(self) -> None:
+        """Window states held back for their waiting count, once their time has come."""
+        moment = time.monotonic()
+        for window in [w for w, due in self._count_due.items() if due <= moment]:
+            self._publish_window(window)
 
     def _publish_service(self, code: str) -> None:
         service = self.queue.service(code)
@@ -962,6 +988,8 @@ class SchedulerService:
     def _republish(self) -> None:
         """After a start or reconnect: every retained state, open prompts, unsent events."""
         self._last_state.clear()
+        self._window_shown.clear()
+        self._count_due.clear()
         for window in self.queue.window_numbers():
             self._publish_window(window)
         for service in self.hall.services:
