@@ -20,7 +20,7 @@ from scheduler.export import export_lag
 from scheduler.merit import derived_stars, month_bounds
 from scheduler.planning import staffing_for_day
 from scheduler.stats import GroupBy, Period, hall_statistics
-from scheduler.web import api, operations, reports
+from scheduler.web import api, config_forms, operations, reports
 from scheduler.web.accounts import AccountError, Role, Session
 from scheduler.web.config_preview import PreviewError, preview
 from scheduler.web.context import (
@@ -415,8 +415,22 @@ def config_page(request: Request, ctx: Context, session: Administrator) -> Respo
         for name in CONFIG_SECTIONS
     }
     newest = ctx.store.newest_config()
+    languages = ctx.config().languages
+    forms = {
+        name: {
+            "fields": config_forms.fields(name, languages),
+            "items": config.get(name, []),
+        }
+        for name in config_forms.FORM_SECTIONS
+    }
     return render(
-        request, "config.html", session, sections=sections, version=newest[0] if newest else 0
+        request,
+        "config.html",
+        session,
+        sections=sections,
+        forms=forms,
+        cell=config_forms.cell,
+        version=newest[0] if newest else 0,
     )
 
 
@@ -443,6 +457,24 @@ def config_preview(
         return refused
     said = [c.sentence(section) for c in found]
     return render(request, "config_preview.html", session, section=section, body=body, changes=said)
+
+
+@router.post("/config/{section}/form", response_class=HTMLResponse)
+async def config_form_preview(
+    request: Request, ctx: Context, session: Administrator, section: ConfigSection
+) -> Response:
+    """A section edited in its form: read back into items, then previewed as YAML is."""
+    config = ctx.config()
+    current = config.model_dump(mode="json", exclude_none=True).get(section, [])
+    form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    try:
+        items = config_forms.items_from_form(section, current, form, config.languages)
+    except PreviewError as err:
+        refused = render(request, "config_preview.html", session, section=section, error=str(err))
+        refused.status_code = 422
+        return refused
+    body = yaml.safe_dump(items, allow_unicode=True, sort_keys=False)
+    return config_preview(request, ctx, session, section, body)
 
 
 @router.post("/config/{section}", response_class=HTMLResponse)

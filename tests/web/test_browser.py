@@ -266,6 +266,8 @@ def test_every_page_passes_axe_core_without_serious_violations(
         page.goto(f"{dashboard.url}{path}")
         page.wait_for_load_state("networkidle")
         found[path] = _serious_violations(page)
+        if path == "/config":  # the forms, as an administrator sees them
+            page.screenshot(path=str(artifacts_dir() / "dashboard-config.png"), full_page=True)
     page.close()
     phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
     for lang in ("zh", "ug", "kk"):

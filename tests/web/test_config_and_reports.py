@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import html
 import io
 import re
 from collections.abc import Callable
@@ -15,6 +16,7 @@ from hallbus.messages import RatingLevel, ServiceState, decode
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
 from scheduler.bridge import SchedulerService
+from scheduler.web.config_forms import cell, fields
 from simulator.devices import VirtualCounter
 from tests.conftest import Tickets, listen
 from tests.web.conftest import ApiUser, Served, browser_login
@@ -107,6 +109,42 @@ def test_the_config_page_saves_a_section_as_yaml(
     assert [c.code for c in scheduler.hall.clerks] == ["1001", "2001"]
     broken = app_client.post("/config/clerks", data={"body": "- {code: ", "csrf_token": csrf})
     assert broken.status_code == 422 and "YAML" in broken.text
+
+
+def test_the_config_page_edits_services_in_a_form_previewed_then_saved(
+    app_client: TestClient, scheduler: SchedulerService
+) -> None:
+    csrf = browser_login(app_client, "admin")
+    page = app_client.get("/config")
+    assert 'id="form-services"' in page.text and 'name="r0.prefix"' in page.text
+    # The boxes as the page fills them (a checkbox left off is not sent at all).
+    services = [s.model_dump(mode="json", exclude_none=True) for s in scheduler.hall.services]
+    form = {"csrf_token": csrf}
+    for row, service in enumerate(services):
+        for field in fields("services", scheduler.hall.languages):
+            if value := cell(service, field):
+                form[f"r{row}.{field.key}"] = value
+    form["r0.quota"] = "120"  # 社保: 120 tickets a day
+    form |= {"new.code": "pension", "new.prefix": "D", "new.names.zh": "养老认证"}
+    shown = app_client.post("/config/services/form", data=form)
+    assert shown.status_code == 200, shown.text
+    changes = shown.text.split('id="config-changes"')[1].split("</ul>")[0]
+    assert "修改业务 social：quota" in changes and "新增业务 pension" in changes, changes
+    # The documents the form does not show are kept, not lost.
+    assert "documents" not in shown.text.split('id="config-changes"')[1].split("</ul>")[0]
+    body = shown.text.split('name="body" value="')[1].split('"')[0]
+    saved = app_client.post(
+        "/config/services",
+        data={"body": html.unescape(body), "csrf_token": csrf},
+        follow_redirects=False,
+    )
+    assert saved.status_code == 303, saved.text
+    social = scheduler.hall.service("social")
+    assert social is not None and social.quota == 120 and social.documents
+    assert scheduler.hall.service("pension") is not None
+    # A wrong box is named, and nothing is saved.
+    wrong = app_client.post("/config/services/form", data=form | {"r1.quota": "很多"})
+    assert wrong.status_code == 422 and "第 2 行「每日号源」" in wrong.text
 
 
 def test_a_report_exports_the_same_figures_as_csv_and_xlsx(
