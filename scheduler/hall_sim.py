@@ -2,10 +2,12 @@
 ageing, the live estimate) driven by random arrivals and service times, with no broker,
 database or wall clock. Used to check staffing plans and the estimated wait.
 
-Citizens arrive per service as a Poisson process whose rate may change each hour; each
+Citizens arrive per service as a Poisson process whose rate may change each hour; a share
+of them booked online (their slot is their arrival) and check in with their card; each
 staffed window calls the next ticket whenever it is free (``call_next`` decides who, by
 the hall's calling policy), serves for an exponential time of the service's mean, then
-finishes; the pad rates at once, so nothing waits for a rating.
+finishes, or for a share of citizens transfers them to another service (一票到底, once);
+the pad rates at once, so nothing waits for a rating.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class Served:
     issued_at: datetime
     estimated_wait_s: int
     waited_s: float | None = None  # until first called; None if still waiting at the end
+    booked: bool = False  # checked in for an online booking
+    served: int = 0  # services finished (two after a transfer)
 
 
 @dataclass
@@ -70,6 +74,8 @@ def simulate(
     hours: float,
     *,
     seed: int = 1,
+    booked_share: float = 0.0,
+    transfer_share: float = 0.0,
 ) -> SimResult:
     """Run ``hall`` with every window staffed from ``start`` for ``hours`` of arrivals,
     then let the windows empty the line."""
@@ -113,7 +119,8 @@ def simulate(
         except QueueError:
             return  # nothing this window may call: it waits for the next arrival
         served = by_id[ticket.id]
-        served.waited_s = (now - served.issued_at).total_seconds()
+        if served.waited_s is None:  # a transferred ticket was already called once
+            served.waited_s = (now - served.issued_at).total_seconds()
         queue.start_service(window, now)
         mean = service_s[ticket.service_code]
         push(now + timedelta(seconds=rng.expovariate(1 / mean)), "finish", window)
@@ -125,8 +132,15 @@ def simulate(
         now, _, kind, what = heapq.heappop(events)
         if kind == "arrive":
             code = str(what)
-            issued = queue.issue_ticket(code, now, "sim-kiosk")
-            served = Served(code, now, issued.estimated_wait_s)
+            card = None
+            if rng.random() < booked_share:
+                card = f"{len(result.tickets):064x}"  # one person, one keyed hash
+                try:  # booked the day before, for the slot they arrive in
+                    queue.book_appointment(code, now, card, "-", now - timedelta(days=1))
+                except QueueError:
+                    card = None  # the slot was full: they came without booking
+            issued = queue.issue_ticket(None if card else code, now, "sim-kiosk", id_hash=card)
+            served = Served(code, now, issued.estimated_wait_s, booked=card is not None)
             by_id[issued.ticket.id] = served
             result.tickets.append(served)
             next_arrival(code, now)
@@ -137,8 +151,21 @@ def simulate(
                     break
         else:
             window = int(what)
-            transaction = queue.finish(window, now)
-            queue.rate(transaction.id, RatingLevel.VERY_SATISFIED, now, window=window)
+            held = queue.current(window)
+            assert held is not None
+            others = [c for c in service_s if c != held.service_code]
+            if held.transfers == 0 and others and rng.random() < transfer_share:
+                _, transaction = queue.transfer(window, now, to_service=rng.choice(others))
+                for other in sorted(idle):  # the transferred ticket may be called at once
+                    serve(other, now)
+                    if queue.current(other) is not None:
+                        idle.discard(other)
+                        break
+            else:
+                transaction = queue.finish(window, now)
+            by_id[held.id].served += 1
+            if transaction is not None:
+                queue.rate(transaction.id, RatingLevel.VERY_SATISFIED, now, window=window)
             serve(window, now)
             if queue.current(window) is None:
                 idle.add(window)

@@ -75,3 +75,36 @@ def test_the_estimated_wait_is_within_its_bound_through_a_rush() -> None:
     assert mean_wait > 5 * 60  # the rush made people wait: the check is not idle
     assert mae <= 0.6 * mean_wait + 60, (mae, mean_wait)
     assert abs(bias) <= 0.25 * mean_wait + 60, (bias, mean_wait)
+
+
+def test_bookings_and_transfers_run_through_the_real_rules() -> None:
+    """Booked citizens check in with their card and go ahead of walk-ins; a transferred
+    citizen keeps their ticket and is served again for the other service; nobody is lost."""
+    hall = HallConfig.model_validate(
+        {
+            "id": "sim2",
+            "names": {"zh": "模拟大厅"},
+            "services": [
+                {"code": "s", "prefix": "A", "names": {"zh": "社保"}, "expected_service_s": 300},
+                {"code": "t", "prefix": "B", "names": {"zh": "税务"}, "expected_service_s": 300},
+            ],
+            "windows": [{"number": n, "services": "all"} for n in range(1, 6)],
+            "clerks": [{"code": f"c{n}", "name": f"柜员{n}"} for n in range(1, 6)],
+        }
+    )
+    result = simulate(
+        hall,
+        lambda _hour: {"s": 30.0, "t": 20.0},
+        {"s": SERVICE_S, "t": SERVICE_S},
+        START,
+        8,
+        seed=5,
+        booked_share=0.25,
+        transfer_share=0.1,
+    )
+    tickets = result.tickets
+    assert all(t.waited_s is not None and t.served >= 1 for t in tickets)  # nobody lost
+    booked = [t.waited_s for t in tickets if t.booked and t.waited_s is not None]
+    walk_ins = [t.waited_s for t in tickets if not t.booked and t.waited_s is not None]
+    assert len(booked) > 50 and sum(t.served == 2 for t in tickets) > 10
+    assert statistics.mean(booked) < statistics.mean(walk_ins) / 2
