@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -53,7 +54,11 @@ class SchedulerProcess:
 
     def start(self) -> None:
         """Start the process (it announces itself online on the bus)."""
-        self.process = subprocess.Popen(self.args, stderr=subprocess.PIPE, env=self.env)
+        # Its own process group: a wrapper (faketime) forks the scheduler as its child, and
+        # a signal to the wrapper alone would leave the scheduler running after the test.
+        self.process = subprocess.Popen(
+            self.args, stderr=subprocess.PIPE, env=self.env, start_new_session=True
+        )
         threading.Thread(target=self._read_log, args=(self.process,), daemon=True).start()
 
     def _read_log(self, process: subprocess.Popen[bytes]) -> None:
@@ -67,11 +72,16 @@ class SchedulerProcess:
     def kill(self, timeout: float = 10.0) -> None:
         """SIGKILL: no clean shutdown, as in a crash or power cut of the process."""
         assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
+        self._signal_group(signal.SIGKILL)
         self.process.wait(timeout)
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM and wait, if it is still running."""
         if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
+            self._signal_group(signal.SIGTERM)
             self.process.wait(timeout)
+
+    def _signal_group(self, sent: signal.Signals) -> None:
+        assert self.process is not None
+        with contextlib.suppress(ProcessLookupError):  # gone already
+            os.killpg(self.process.pid, sent)
