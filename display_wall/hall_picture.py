@@ -14,7 +14,14 @@ from zoneinfo import ZoneInfo
 
 from display_wall.profile import LcdLayout
 from hallbus.i18n import Texts, texts_in
-from hallbus.messages import HallState, ServiceState, WindowState, WindowStatus
+from hallbus.messages import (
+    CurrentCall,
+    HallState,
+    PriorityClass,
+    ServiceState,
+    WindowState,
+    WindowStatus,
+)
 
 LOCALE_DIR = Path(__file__).parent / "locale"
 
@@ -128,7 +135,7 @@ class HallPicture:
                 number,
                 state.status,
                 status_text[state.status],
-                state.current.label if state.current is not None else "",
+                _ticket_shown(t, state.current),
             )
             for number, state in sorted(self.windows.items())
         ]
@@ -159,3 +166,12 @@ class HallPicture:
             notice="    ".join(notice_lines),
             banner=banner if banner else None,
         )
+
+
+def _ticket_shown(t: Texts, current: CurrentCall | None) -> str:
+    """The ticket on a window's tile, marked when it is a booked appointment (预约)."""
+    if current is None:
+        return ""
+    if current.priority is PriorityClass.APPOINTMENT:
+        return f"{current.label} {t('Appointment')}"
+    return current.label

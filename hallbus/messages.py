@@ -636,6 +636,9 @@ class CurrentCall(Message):
     called_at: datetime
     recalls: int = 0
     serving_since: datetime | None = None  # once the clerk started serving
+    # Set when the ticket goes ahead of normal ones (预约, 绿色通道, 老年人优先): boards mark
+    # an appointment, so the hall sees why it was called before others.
+    priority: PriorityClass | None = None
 
 
 class WindowState(Message):

@@ -37,6 +37,7 @@ from hallbus.messages import (
     Message,
     PayloadError,
     PrintRecorded,
+    PriorityClass,
     RatingClosed,
     RatingPrompt,
     RatingRecorded,
@@ -917,6 +918,7 @@ class SchedulerService:
                 called_at=ticket.called_at,
                 recalls=ticket.recalls,
                 serving_since=ticket.serving_since,
+                priority=None if ticket.priority is PriorityClass.NORMAL else ticket.priority,
             )
         shown = WindowState(
             window=window,

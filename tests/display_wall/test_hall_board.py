@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pygame
@@ -15,12 +16,13 @@ from display_wall.hall_picture import HallPicture
 from display_wall.profile import load_lcd_layout
 from hallbus.clock import FakeClock
 from hallbus.hall_file import HallConfig
-from hallbus.messages import HallState
+from hallbus.messages import HallState, PriorityClass
 from hallbus.settings import BusSettings
 from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port
 from scheduler.bridge import SchedulerService
-from simulator.devices import VirtualCounter
+from simulator.devices import VirtualCounter, VirtualKiosk, VirtualPortal
 from tests.conftest import WAIT, Tickets
+from tests.counter_terminal.counters import observe
 from tests.kiosk.tickets import artifacts_dir
 
 LAYOUT = load_lcd_layout("lcd-1080p")
@@ -188,3 +190,36 @@ def test_languages_take_turns_and_a_stopped_scheduler_is_said() -> None:
     assert view.banner is not None and "offline" in view.banner
     assert view.clock == "17:00"  # the hall's time zone, Asia/Shanghai
     assert view.calls == [] and view.headings["No calls yet"] == "No calls yet"
+
+
+def test_a_booked_ticket_is_marked_on_its_window_tile(
+    bus: BusSettings,
+    hall: HallConfig,
+    clock: FakeClock,
+    scheduler: SchedulerService,
+    devices: Callable[..., Any],
+    staff: Callable[[int], VirtualCounter],
+) -> None:
+    """Booked online, checked in by card, called: the window's retained state says it is
+    an appointment, and the hall board's tile reads "A001 预约" (why it went first)."""
+    card = "c" * 64
+    portal: VirtualPortal = devices(VirtualPortal, "portal")
+    assert portal.book("social", clock.now() + timedelta(minutes=10), card, "-").status == "ok"
+    kiosk: VirtualKiosk = devices(VirtualKiosk, "kiosk-1")
+    counter = staff(1)
+    seen = observe(bus, hall, [1])
+    try:
+        assert kiosk.issue(None, id_hash=card).status == "ok"
+        clock.advance(600)  # the slot begins: the appointment is called
+        scheduler.poke()
+        called = counter.call_next()
+        assert called.status == "ok" and called.data is not None
+        state = seen.window(1, lambda s: s.current is not None)
+        assert state is not None and state.current is not None
+        assert state.current.priority == PriorityClass.APPOINTMENT
+        picture = HallPicture(timezone=hall.timezone)
+        picture.windows[1] = state
+        view = picture.view(clock.now(), "zh", load_lcd_layout("lcd-1080p"))
+        assert view.windows[0].ticket == f"{state.current.label} 预约"
+    finally:
+        seen.stop()
