@@ -34,6 +34,7 @@ from hallbus.messages import (
     ClerkView,
     CurrentCall,
     HallState,
+    PriorityClass,
     RatingLevel,
     RecentCall,
     ServiceState,
@@ -111,6 +112,8 @@ def _window(number: int, status: WindowStatus, label: str | None = None) -> Wind
             service_code="social",
             state=TicketState.CALLED,
             called_at=AT,
+            # One booked ticket, so the picture shows how a tile marks it.
+            priority=PriorityClass.APPOINTMENT if number == 3 else None,
         )
         if label
         else None
