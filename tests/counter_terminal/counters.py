@@ -35,11 +35,17 @@ class Observed:
     windows: dict[int, Mailbox[bytes]]
     ratings: Mailbox[bytes]
 
-    def key(self, device: str, outcome: str, *, after: int = 0) -> KeyHandled | None:
-        """The first key event of ``device`` with this outcome (after ``after`` events)."""
-        found = self.keys[device].wait_for(
-            lambda p: decode(KeyHandled, p).outcome == outcome, WAIT, after=after
-        )
+    def key(
+        self, device: str, outcome: str, *, after: int = 0, text: str = ""
+    ) -> KeyHandled | None:
+        """The first key event of ``device`` with this outcome (after ``after`` events),
+        and whose text starts with ``text``: an earlier key's event may still be on its way."""
+
+        def matches(payload: bytes) -> bool:
+            event = decode(KeyHandled, payload)
+            return event.outcome == outcome and (event.text or "").startswith(text)
+
+        found = self.keys[device].wait_for(matches, WAIT, after=after)
         return decode(KeyHandled, found) if found is not None else None
 
     def status_count(self, device: str) -> int:
