@@ -9,12 +9,16 @@ import os
 import signal
 import sys
 import threading
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from hallbus.identity import IdHasher
 from hallbus.logs import configure_logging
 from paidui.runtime import add_bus_options, bus_settings, stop_on_signal, tcp_port, wait_for_signal
+
+if TYPE_CHECKING:  # the hall file's model is imported by the commands that load one
+    from hallbus.hall_file import HallConfig
 
 # pygame greets on stdout at import; commands whose stdout is JSON must not print it.
 os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
@@ -22,6 +26,11 @@ os.environ.setdefault("PYGAME_HIDE_SUPPORT_PROMPT", "1")
 log = logging.getLogger("paidui")
 # As scheduler.planning.WEEKDAYS (kept here so the parser imports no scheduler code).
 WEEKDAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def hall_today(hall: HallConfig) -> date:
+    """Today on the hall's wall clock (a default day is the hall's, not the machine's)."""
+    return datetime.now(UTC).astimezone(hall.zone).date()
 
 
 def cmd_plan_erlang(args: argparse.Namespace) -> int:
@@ -55,7 +64,7 @@ def cmd_plan_history(args: argparse.Namespace) -> int:
     )
 
     hall = load_hall(args.hall_file)
-    last = args.last or date.today() - timedelta(days=1)
+    last = args.last or hall_today(hall) - timedelta(days=1)
     first = args.first or last - timedelta(weeks=8)
     engine = create_engine(args.db)
     try:
@@ -238,7 +247,6 @@ def cmd_web(args: argparse.Namespace) -> int:
 def cmd_accounts_add(args: argparse.Namespace) -> int:
     """Create a dashboard account; the password comes from PAIDUI_NEW_PASSWORD or a prompt."""
     import getpass
-    from datetime import UTC, datetime
 
     from scheduler.store import Store
     from scheduler.web.accounts import AccountError, AccountStore, Role
@@ -264,7 +272,6 @@ def cmd_clerks_pin(args: argparse.Namespace) -> int:
     """Set a clerk's PIN (from PAIDUI_NEW_PIN or a prompt); only its argon2 hash is kept."""
     import getpass
     import re
-    from datetime import UTC, datetime
 
     from hallbus.hall_file import load_hall
     from scheduler.clerk_pins import PIN_PATTERN, hash_pin
@@ -347,7 +354,9 @@ def cmd_stats(args: argparse.Namespace) -> int:
     store = Store(_store_url(args), hall.id)
     store.open(migrate=False)
     try:
-        rows = hall_statistics(store.engine, hall, args.first, args.last, by=args.by)
+        today = hall_today(hall)
+        first, last = args.first or today, args.last or today
+        rows = hall_statistics(store.engine, hall, first, last, by=args.by)
     finally:
         store.close()
     print(json.dumps([row.as_dict() for row in rows], ensure_ascii=False, default=str))
@@ -382,8 +391,6 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_report_merit(args: argparse.Namespace) -> int:
     """Print a month's 服务之星, flagged clerks, derived stars and case rates as JSON."""
-    from datetime import UTC, datetime
-
     from sqlalchemy import create_engine
 
     from hallbus.hall_file import load_hall
@@ -391,7 +398,7 @@ def cmd_report_merit(args: argparse.Namespace) -> int:
     from scheduler.store import Store
 
     hall = load_hall(args.hall_file)
-    month = args.month or datetime.now(UTC).astimezone(hall.zone).date().replace(day=1)
+    month = args.month or hall_today(hall).replace(day=1)
     engine = create_engine(args.db or Store.sqlite_url(Path(f"paidui-{hall.id}.db").resolve()))
     try:
         report = month_merit(engine, hall, month)
@@ -408,9 +415,11 @@ def cmd_report_halls(args: argparse.Namespace) -> int:
     from hallbus.hall_file import load_hall
     from scheduler.stats import central_report
 
+    halls = [load_hall(f) for f in args.hall_file]
+    today = hall_today(halls[0])  # one region's halls share a day
     engine = create_engine(args.db)
     try:
-        rows = central_report(engine, [load_hall(f) for f in args.hall_file], args.first, args.last)
+        rows = central_report(engine, halls, args.first or today, args.last or today)
     finally:
         engine.dispose()
     print(json.dumps([row.as_dict() for row in rows], ensure_ascii=False))
@@ -961,8 +970,8 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--hall-file", type=Path, default=DEMO_HALL_FILE)
     stats.add_argument("--hall", default="demo", help="hall id (for the default database)")
     stats.add_argument("--db", default=None, help="SQLAlchemy URL (default: paidui-<hall>.db)")
-    stats.add_argument("--from", dest="first", type=date.fromisoformat, default=date.today())
-    stats.add_argument("--to", dest="last", type=date.fromisoformat, default=date.today())
+    stats.add_argument("--from", dest="first", type=date.fromisoformat, default=None)
+    stats.add_argument("--to", dest="last", type=date.fromisoformat, default=None)
     stats.add_argument("--by", choices=["service", "window", "clerk"], default="service")
     stats.set_defaults(func=cmd_stats)
 
@@ -971,8 +980,8 @@ def build_parser() -> argparse.ArgumentParser:
     halls = report_sub.add_parser("halls", help="each hall's totals and all halls together")
     halls.add_argument("--db", required=True, help="the database the halls share")
     halls.add_argument("--hall-file", type=Path, action="append", required=True)
-    halls.add_argument("--from", dest="first", type=date.fromisoformat, default=date.today())
-    halls.add_argument("--to", dest="last", type=date.fromisoformat, default=date.today())
+    halls.add_argument("--from", dest="first", type=date.fromisoformat, default=None)
+    halls.add_argument("--to", dest="last", type=date.fromisoformat, default=None)
     halls.set_defaults(func=cmd_report_halls)
     merit = report_sub.add_parser("merit", help="a month's 服务之星, flags, stars, case rates")
     merit.add_argument("--hall-file", type=Path, required=True)

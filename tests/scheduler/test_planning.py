@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from hallbus.hall_file import DEMO_HALL_FILE, load_hall
-from paidui.cli import main
+from paidui.cli import hall_today, main
 from scheduler.domain import HallQueue
 from scheduler.erlang import fewest_windows
 from scheduler.planning import arrival_rates, plan_hours, service_minutes, staffing_for_day
@@ -94,3 +94,10 @@ def test_a_days_staffing_against_the_recommendation(history: str) -> None:
     # The two Mondays before say 40 an hour at 9 (the rush quarter), 6 minutes each.
     assert by_hour[9].recommended == fewest_windows(40, 6, 10, 0.8).windows
     assert by_hour[10].recommended == 0
+
+
+def test_a_commands_default_day_is_the_halls_not_the_machines() -> None:
+    # 26 hours apart: whatever the machine's clock and zone, the two halls' todays differ.
+    east = HALL.model_copy(update={"timezone": "Pacific/Kiritimati"})  # UTC+14
+    west = HALL.model_copy(update={"timezone": "Etc/GMT+12"})  # UTC-12
+    assert hall_today(east) > hall_today(west)
