@@ -17,7 +17,7 @@ import pygame
 
 from hallbus.fonts import FontNotFound, font_for
 from hallbus.messages import ErrorCode, PrintState, ServiceState
-from hallbus.script_lines import LineFont, has_cjk, line_font
+from hallbus.script_lines import has_cjk, line_font
 from hallbus.touch_window import TouchWindow
 from kiosk.flow import (
     CODE_DIGITS,
@@ -95,10 +95,6 @@ def _font_path(language: str) -> str | None:
     except FontNotFound as err:
         log.warning("no font for %s, using pygame's default: %s", language, err)
         return None
-
-
-def _font(path: str | None, size: int, language: str) -> LineFont:
-    return line_font(path, size, language)
 
 
 class KioskScreen:
@@ -462,7 +458,7 @@ class KioskScreen:
         # A hall's names may stay in Chinese under another language (Uyghur, Kazakh): draw
         # them with a font that has the characters, never boxes.
         script = "zh" if has_cjk(text) else texts.language
-        font = _font(_font_path(script), max(int(self._unit * size), 8), texts.language)
+        font = line_font(_font_path(script), max(int(self._unit * size), 8), texts.language)
         image = font.render(text, True, color)
         if image.get_width() > rect.width > 0:  # shrink to fit rather than overflow
             scale = rect.width / image.get_width()
@@ -479,7 +475,7 @@ class KioskScreen:
         self, text: str, size: float, color: tuple[int, int, int], rect: pygame.Rect
     ) -> None:
         language = self._texts.language
-        font = _font(_font_path(language), max(int(self._unit * size), 8), language)
+        font = line_font(_font_path(language), max(int(self._unit * size), 8), language)
         lines: list[str] = []
         current = ""
         for char in text:

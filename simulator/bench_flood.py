@@ -20,15 +20,11 @@ from hallbus.messages import ONLINE, IssueTicket
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, HallTopics
 from scheduler.store import Store
+from simulator.bench_spine import percentile_ms
 from simulator.mailbox import Mailbox
 from simulator.processes import SchedulerProcess, write_hall_file
 
 WAIT = 15.0
-
-
-def _p(samples: list[float], share: float) -> float:
-    ordered = sorted(samples)
-    return round(ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000.0, 3)
 
 
 def _citizen(requester: Requester, count: int) -> list[float]:
@@ -99,10 +95,10 @@ def run_flood_bench(bus: BusSettings, count: int = 100) -> dict[str, Any]:
         finally:
             tickets.close()
     return {
-        "normal_kiosk_p50_ms_quiet": _p(quiet, 0.5),
-        "normal_kiosk_p99_ms_quiet": _p(quiet, 0.99),
-        "normal_kiosk_p50_ms_flooded": _p(flooded, 0.5),
-        "normal_kiosk_p99_ms_flooded": _p(flooded, 0.99),
+        "normal_kiosk_p50_ms_quiet": percentile_ms(quiet, 0.5),
+        "normal_kiosk_p99_ms_quiet": percentile_ms(quiet, 0.99),
+        "normal_kiosk_p50_ms_flooded": percentile_ms(flooded, 0.5),
+        "normal_kiosk_p99_ms_flooded": percentile_ms(flooded, 0.99),
         "flood_requests_per_s": round(sent[0] / seconds, 1),
         "flood_tickets_issued": waiting - 2 * count,
         "flood_seconds": round(seconds, 2),

@@ -450,13 +450,16 @@ def config_preview(
     try:
         _, found = preview(ctx.config(), section, body)
     except PreviewError as err:
-        refused = render(
-            request, "config_preview.html", session, section=section, body=body, error=str(err)
-        )
-        refused.status_code = 422
-        return refused
+        return _refused_edit(request, session, section, err)
     said = [c.sentence(section) for c in found]
     return render(request, "config_preview.html", session, section=section, body=body, changes=said)
+
+
+def _refused_edit(request: Request, session: Session, section: str, err: PreviewError) -> Response:
+    """The preview page saying why an edit cannot be saved (nothing was)."""
+    refused = render(request, "config_preview.html", session, section=section, error=str(err))
+    refused.status_code = 422
+    return refused
 
 
 @router.post("/config/{section}/form", response_class=HTMLResponse)
@@ -470,9 +473,7 @@ async def config_form_preview(
     try:
         items = config_forms.items_from_form(section, current, form, config.languages)
     except PreviewError as err:
-        refused = render(request, "config_preview.html", session, section=section, error=str(err))
-        refused.status_code = 422
-        return refused
+        return _refused_edit(request, session, section, err)
     body = yaml.safe_dump(items, allow_unicode=True, sort_keys=False)
     return config_preview(request, ctx, session, section, body)
 
