@@ -55,12 +55,16 @@ class Texts:
 
     def __call__(self, message: str, **values: object) -> str:
         """``message`` translated (the English id when untranslated), with ``values`` filled in."""
-        translated = message
+        return self.unfilled(message).format(**values)
+
+    def unfilled(self, message: str) -> str:
+        """``message`` translated with its placeholders left as they are (for a page's
+        script, which fills them in itself)."""
         if self._catalog is not None:
             entry = self._catalog.get(message)
             if entry is not None and entry.string:
-                translated = str(entry.string)
-        return translated.format(**values)
+                return str(entry.string)
+        return message
 
     def duration(self, seconds: int) -> str:
         """A wait as people say it: 5 分钟, 5 minutes."""

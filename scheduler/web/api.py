@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from hallbus.i18n import Texts
 from hallbus.messages import BadRatingReason, RatingLevel
 from scheduler.cases import CallbackResult, Complexity
 from scheduler.stats import GroupBy, Period
@@ -22,6 +23,7 @@ from scheduler.web.context import (
     Viewer,
     WebContext,
     client_address,
+    reader_words,
 )
 from scheduler.web.live import device_rows
 from scheduler.web.operations import CaseStep, OperationError
@@ -274,22 +276,24 @@ def report(
 def export(
     ctx: WebContext,
     session: Session,
+    texts: Texts,
     format: Literal["csv", "xlsx"],
     per: Period,
     by: GroupBy,
     first: date | None,
     last: date | None,
 ) -> Response:
-    """A report file, named after its period and grouping."""
+    """A report file, named after its period and grouping, its headings in ``texts``'
+    language."""
     config = ctx.config()
     first, last = operations.period(ctx, first, last)
     rows = operations.report_rows(ctx, config, per, by, first, last)
-    names = reports.group_names(config, by)
+    names = reports.group_names(config, by, texts)
     stem = f"paidui-{config.id}-{per}-{by}-{first}-{last}"
     if format == "csv":
-        content, media = reports.as_csv(rows, names), "text/csv; charset=utf-8"
+        content, media = reports.as_csv(rows, names, texts), "text/csv; charset=utf-8"
     else:
-        content = reports.as_xlsx(rows, names, f"{per} {by}")
+        content = reports.as_xlsx(rows, names, f"{per} {by}", texts)
         media = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return Response(
         content,
@@ -304,6 +308,7 @@ def export(
     response_class=Response,
 )
 def report_export(
+    request: Request,
     ctx: Context,
     session: Manager,
     format: Literal["csv", "xlsx"] = "csv",
@@ -312,8 +317,8 @@ def report_export(
     first: date | None = None,
     last: date | None = None,
 ) -> Response:
-    """The report as CSV (UTF-8 with BOM) or XLSX."""
-    return export(ctx, session, format, per, by, first, last)
+    """The report as CSV (UTF-8 with BOM) or XLSX, headed in the hall's language."""
+    return export(ctx, session, reader_words(request), format, per, by, first, last)
 
 
 # --- configuration, audit, accounts ---------------------------------------------------------

@@ -15,9 +15,18 @@ import yaml
 from pydantic import ValidationError
 
 from hallbus.hall_file import HallConfig
+from hallbus.i18n import Texts
+from scheduler.web.words import N_
 
 KEYS = {"services": "code", "windows": "number", "clerks": "code", "devices": "id"}
-NAMES = {"services": "业务", "windows": "窗口", "clerks": "柜员", "devices": "设备"}
+SECTIONS = {  # the page's headings too
+    "services": N_("Services"),
+    "windows": N_("Windows"),
+    "clerks": N_("Clerks"),
+    "devices": N_("Devices and pairings"),
+}
+ITEMS = {"services": N_("service"), "windows": N_("window"), "clerks": N_("clerk")}
+ITEMS["devices"] = N_("device")
 
 
 class PreviewError(ValueError):
@@ -32,31 +41,42 @@ class Change:
     key: str
     fields: tuple[str, ...] = ()
 
-    def sentence(self, section: str) -> str:
+    def sentence(self, section: str, texts: Texts) -> str:
         """The change as an administrator reads it."""
-        what = f"{NAMES[section]} {self.key}"
+        what = texts(ITEMS[section])
         if self.kind == "added":
-            return f"新增{what}"
+            return texts("Add {what} {key}", what=what, key=self.key)
         if self.kind == "removed":
-            return f"删除{what}"
-        return f"修改{what}：{'、'.join(self.fields)}"
+            return texts("Delete {what} {key}", what=what, key=self.key)
+        fields = texts(", ").join(self.fields)
+        return texts("Change {what} {key}: {fields}", what=what, key=self.key, fields=fields)
 
 
-def preview(current: HallConfig, section: str, body: str) -> tuple[dict[str, Any], list[Change]]:
-    """The whole new configuration and what it changes; PreviewError if it is refused."""
+def preview(
+    current: HallConfig, section: str, body: str, texts: Texts
+) -> tuple[dict[str, Any], list[Change]]:
+    """The whole new configuration and what it changes; PreviewError (in ``texts``'
+    language) if it is refused."""
     try:
         value = yaml.safe_load(body)
     except yaml.YAMLError as err:
-        raise PreviewError(f"不是有效的 YAML：{err}") from err
+        raise PreviewError(texts("Not valid YAML: {error}", error=err)) from err
     if not isinstance(value, list):
-        raise PreviewError(f"{NAMES[section]}应是一个列表（每项以 - 开头）")
+        raise PreviewError(
+            texts(
+                "{section} must be a list (each item starts with -)",
+                section=texts(SECTIONS[section]),
+            )
+        )
     new = current.model_dump(mode="json") | {section: value}
     try:
         HallConfig.model_validate(new)
     except ValidationError as err:
         first = err.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise PreviewError(f"第 {where} 项不对：{first['msg']}") from err
+        raise PreviewError(
+            texts("Item {where} is wrong: {problem}", where=where, problem=first["msg"])
+        ) from err
     return new, changes(current.model_dump(mode="json")[section], value, KEYS[section])
 
 

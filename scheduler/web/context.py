@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from hallbus.client import BusClient, Requester
 from hallbus.clock import Clock
 from hallbus.hall_file import HallConfig
+from hallbus.i18n import Texts
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
 from scheduler.calendar import WorkCalendar
@@ -29,6 +30,7 @@ from scheduler.web.glance import FiguresCache, at_a_glance
 from scheduler.web.live import HallWatch, live_view
 from scheduler.web.ratings import ReviewDesk
 from scheduler.web.streams import StreamShutdown
+from scheduler.web.words import LANGUAGE_COOKIE, N_, choose_language, dashboard_words
 
 SESSION_COOKIE = "paidui_session"
 LOGIN_COOKIE = "paidui_login_csrf"
@@ -113,19 +115,23 @@ class WebContext:
     streams: StreamShutdown = field(default_factory=StreamShutdown)
     figures: FiguresCache = field(default_factory=FiguresCache)
 
-    def live(self) -> dict[str, Any]:
-        """The live page's view: the hall now, today's figures, events as sentences."""
+    def live(self, texts: Texts | None = None) -> dict[str, Any]:
+        """The live page's view: the hall now, today's figures, events as sentences, in
+        ``texts``' language (the hall's Chinese when not given)."""
         config, now = self.config(), self.now()
-        view = live_view(self.watch.picture, config, now, self.store.locked_clerks(now))
+        texts = texts or dashboard_words("zh")
+        locked = self.store.locked_clerks(now)
+        view = live_view(self.watch.picture, config, now, locked, texts)
         figures = self.figures.get(self.store.engine, config, self.today(config))
-        return at_a_glance(view, self.watch.picture, config, figures)
+        return at_a_glance(view, self.watch.picture, config, figures, texts)
 
     def config(self) -> HallConfig:
         """The configuration in force: the newest version the scheduler stored."""
         newest = self.store.newest_config()
         if newest is None:
             raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE, "the scheduler has not started this hall yet"
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                N_("the scheduler has not started this hall yet"),
             )
         return newest[1]
 
@@ -187,7 +193,7 @@ def require(role: Role) -> Callable[[Request, WebContext], Awaitable[Session]]:
         if request.method not in SAFE_METHODS and from_cookie:
             sent = await _csrf_token_sent(request)
             if not same_secret(sent, session.csrf_token):
-                raise HTTPException(status.HTTP_403_FORBIDDEN, "missing or wrong CSRF token")
+                raise HTTPException(status.HTTP_403_FORBIDDEN, N_("missing or wrong CSRF token"))
         if not session.account.may(role):
             raise HTTPException(
                 status.HTTP_403_FORBIDDEN, f"this needs the {role.value} role or higher"
@@ -205,3 +211,12 @@ Administrator = Annotated[Session, Depends(require(Role.ADMINISTRATOR))]
 def client_address(request: Request) -> str:
     """Who is asking, for rate limits."""
     return request.client.host if request.client else "unknown"
+
+
+def reader_words(request: Request) -> Texts:
+    """The dashboard's texts in the reader's language: the switch's choice (a cookie), else
+    the hall's first language the dashboard speaks."""
+    context: WebContext = request.app.state.context
+    newest = context.store.newest_config()
+    asked = request.cookies.get(LANGUAGE_COOKIE)
+    return dashboard_words(choose_language(asked, newest[1].languages if newest else []))

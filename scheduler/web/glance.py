@@ -3,7 +3,8 @@
 The figures come from the day's records (tickets, transactions, ratings) through the
 reports' own statistics, at most every ``FIGURES_EVERY_S``: the live page updates on
 every change, and a manager does not need the count of the last second. Events become
-Chinese sentences with the window and the clerk's name, never device ids and codes.
+sentences in the manager's language with the window and the clerk's name, never device
+ids and codes.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from hallbus.hall_file import HallConfig
+from hallbus.i18n import Texts
 from scheduler.stats import hall_statistics
 from scheduler.web.live import LivePicture
-from scheduler.web.ratings import OUTCOME_LABELS
-from scheduler.web.words import key_words
+from scheduler.web.ratings import LABELS
+from scheduler.web.words import key_words, window_name
 
 FIGURES_EVERY_S = 15.0
 
@@ -61,24 +63,31 @@ class FiguresCache:
         return figures
 
 
-def event_sentence(event: dict[str, Any], config: HallConfig, picture: LivePicture) -> str:
+def event_sentence(
+    event: dict[str, Any], config: HallConfig, picture: LivePicture, texts: Texts
+) -> str:
     """One event as the manager reads it: 2号窗口 李强 叫号：无人等候."""
     if event.get("kind") == "rating":
-        window = event.get("window")
-        level = OUTCOME_LABELS.get(str(event.get("outcome")), str(event.get("outcome")))
-        return f"{window}号窗口 {event.get('label', '')} 评价：{level}"
+        outcome = str(event.get("outcome"))
+        level = texts(LABELS["outcome"].get(outcome, outcome))
+        rated = texts("Rating: {level}", level=level)
+        return f"{window_name(texts, event.get('window'))} {event.get('label', '')} {rated}"
     device = config.device(str(event.get("device")))
     window = device.window if device is not None else None
     state = picture.windows.get(window) if window is not None else None
     who = state.clerk.name if state is not None and state.clerk is not None else ""
-    where = f"{window}号窗口" if window is not None else str(event.get("device"))
-    said = key_words(str(event.get("key")), str(event.get("outcome")))
+    where = window_name(texts, window) if window is not None else str(event.get("device"))
+    said = key_words(texts, str(event.get("key")), str(event.get("outcome")))
     return " ".join(p for p in (where, who, said) if p)
 
 
 def at_a_glance(
-    view: dict[str, Any], picture: LivePicture, config: HallConfig, figures: dict[str, Any]
+    view: dict[str, Any],
+    picture: LivePicture,
+    config: HallConfig,
+    figures: dict[str, Any],
+    texts: Texts,
 ) -> dict[str, Any]:
     """The live view with today's figures and every event as a sentence."""
-    events = [{**e, "sentence": event_sentence(e, config, picture)} for e in view["events"]]
+    events = [{**e, "sentence": event_sentence(e, config, picture, texts)} for e in view["events"]]
     return {**view, "today": figures, "events": events}

@@ -19,6 +19,7 @@ from hallbus.clock import Clock
 from hallbus.events import HallEventFollower
 from hallbus.hall_file import HallConfig
 from hallbus.hall_time import hall_iso
+from hallbus.i18n import Texts
 from hallbus.messages import (
     DeviceKind,
     DeviceStatus,
@@ -34,13 +35,23 @@ from hallbus.messages import (
     decode,
 )
 from hallbus.topics import DeviceEventKind, HallEventKind, HallTopics
-from scheduler.web.words import key_words
+from scheduler.web.words import N_, dashboard_words, key_words, window_name
 
 log = logging.getLogger(__name__)
 
 _M = TypeVar("_M", bound=Message)
 
 RECENT_EVENTS = 30  # key presses and ratings kept for the live page's ticker
+DEVICE_KINDS = {  # as the hall calls its devices
+    DeviceKind.KIOSK.value: N_("Kiosk"),
+    DeviceKind.ID_READER.value: N_("ID card reader"),
+    DeviceKind.COUNTER.value: N_("Caller keypad"),
+    DeviceKind.RATING_PAD.value: N_("Rating pad"),
+    DeviceKind.WINDOW_BOARD.value: N_("Window board"),
+    DeviceKind.HALL_BOARD.value: N_("Hall board"),
+    DeviceKind.VOICE.value: N_("Voice"),
+    DeviceKind.PORTAL.value: N_("Web portal"),
+}
 
 
 @dataclass
@@ -58,7 +69,8 @@ class Alert:
     """Something in the hall that needs a person now."""
 
     kind: str  # long_wait, long_pause, device_offline, paper_low, device_fault, scheduler
-    subject: str
+    subject: str  # what it is about, as the hall file names it: a code, "window 3", an id
+    about: str  # the subject in the reader's words
     message: str
 
 
@@ -87,44 +99,56 @@ def _seconds(since: datetime | None, now: datetime) -> int | None:
     return None if since is None else max(0, int((now - since).total_seconds()))
 
 
-def alerts(picture: LivePicture, config: HallConfig, now: datetime) -> list[Alert]:
-    """Everything over its threshold or broken, most urgent kinds first."""
+def alerts(
+    picture: LivePicture, config: HallConfig, now: datetime, texts: Texts | None = None
+) -> list[Alert]:
+    """Everything over its threshold or broken, most urgent kinds first, in ``texts``'
+    language (the hall's Chinese when not given)."""
+    texts = texts or dashboard_words("zh")
     found: list[Alert] = []
     if picture.scheduler_online is False:
-        found.append(Alert("scheduler", "scheduler", "the scheduler is offline"))
+        found.append(
+            Alert(
+                "scheduler",
+                "scheduler",
+                texts("Scheduler"),
+                texts("offline: no tickets, no calls"),
+            )
+        )
     for service in config.services:
         state = picture.services.get(service.code)
         waited = _seconds(state.longest_waiting_since if state else None, now)
         limit = timedelta(minutes=service.alert_wait_min or config.alert_wait_min)
         if waited is not None and waited > limit.total_seconds():
-            found.append(
-                Alert(
-                    "long_wait",
-                    service.code,
-                    f"{service.names['zh']}: a ticket has waited {waited // 60} min",
-                )
-            )
+            message = texts("a ticket has waited {minutes} min", minutes=waited // 60)
+            name = texts.pick(service.names, service.code)
+            found.append(Alert("long_wait", service.code, name, message))
     for number, window in sorted(picture.windows.items()):
         paused = _seconds(window.status_since, now)
         too_long = paused is not None and paused > config.alert_pause_min * 60
         if window.status == WindowStatus.PAUSED and paused is not None and too_long:
-            found.append(Alert("long_pause", f"window {number}", f"paused for {paused // 60} min"))
+            message = texts("paused for {minutes} min", minutes=paused // 60)
+            found.append(
+                Alert("long_pause", f"window {number}", window_name(texts, number), message)
+            )
     for device in config.devices:
         seen = picture.devices.get(device.id)
         if seen is None or seen.online is not True:
-            what = "never connected" if seen is None or seen.online is None else "offline"
-            found.append(Alert("device_offline", device.id, f"{device.kind.value} {what}"))
+            never = seen is None or seen.online is None
+            what = texts(DEVICE_KINDS.get(device.kind.value, device.kind.value))
+            said = texts("never connected") if never else texts("offline")
+            found.append(Alert("device_offline", device.id, device.id, f"{what} {said}"))
             continue
         faults = seen.status.faults if seen.status else []
         if device.kind == DeviceKind.KIOSK and (
             PrinterFault.PAPER_NEAR_END in faults or PrinterFault.PAPER_OUT in faults
         ):
             out = PrinterFault.PAPER_OUT in faults
-            found.append(
-                Alert("paper_low", device.id, "printer out of paper" if out else "paper low")
-            )
+            said = texts("printer out of paper") if out else texts("paper low")
+            found.append(Alert("paper_low", device.id, device.id, said))
         elif seen.status is not None and not seen.status.healthy:
-            found.append(Alert("device_fault", device.id, ", ".join(faults) or "unhealthy"))
+            said = texts(", ").join(faults) or texts("unhealthy")
+            found.append(Alert("device_fault", device.id, device.id, said))
     return found
 
 
@@ -133,11 +157,14 @@ def live_view(
     config: HallConfig,
     now: datetime,
     locked: Sequence[tuple[str, datetime]] = (),
+    texts: Texts | None = None,
 ) -> dict[str, Any]:
     """The JSON the live page draws: windows, services, alerts, recent events.
 
-    ``locked``: clerks locked out by wrong PINs and until when (from the store).
+    ``locked``: clerks locked out by wrong PINs and until when (from the store); names
+    and alerts in ``texts``' language (the hall's Chinese when not given).
     """
+    texts = texts or dashboard_words("zh")
     windows = []
     for window in config.windows:
         state = picture.windows.get(window.number)
@@ -163,7 +190,7 @@ def live_view(
         services.append(
             {
                 "code": service.code,
-                "name": service.names["zh"],
+                "name": texts.pick(service.names, service.code),
                 "prefix": service.prefix,
                 "waiting": shown.waiting if shown else None,
                 "longest_wait_s": _seconds(shown.longest_waiting_since if shown else None, now),
@@ -183,13 +210,17 @@ def live_view(
         "recent_calls": (
             [c.model_dump(mode="json") for c in picture.hall.recent_calls] if picture.hall else []
         ),
-        "alerts": [vars(a) for a in alerts(picture, config, now)]
+        "alerts": [vars(a) for a in alerts(picture, config, now, texts)]
         + [
             vars(
                 Alert(
                     "clerk_locked",
                     code,
-                    f"clerk {code}: wrong PINs, locked until {until.astimezone(zone):%H:%M}",
+                    texts("Clerk {code}", code=code),
+                    texts(
+                        "wrong PINs, locked until {time}",
+                        time=until.astimezone(zone).strftime("%H:%M"),
+                    ),
                 )
             )
             for code, until in locked
@@ -201,19 +232,25 @@ def live_view(
     }
 
 
-def device_rows(picture: LivePicture, config: HallConfig) -> list[dict[str, Any]]:
-    """Every configured device, and any unknown one heard on the bus, with what is known."""
+def device_rows(
+    picture: LivePicture, config: HallConfig, texts: Texts | None = None
+) -> list[dict[str, Any]]:
+    """Every configured device, and any unknown one heard on the bus, with what is known
+    (its last key in ``texts``' words, the hall's Chinese when not given)."""
+    texts = texts or dashboard_words("zh")
     rows = []
     known = {d.id for d in config.devices}
     zone = config.zone
     for device in config.devices:
         seen = picture.devices.get(device.id, DeviceSeen())
-        row = _device_row(device.id, device.kind.value, device.window, device.profile, seen, zone)
+        row = _device_row(
+            device.id, device.kind.value, device.window, device.profile, seen, zone, texts
+        )
         rows.append({**row, "configured": True})
     for device_id, seen in sorted(picture.devices.items()):
         if device_id not in known:
             kind = seen.status.kind.value if seen.status else "unknown"
-            row = _device_row(device_id, kind, None, None, seen, zone)
+            row = _device_row(device_id, kind, None, None, seen, zone, texts)
             rows.append({**row, "configured": False})
     return rows
 
@@ -225,8 +262,10 @@ def _device_row(
     profile: str | None,
     seen: DeviceSeen,
     zone: tzinfo,
+    texts: Texts,
 ) -> dict[str, Any]:
     status = seen.status
+    key = seen.last_key
     return {
         "id": device_id,
         "kind": kind,
@@ -237,7 +276,7 @@ def _device_row(
         "healthy": status.healthy if status else None,
         "faults": status.faults if status else [],
         "detail": status.detail if status else {},
-        "last_key": key_words(seen.last_key.key, seen.last_key.outcome) if seen.last_key else None,
+        "last_key": key_words(texts, key.key, key.outcome) if key else None,
     }
 
 

@@ -42,6 +42,7 @@ from scheduler.tables import rating_ledger, tickets, transactions
 from scheduler.web.accounts import Session
 from scheduler.web.context import WebContext
 from scheduler.web.ratings import OUTCOME_LABELS, ReviewDesk, ReviewError
+from scheduler.web.words import N_
 
 
 class OperationError(Exception):
@@ -81,12 +82,12 @@ def login(ctx: WebContext, username: str, password: str, client: str) -> tuple[s
     """Check a login, rate-limited per username and per client."""
     settings = ctx.settings
     if not ctx.limiter.allow(settings.login_limit_per_client, "login-client", client):
-        raise OperationError(429, "too many logins from here; wait a minute")
+        raise OperationError(429, N_("too many logins from here; wait a minute"))
     if not ctx.limiter.allow(settings.login_limit, "login-user", username.lower()):
-        raise OperationError(429, "too many attempts for this account; wait a minute")
+        raise OperationError(429, N_("too many attempts for this account; wait a minute"))
     found = ctx.accounts.login(username, password, ctx.now())
     if found is None:
-        raise OperationError(401, "wrong username or password")
+        raise OperationError(401, N_("wrong username or password"))
     return found
 
 
@@ -107,7 +108,7 @@ def advance_case(
     """Record the next step of a bad-rating case (a callback with the citizen's view)."""
     config = ctx.config()
     if not (note or "").strip():
-        raise OperationError(422, "say what was done (the note is kept with the case)")
+        raise OperationError(422, N_("say what was done (the note is kept with the case)"))
     try:
         case = ctx.store.advance_case(
             case_id,
@@ -136,7 +137,7 @@ def set_clerk_pin(ctx: WebContext, session: Session, clerk_code: str, pin: str) 
     if config.clerk(clerk_code) is None:
         raise OperationError(404, f"no clerk {clerk_code} in this hall")
     if not re.fullmatch(PIN_PATTERN, pin):
-        raise OperationError(422, "a PIN is 4 to 8 digits")
+        raise OperationError(422, N_("a PIN is 4 to 8 digits"))
     ctx.store.set_clerk_pin(clerk_code, hash_pin(pin), session.account.username, ctx.now())
     return {"clerk": clerk_code, "pin": "set"}
 
@@ -144,7 +145,7 @@ def set_clerk_pin(ctx: WebContext, session: Session, clerk_code: str, pin: str) 
 def record_attempt(ctx: WebContext, session: Session, case_id: str, note: str) -> dict[str, Any]:
     """A contact attempt that did not reach the citizen (three allow closing the case)."""
     if not note.strip():
-        raise OperationError(422, "say how you tried (the note is kept with the case)")
+        raise OperationError(422, N_("say how you tried (the note is kept with the case)"))
     try:
         count = ctx.store.record_attempt(
             case_id, actor=session.account.username, now=ctx.now(), note=note
@@ -163,7 +164,7 @@ def reveal_contact(ctx: WebContext, session: Session, case_id: str) -> str:
     """The callback number of a case, for the manager about to call; audited."""
     sealed = ctx.store.sealed_contacts().get(case_id)
     if sealed is None:
-        raise OperationError(404, "the citizen left no number for this case")
+        raise OperationError(404, N_("the citizen left no number for this case"))
     number = ctx.contacts.open(sealed[0])
     ctx.accounts.record(
         ctx.now(), session.account.username, "case.contact_revealed", case_id, {"masked": sealed[1]}
@@ -216,7 +217,7 @@ def void_ticket(ctx: WebContext, session: Session, ticket_id: str, reason: str) 
     """End a waiting or called ticket (wrong service, the citizen left); audited, kept."""
     reason = reason.strip()
     if not reason:
-        raise OperationError(422, "say why the ticket is ended (kept in the audit log)")
+        raise OperationError(422, N_("say why the ticket is ended (kept in the audit log)"))
     request = VoidTicket(
         request_id=uuid.uuid4().hex,
         ticket_id=ticket_id,
@@ -306,7 +307,7 @@ def period(ctx: WebContext, first: date | None, last: date | None) -> tuple[date
     today = ctx.today(ctx.config())
     first, last = first or today, last or today
     if last < first or (last - first).days > 400:
-        raise OperationError(422, "give a period of at most 400 days, first before last")
+        raise OperationError(422, N_("give a period of at most 400 days, first before last"))
     return first, last
 
 
@@ -329,7 +330,7 @@ class RateableTransaction:
 def ticket_page(ctx: WebContext, ticket_id: str, token: str) -> dict[str, Any]:
     """The ticket behind a QR link and its transactions; 404 for a wrong token or ticket."""
     if not ctx.tokens.check(ticket_id, token):
-        raise OperationError(404, "this link is not valid")
+        raise OperationError(404, N_("this link is not valid"))
     now = ctx.now()
     with ctx.store.engine.connect() as conn:
         ticket = conn.execute(
@@ -338,7 +339,7 @@ def ticket_page(ctx: WebContext, ticket_id: str, token: str) -> dict[str, Any]:
             )
         ).first()
         if ticket is None:
-            raise OperationError(404, "this link is not valid")
+            raise OperationError(404, N_("this link is not valid"))
         rows = conn.execute(
             select(transactions)
             .where(transactions.c.ticket_id == ticket_id)
@@ -387,13 +388,13 @@ class TicketProgress:
 def ticket_progress(ctx: WebContext, ticket_id: str, token: str) -> TicketProgress:
     """A ticket's state for its holder; 404 for a wrong token or ticket."""
     if not ctx.tokens.check(ticket_id, token):
-        raise OperationError(404, "this link is not valid")
+        raise OperationError(404, N_("this link is not valid"))
     with ctx.store.engine.connect() as conn:
         row = conn.execute(
             select(tickets).where(tickets.c.id == ticket_id, tickets.c.hall == ctx.settings.hall)
         ).first()
         if row is None:
-            raise OperationError(404, "this link is not valid")
+            raise OperationError(404, N_("this link is not valid"))
         if row.state != TicketState.WAITING.value:
             return TicketProgress(row.state, row.label, row.window, None, None)
         waiting = conn.execute(
@@ -435,18 +436,18 @@ def rate_on_page(
 ) -> dict[str, Any]:
     """Rate one transaction of the ticket the token belongs to; once."""
     if not ctx.limiter.allow(ctx.settings.rating_limit, "rate", client):
-        raise OperationError(429, "too many ratings from here; wait a minute")
+        raise OperationError(429, N_("too many ratings from here; wait a minute"))
     page = ticket_page(ctx, ticket_id, token)
     item = next((i for i in page["items"] if i.transaction_id == transaction_id), None)
     if item is None:
-        raise OperationError(404, "this service does not belong to this ticket")
+        raise OperationError(404, N_("this service does not belong to this ticket"))
     if item.outcome == UNRATED_OUTCOME or (item.outcome is None and not item.open):
         # Nobody rated in time: the record says so, and the page says rating has closed.
-        raise OperationError(409, "rating for this service has closed")
+        raise OperationError(409, N_("rating for this service has closed"))
     if item.outcome is not None:
-        raise OperationError(409, "this service has already been rated")
+        raise OperationError(409, N_("this service has already been rated"))
     if level.is_bad and reason is None:
-        raise OperationError(422, "please tell us what went wrong")
+        raise OperationError(422, N_("please tell us what went wrong"))
     number = None
     if phone and phone.strip() and level.is_bad:
         try:
@@ -465,7 +466,7 @@ def rate_on_page(
     if reply.error is not None and reply.error.code == ErrorCode.REQUEST_ID_REUSED:
         # Another tap or phone rated this transaction first with another level: the
         # request id is the transaction's, so the scheduler kept the first one only.
-        raise OperationError(409, "this service has already been rated")
+        raise OperationError(409, N_("this service has already been rated"))
     rated = answer(reply)
     if number is not None:
         # The case was opened with the rating, in the same commit the reply follows.

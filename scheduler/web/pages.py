@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,7 +22,7 @@ from scheduler.planning import staffing_for_day
 from scheduler.stats import GroupBy, Period, hall_statistics
 from scheduler.web import api, config_forms, operations, reports
 from scheduler.web.accounts import AccountError, Role, Session
-from scheduler.web.config_preview import PreviewError, preview
+from scheduler.web.config_preview import SECTIONS, PreviewError, preview
 from scheduler.web.context import (
     LOGIN_COOKIE,
     SESSION_COOKIE,
@@ -34,12 +34,28 @@ from scheduler.web.context import (
     client_address,
     same_secret,
 )
-from scheduler.web.live import device_rows
+from scheduler.web.context import reader_words as words
+from scheduler.web.live import DEVICE_KINDS, device_rows
 from scheduler.web.operations import CaseStep, OperationError
 from scheduler.web.ratings import LABELS, case_counts, case_page, ledger_page, rating_summary
 from scheduler.web.streams import hall_stream
+from scheduler.web.words import (
+    LANGUAGE_COOKIE,
+    LANGUAGES,
+    N_,
+    dashboard_words,
+    minutes_seconds,
+    script_words,
+    switch_targets,
+)
 
 TEMPLATES = Jinja2Templates(directory=Path(__file__).with_name("templates"))
+
+
+@pass_context
+def _minutes_seconds(context: Any, seconds: float | None) -> str:
+    """Jinja filter ``minutes_seconds``: 3分05秒 in the page's language."""
+    return minutes_seconds(context.get("t") or dashboard_words("zh"), seconds)
 
 
 @pass_context
@@ -54,8 +70,13 @@ def _wall_clock(
 
 TEMPLATES.env.filters["wall_clock"] = _wall_clock
 LEDGER_PAGE = 50  # rating records a page: a month of a busy hall is thousands
-TEMPLATES.env.filters["minutes_seconds"] = reports.minutes_seconds
+TEMPLATES.env.filters["minutes_seconds"] = _minutes_seconds
 TEMPLATES.env.globals["labels"] = LABELS  # codes as staff read them (待联系, 服务态度, ...)
+TEMPLATES.env.globals["role_names"] = {
+    Role.VIEWER.value: N_("Duty viewer"),
+    Role.HALL_MANAGER.value: N_("Hall manager"),
+    Role.ADMINISTRATOR.value: N_("Administrator"),
+}
 router = APIRouter(include_in_schema=False)
 
 STREAM_REFRESH_S = 5.0  # timers on the page move on even when nothing else changes
@@ -63,19 +84,34 @@ STREAM_COALESCE_S = 0.25  # a burst of bus updates becomes one push
 CONFIG_SECTIONS = ("services", "windows", "clerks", "devices")
 
 
-def _hall_zone(request: Request) -> tzinfo:
+def _newest_config(request: Request) -> HallConfig | None:
     context: WebContext = request.app.state.context
     newest = context.store.newest_config()
-    return newest[1].zone if newest else UTC  # before the scheduler's first start: no times
+    return newest[1] if newest else None  # before the scheduler's first start
+
+
+def _page_values(request: Request) -> dict[str, Any]:
+    """What every page's frame needs: the hall's zone, the language and its direction."""
+    config = _newest_config(request)
+    texts = words(request)
+    return {
+        "hall_zone": config.zone if config else UTC,
+        "t": texts,
+        "lang": texts.language,
+        "dir": "rtl" if texts.rtl else "ltr",
+        "languages": switch_targets(),
+        "here": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
+    }
 
 
 def render(request: Request, name: str, session: Session | None, **values: Any) -> HTMLResponse:
-    """A page with the navigation for ``session``; its times on the hall's clock."""
+    """A page with the navigation for ``session``, in the reader's language; its times on
+    the hall's clock."""
     return TEMPLATES.TemplateResponse(
         request,
         name,
         {
-            "hall_zone": _hall_zone(request),
+            **_page_values(request),
             "session": session,
             "csrf": session.csrf_token if session else "",
             "is_manager": bool(session and session.account.may(Role.HALL_MANAGER)),
@@ -86,9 +122,13 @@ def render(request: Request, name: str, session: Session | None, **values: Any) 
 
 
 def message_page(request: Request, message: str, status: int) -> HTMLResponse:
-    """A plain page saying what went wrong."""
+    """A plain page saying what went wrong (``message`` is translated when the catalog
+    has it: the operations' fixed messages are catalog ids)."""
+    values = _page_values(request)
     response = TEMPLATES.TemplateResponse(
-        request, "message.html", {"session": None, "message": message, "status": status}
+        request,
+        "message.html",
+        {**values, "session": None, "message": values["t"].unfilled(message), "status": status},
     )
     response.status_code = status
     return response
@@ -137,12 +177,13 @@ def login_submit(
 ) -> Response:
     """Log in; on success the session cookie and a redirect."""
     if not same_secret(csrf_token, request.cookies.get(LOGIN_COOKIE)):
-        return message_page(request, "the login form expired; reload it", 403)
+        return message_page(request, N_("the login form expired; reload it"), 403)
     try:
         token, _ = operations.login(ctx, username, password, client_address(request))
     except OperationError as err:
+        error = words(request).unfilled(err.message)
         refused = render(
-            request, "login.html", None, login_csrf=csrf_token, next=_local(next), error=err.message
+            request, "login.html", None, login_csrf=csrf_token, next=_local(next), error=error
         )
         refused.status_code = err.status
         return refused
@@ -156,6 +197,30 @@ def login_submit(
         max_age=int(ctx.settings.session_hours * 3600),
     )
     response.delete_cookie(LOGIN_COOKIE)
+    return response
+
+
+@router.post("/language")
+def language_switch(
+    ctx: Context,
+    lang: Annotated[str, Form(max_length=8)],
+    next: Annotated[str, Form(max_length=200)] = "/",
+) -> Response:
+    """The dashboard's language switch: the reader's choice, kept in a cookie for a year.
+
+    No session or CSRF token: it changes only how this browser's pages read (also on the
+    login page), never what the hall does.
+    """
+    response = RedirectResponse(_local(next), status_code=303)
+    if lang in LANGUAGES:
+        response.set_cookie(
+            LANGUAGE_COOKIE,
+            lang,
+            max_age=365 * 24 * 3600,
+            httponly=True,
+            samesite="lax",
+            secure=ctx.settings.https,
+        )
     return response
 
 
@@ -176,15 +241,25 @@ def logout(request: Request, ctx: Context, session: Viewer) -> Response:
 @router.get("/", response_class=HTMLResponse)
 def live_page(request: Request, ctx: Context, session: Viewer) -> Response:
     """The live hall; the page script keeps it current from /live/stream."""
-    return render(request, "live.html", session, view=ctx.live(), hall=ctx.config())
+    texts = words(request)
+    return render(
+        request,
+        "live.html",
+        session,
+        view=ctx.live(texts),
+        hall=ctx.config(),
+        script_words=script_words(texts),
+    )
 
 
 @router.get("/live/stream")
 async def live_stream(request: Request, ctx: Context, session: Viewer) -> Response:
-    """Server-sent events: the whole live view after every change (and every few seconds)."""
+    """Server-sent events: the whole live view after every change (and every few seconds),
+    in the reader's language."""
+    texts = words(request)
 
     def snapshot() -> tuple[dict[str, Any], bool]:
-        return ctx.live(), False
+        return ctx.live(texts), False
 
     return hall_stream(
         ctx.watch,
@@ -199,8 +274,8 @@ async def live_stream(request: Request, ctx: Context, session: Viewer) -> Respon
 @router.get("/devices", response_class=HTMLResponse)
 def devices_page(request: Request, ctx: Context, session: Viewer) -> Response:
     """Every device with availability, profile, last seen, status and faults."""
-    rows = device_rows(ctx.watch.picture, ctx.config())
-    return render(request, "devices.html", session, devices=rows)
+    rows = device_rows(ctx.watch.picture, ctx.config(), words(request))
+    return render(request, "devices.html", session, devices=rows, kinds=DEVICE_KINDS)
 
 
 # --- 好差评 ---------------------------------------------------------------------------------
@@ -369,7 +444,8 @@ def reports_page(
     if per == "month" and first == last:
         first = first.replace(day=1)
     rows = operations.report_rows(ctx, config, per, by, first, last)
-    names = reports.group_names(config, by)
+    texts = words(request)
+    names = reports.group_names(config, by, texts)
     day = staffing_day or last
     staffing = staffing_for_day(ctx.store.engine, config, day)
     return render(
@@ -380,17 +456,18 @@ def reports_page(
         by=by,
         first=first,
         last=last,
-        table=reports.table(rows, names),
-        charts=reports.charts(rows, names),
+        table=reports.table(rows, names, texts),
+        charts=reports.charts(rows, names, texts),
         columns=reports.COLUMNS,
         staffing_day=day,
         staffing=staffing,
-        staffing_chart=reports.staffing_chart(staffing) if staffing else "",
+        staffing_chart=reports.staffing_chart(staffing, texts) if staffing else "",
     )
 
 
 @router.get("/reports/export")
 def report_export(
+    request: Request,
     ctx: Context,
     session: Manager,
     format: Literal["csv", "xlsx"],
@@ -400,7 +477,7 @@ def report_export(
     last: date | None = None,
 ) -> Response:
     """The report as CSV or XLSX."""
-    return api.export(ctx, session, format, per, by, first, last)
+    return api.export(ctx, session, words(request), format, per, by, first, last)
 
 
 # --- configuration, audit, accounts -----------------------------------------------------------
@@ -431,6 +508,7 @@ def config_page(request: Request, ctx: Context, session: Administrator) -> Respo
         forms=forms,
         cell=config_forms.cell,
         version=newest[0] if newest else 0,
+        section_names=SECTIONS,
     )
 
 
@@ -447,17 +525,33 @@ def config_preview(
     body: SectionBody,
 ) -> Response:
     """What the edit changes, checked as a whole before anything is applied."""
+    texts = words(request)
     try:
-        _, found = preview(ctx.config(), section, body)
+        _, found = preview(ctx.config(), section, body, texts)
     except PreviewError as err:
         return _refused_edit(request, session, section, err)
-    said = [c.sentence(section) for c in found]
-    return render(request, "config_preview.html", session, section=section, body=body, changes=said)
+    said = [c.sentence(section, texts) for c in found]
+    return render(
+        request,
+        "config_preview.html",
+        session,
+        section=section,
+        body=body,
+        changes=said,
+        section_names=SECTIONS,
+    )
 
 
 def _refused_edit(request: Request, session: Session, section: str, err: PreviewError) -> Response:
     """The preview page saying why an edit cannot be saved (nothing was)."""
-    refused = render(request, "config_preview.html", session, section=section, error=str(err))
+    refused = render(
+        request,
+        "config_preview.html",
+        session,
+        section=section,
+        error=str(err),
+        section_names=SECTIONS,
+    )
     refused.status_code = 422
     return refused
 
@@ -471,7 +565,9 @@ async def config_form_preview(
     current = config.model_dump(mode="json", exclude_none=True).get(section, [])
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     try:
-        items = config_forms.items_from_form(section, current, form, config.languages)
+        items = config_forms.items_from_form(
+            section, current, form, config.languages, words(request)
+        )
     except PreviewError as err:
         return _refused_edit(request, session, section, err)
     body = yaml.safe_dump(items, allow_unicode=True, sort_keys=False)
@@ -489,7 +585,7 @@ def config_save(
     """Replace one section; checked as the preview checks it, then the scheduler checks
     the whole again and applies it live."""
     try:
-        new, _ = preview(ctx.config(), section, body)
+        new, _ = preview(ctx.config(), section, body, words(request))
     except PreviewError as err:
         raise OperationError(422, str(err)) from err
     operations.apply_config(ctx, session, new)
@@ -510,7 +606,7 @@ def accounts_page(request: Request, ctx: Context, session: Administrator) -> Res
         "accounts.html",
         session,
         accounts=ctx.accounts.accounts(),
-        roles=list(Role),
+        account_roles=list(Role),
         clerks=ctx.config().clerks,
     )
 

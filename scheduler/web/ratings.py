@@ -15,37 +15,57 @@ from typing import Any
 from sqlalchemy import Engine, insert, select, update
 
 from hallbus.hall_file import HallConfig
-from hallbus.messages import RATING_LABELS_ZH, UNRATED, BadRatingReason, RatingLevel
+from hallbus.messages import UNRATED, BadRatingReason, RatingLevel
 from scheduler.cases import BadRatingCase, CaseState
 from scheduler.domain import new_id
 from scheduler.ledger import EntryKind
 from scheduler.store import Store
 from scheduler.tables import rating_ledger, review_proposals, transactions
+from scheduler.web.words import N_, dashboard_words
 
 LEVELS = [level.value for level in RatingLevel]
-OUTCOME_LABELS: dict[str, str] = {level.value: RATING_LABELS_ZH[level] for level in RatingLevel}
-OUTCOME_LABELS[UNRATED] = "未评价"
-# The codes the ledger and cases keep, as the hall's staff read them.
+# The codes the ledger and cases keep, as the hall's staff read them (catalog ids: pages
+# show them in the manager's language).
 LABELS: dict[str, dict[str, str]] = {
-    "outcome": OUTCOME_LABELS,
+    "outcome": {
+        RatingLevel.VERY_SATISFIED.value: N_("Very satisfied"),
+        RatingLevel.SATISFIED.value: N_("Satisfied"),
+        RatingLevel.BASICALLY_SATISFIED.value: N_("Basically satisfied"),
+        RatingLevel.DISSATISFIED.value: N_("Dissatisfied"),
+        RatingLevel.VERY_DISSATISFIED.value: N_("Very dissatisfied"),
+        UNRATED: N_("Not rated"),
+    },
     "reason": {
-        BadRatingReason.ATTITUDE.value: "服务态度",
-        BadRatingReason.EFFICIENCY.value: "办事效率",
-        BadRatingReason.PROCESS.value: "办事流程",
-        BadRatingReason.OTHER.value: "其他",
+        BadRatingReason.ATTITUDE.value: N_("Attitude"),
+        BadRatingReason.EFFICIENCY.value: N_("Efficiency"),
+        BadRatingReason.PROCESS.value: N_("Process"),
+        BadRatingReason.OTHER.value: N_("Other"),
     },
-    "source": {"pad": "评价器", "qr": "扫码评价", "timeout": "超时未评", "review": "复核"},
+    "source": {
+        "pad": N_("Rating pad"),
+        "qr": N_("QR code"),
+        "timeout": N_("Not rated in time"),
+        "review": N_("Review"),
+    },
     "case_state": {
-        CaseState.OPEN.value: "待联系",
-        CaseState.CONTACTED.value: "已联系",
-        CaseState.RECTIFIED.value: "已整改",
-        CaseState.CALLED_BACK.value: "已回访",
-        CaseState.CLOSED.value: "已办结",
-        CaseState.ATTEMPT_FAILED.value: "未联系上",
+        CaseState.OPEN.value: N_("To contact"),
+        CaseState.CONTACTED.value: N_("Contacted"),
+        CaseState.RECTIFIED.value: N_("Rectified"),
+        CaseState.CALLED_BACK.value: N_("Called back"),
+        CaseState.CLOSED.value: N_("Closed"),
+        CaseState.ATTEMPT_FAILED.value: N_("Not reached"),
     },
-    "proposal": {"proposed": "待审批", "approved": "已批准", "rejected": "已驳回"},
-    "complexity": {"simple": "简单", "complex": "复杂"},
-    "callback": {"satisfied": "群众满意", "unsatisfied": "群众不满意"},
+    "proposal": {
+        "proposed": N_("Awaiting approval"),
+        "approved": N_("Approved"),
+        "rejected": N_("Rejected"),
+    },
+    "complexity": {"simple": N_("Simple"), "complex": N_("Complex")},
+    "callback": {"satisfied": N_("Citizen satisfied"), "unsatisfied": N_("Citizen unsatisfied")},
+}
+# The API's labels: the hall's official (Chinese) words, as on the rating pads.
+OUTCOME_LABELS: dict[str, str] = {
+    code: dashboard_words("zh")(label) for code, label in LABELS["outcome"].items()
 }
 GOOD = {RatingLevel.VERY_SATISFIED.value, RatingLevel.SATISFIED.value}
 GOOD |= {RatingLevel.BASICALLY_SATISFIED.value}

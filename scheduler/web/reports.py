@@ -17,21 +17,23 @@ from openpyxl import Workbook
 from openpyxl.styles import Font
 
 from hallbus.hall_file import HallConfig
+from hallbus.i18n import Texts
 from scheduler.planning import StaffingRow
 from scheduler.stats import StatRow
+from scheduler.web.words import N_, minutes_seconds, window_name
 
 
 @dataclass(frozen=True)
 class ReportColumn:
-    """One column of a report: its heading and how to read it from a row."""
+    """One column of a report: its heading (a catalog id) and how to read it from a row."""
 
     key: str
-    heading: str  # in exports: both languages and the unit (seconds), for spreadsheets
+    label: str
 
-    @property
-    def label(self) -> str:
-        """The page's heading: the hall's language, no unit (durations read as 分秒)."""
-        return self.heading.split(" ")[0].replace("(秒)", "")
+    def heading(self, texts: Texts) -> str:
+        """The heading in exports: spreadsheets get times in seconds, so they say so."""
+        label = texts(self.label)
+        return texts("{label} (s)", label=label) if self.kind == "duration" else label
 
     @property
     def kind(self) -> str:
@@ -56,43 +58,43 @@ class ReportColumn:
 
 
 COLUMNS = (
-    ReportColumn("day", "日期 Date"),
-    ReportColumn("group", "对象 Group"),
-    ReportColumn("issued", "取号 Issued"),
-    ReportColumn("served", "办结 Served"),
-    ReportColumn("no_show", "过号 No-show"),
-    ReportColumn("transferred", "转办 Transferred"),
-    ReportColumn("waiting_mean_s", "平均等候(秒) Mean wait s"),
-    ReportColumn("waiting_p90_s", "等候P90(秒) Wait p90 s"),
-    ReportColumn("service_mean_s", "平均办理(秒) Mean service s"),
-    ReportColumn("service_p90_s", "办理P90(秒) Service p90 s"),
-    ReportColumn("rated", "已评价 Rated"),
-    ReportColumn("good", "好评 Good"),
-    ReportColumn("bad", "差评 Bad"),
-    ReportColumn("unrated", "未评价 Unrated"),
-    ReportColumn("not_adopted", "不予采纳 Not adopted"),
-    ReportColumn("satisfaction_rate", "满意率 Satisfaction"),
-    ReportColumn("unrated_share", "未评价率 Unrated share"),
-    ReportColumn("on_time_rate", "按时办结率 On time"),
+    ReportColumn("day", N_("Date")),
+    ReportColumn("group", N_("Group")),
+    ReportColumn("issued", N_("Issued")),
+    ReportColumn("served", N_("Served")),
+    ReportColumn("no_show", N_("No-show")),
+    ReportColumn("transferred", N_("Transferred")),
+    ReportColumn("waiting_mean_s", N_("Mean wait")),
+    ReportColumn("waiting_p90_s", N_("Wait P90")),
+    ReportColumn("service_mean_s", N_("Mean service")),
+    ReportColumn("service_p90_s", N_("Service P90")),
+    ReportColumn("rated", N_("Rated")),
+    ReportColumn("good", N_("Good")),
+    ReportColumn("bad", N_("Bad")),
+    ReportColumn("unrated", N_("Unrated")),
+    ReportColumn("not_adopted", N_("Not adopted")),
+    ReportColumn("satisfaction_rate", N_("Satisfaction")),
+    ReportColumn("unrated_share", N_("Unrated share")),
+    ReportColumn("on_time_rate", N_("On time")),
     # How far the wait printed on tickets was from the real one: mean absolute error, and
     # the bias (real minus printed; above zero the hall promised too short).
-    ReportColumn("estimate_error_s", "预计等候误差(秒) Estimate error s"),
-    ReportColumn("estimate_bias_s", "预计等候偏差(秒) Estimate bias s"),
+    ReportColumn("estimate_error_s", N_("Estimate error")),
+    ReportColumn("estimate_bias_s", N_("Estimate bias")),
 )
 
 
-def group_names(config: HallConfig, by: str) -> dict[str, str]:
+def group_names(config: HallConfig, by: str, texts: Texts) -> dict[str, str]:
     """Readable names of the groups: service names, clerk names, window numbers."""
     if by == "service":
-        return {s.code: s.names["zh"] for s in config.services}
+        return {s.code: texts.pick(s.names, s.code) for s in config.services}
     if by == "clerk":
         return {c.code: f"{c.name} ({c.code})" for c in config.clerks}
-    return {str(w.number): f"{w.number}号窗口" for w in config.windows}
+    return {str(w.number): window_name(texts, w.number) for w in config.windows}
 
 
-def table(rows: Sequence[StatRow], names: dict[str, str]) -> list[list[Any]]:
+def table(rows: Sequence[StatRow], names: dict[str, str], texts: Texts) -> list[list[Any]]:
     """The report as rows of cells, headings first."""
-    cells: list[list[Any]] = [[c.heading for c in COLUMNS]]
+    cells: list[list[Any]] = [[c.heading(texts) for c in COLUMNS]]
     for row in rows:
         line = [c.value(row) for c in COLUMNS]
         line[1] = names.get(row.group, row.group)
@@ -100,22 +102,22 @@ def table(rows: Sequence[StatRow], names: dict[str, str]) -> list[list[Any]]:
     return cells
 
 
-def as_csv(rows: Sequence[StatRow], names: dict[str, str]) -> bytes:
+def as_csv(rows: Sequence[StatRow], names: dict[str, str], texts: Texts) -> bytes:
     """CSV with a BOM, so a spreadsheet program opens the Chinese headings correctly."""
     out = io.StringIO()
     writer = csv.writer(out)
-    for line in table(rows, names):
+    for line in table(rows, names, texts):
         writer.writerow(["" if v is None else v for v in line])
     return ("\ufeff" + out.getvalue()).encode("utf-8")
 
 
-def as_xlsx(rows: Sequence[StatRow], names: dict[str, str], title: str) -> bytes:
+def as_xlsx(rows: Sequence[StatRow], names: dict[str, str], title: str, texts: Texts) -> bytes:
     """An XLSX workbook with the report on one sheet, rates formatted as percentages."""
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.title = title[:31]
-    for line in table(rows, names):
+    for line in table(rows, names, texts):
         sheet.append(line)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
@@ -126,17 +128,6 @@ def as_xlsx(rows: Sequence[StatRow], names: dict[str, str], title: str) -> bytes
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
-
-
-def minutes_seconds(seconds: float | None) -> str:
-    """A duration as a hall reads it: 3分05秒, 1小时12分; — for none."""
-    if seconds is None:
-        return "—"
-    whole = round(seconds)
-    sign = "-" if whole < 0 else ""  # a bias may run either way
-    hours, rest = divmod(abs(whole), 3600)
-    minutes, secs = divmod(rest, 60)
-    return sign + (f"{hours}小时{minutes:02d}分" if hours else f"{minutes}分{secs:02d}秒")
 
 
 def bar_chart(
@@ -175,7 +166,7 @@ def bar_chart(
     return "".join(parts)
 
 
-def charts(rows: Sequence[StatRow], names: dict[str, str]) -> list[str]:
+def charts(rows: Sequence[StatRow], names: dict[str, str], texts: Texts) -> list[str]:
     """The report's charts: served, satisfaction and mean wait per group over the period."""
     totals: dict[str, dict[str, float]] = {}
     for row in rows:
@@ -192,36 +183,49 @@ def charts(rows: Sequence[StatRow], names: dict[str, str]) -> list[str]:
         return [(names.get(g, g), value(totals[g])) for g in groups]
 
     return [
-        bar_chart("办结量", per_group(lambda t: t["served"])),
+        bar_chart(texts("Served"), per_group(lambda t: t["served"])),
         bar_chart(
-            "满意率",
+            texts("Satisfaction"),
             per_group(lambda t: t["good"] / t["rated"] if t["rated"] else None),
             percent=True,
         ),
         # Seconds, shown as the table shows them (分秒).
         bar_chart(
-            "平均等候",
+            texts("Mean wait"),
             per_group(lambda t: round(t["wait"] / t["n"]) if t["n"] else None),
-            shown_as=minutes_seconds,
+            shown_as=lambda seconds: minutes_seconds(texts, seconds),
         ),
     ]
 
 
-def staffing_chart(rows: Sequence[StaffingRow]) -> str:
+def _text_width(text: str, size: float = 12) -> float:
+    """About how wide ``text`` is drawn at ``size`` px: Chinese characters are square,
+    Latin letters a little over half as wide (enough to keep legend keys apart)."""
+    return sum(size if ord(ch) >= 0x2E80 else size * 0.6 for ch in text)
+
+
+def staffing_chart(rows: Sequence[StaffingRow], texts: Texts) -> str:
     """Windows per hour: recommended from the history beside those that were open, as
     paired columns (inline SVG), the hours along the bottom."""
     width, height, left, bottom = 640, 220, 30, 30
     top = max([r.recommended for r in rows] + [r.open for r in rows] + [1])
     step = (width - left) / max(len(rows), 1)
     scale = (height - bottom - 30) / top
+    # Said outside the f-strings below, where a catalog's extractor can find them.
+    described = escape(texts("Windows: recommended and open"))
+    title, recommended = escape(texts("Windows per hour")), escape(texts("Recommended"))
+    actually_open = escape(texts("Actually open"))
+    # The legend from the right edge, each key as wide as its words in this language.
+    open_x = width - 18 - _text_width(texts("Actually open"))
+    recommended_x = open_x - 28 - _text_width(texts("Recommended"))
     parts = [
-        f'<svg class="chart" role="img" aria-label="窗口安排：推荐与实际开放" '
+        f'<svg class="chart" role="img" aria-label="{described}" '
         f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">',
-        '<text x="0" y="16" class="chart-title">窗口安排（每小时）</text>',
-        f'<rect x="{width - 190}" y="6" width="12" height="12" class="bar"/>'
-        f'<text x="{width - 174}" y="16">推荐</text>',
-        f'<rect x="{width - 110}" y="6" width="12" height="12" class="bar-open"/>'
-        f'<text x="{width - 94}" y="16">实际开放</text>',
+        f'<text x="0" y="16" class="chart-title">{title}</text>',
+        f'<rect x="{recommended_x:.0f}" y="6" width="12" height="12" class="bar"/>'
+        f'<text x="{recommended_x + 16:.0f}" y="16">{recommended}</text>',
+        f'<rect x="{open_x:.0f}" y="6" width="12" height="12" class="bar-open"/>'
+        f'<text x="{open_x + 16:.0f}" y="16">{actually_open}</text>',
     ]
     base = height - bottom
     for i, row in enumerate(rows):
@@ -231,7 +235,7 @@ def staffing_chart(rows: Sequence[StaffingRow]) -> str:
             h = value * scale
             parts.append(
                 f'<rect x="{x + step * offset:.1f}" y="{base - h:.1f}" width="{bar:.1f}" '
-                f'height="{h:.1f}" class="{kind}"><title>{row.hour}时 {value:g}</title></rect>'
+                f'height="{h:.1f}" class="{kind}"><title>{row.hour}:00 {value:g}</title></rect>'
             )
         parts.append(f'<text x="{x + step * 0.25:.1f}" y="{base + 16}">{row.hour}</text>')
     parts.append("</svg>")

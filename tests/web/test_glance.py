@@ -9,6 +9,7 @@ from hallbus.messages import BadRatingReason, ClerkView, RatingLevel, WindowStat
 from scheduler.bridge import SchedulerService
 from scheduler.web.glance import FiguresCache, event_sentence, today_figures
 from scheduler.web.live import LivePicture
+from scheduler.web.words import dashboard_words
 from tests.web.conftest import Served
 
 
@@ -20,12 +21,17 @@ def test_events_read_as_sentences_with_window_and_clerk(hall: HallConfig) -> Non
         clerk=ClerkView(code="1002", name="李强"),
         waiting=0,
     )
+    zh, en = dashboard_words("zh"), dashboard_words("en")
     key = {"kind": "key", "device": "counter-2", "key": "call_next", "outcome": "nothing_waiting"}
-    assert event_sentence(key, hall, picture) == "2号窗口 李强 叫号：无人等候"
+    assert event_sentence(key, hall, picture, zh) == "2号窗口 李强 叫号：无人等候"
+    assert event_sentence(key, hall, picture, en) == "Window 2 李强 Call next: nobody waiting"
     done = {"kind": "key", "device": "counter-2", "key": "finish", "outcome": "ok"}
-    assert event_sentence(done, hall, picture) == "2号窗口 李强 办结"
+    assert event_sentence(done, hall, picture, zh) == "2号窗口 李强 办结"
     rating = {"kind": "rating", "window": 2, "label": "A001", "outcome": "very_satisfied"}
-    assert event_sentence(rating, hall, picture) == "2号窗口 A001 评价：非常满意"
+    assert event_sentence(rating, hall, picture, zh) == "2号窗口 A001 评价：非常满意"
+    assert event_sentence(rating, hall, picture, en) == "Window 2 A001 Rating: Very satisfied"
+    pad = {"kind": "key", "device": "pad-2", "key": "button_4", "outcome": "ignored"}
+    assert event_sentence(pad, hall, picture, zh).endswith("评价器第4键：已忽略")
 
 
 def test_today_s_figures_come_from_the_day_s_records_and_are_cached(

@@ -14,6 +14,7 @@ from hallbus.messages import (
     WindowStatus,
 )
 from scheduler.web.live import DeviceSeen, LivePicture, alerts, device_rows, live_view
+from scheduler.web.words import dashboard_words
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 HALL = load_hall(DEMO_HALL_FILE)
@@ -78,10 +79,16 @@ def test_a_device_never_heard_of_and_a_stopped_scheduler_are_alerts() -> None:
     picture = LivePicture(scheduler_online=False)
     _all_online(picture)
     del picture.devices["pad-3"]
-    found = [(a.kind, a.subject, a.message) for a in alerts(picture, HALL, NOW)]
+    found = [(a.kind, a.subject, a.about, a.message) for a in alerts(picture, HALL, NOW)]
     assert found == [
-        ("scheduler", "scheduler", "the scheduler is offline"),
-        ("device_offline", "pad-3", "rating_pad never connected"),
+        ("scheduler", "scheduler", "调度器", "离线：无法取号和叫号"),
+        ("device_offline", "pad-3", "pad-3", "评价器 从未连接"),
+    ]
+    # The same alerts in the words of a manager who switched the dashboard to English.
+    english = alerts(picture, HALL, NOW, dashboard_words("en"))
+    assert [(a.about, a.message) for a in english] == [
+        ("Scheduler", "offline: no tickets, no calls"),
+        ("pad-3", "Rating pad never connected"),
     ]
 
 

@@ -2,16 +2,24 @@
 // EventSource reconnects by itself; the page only shows whether it is connected.
 "use strict";
 
-const STATUS = { open: "办理中", paused: "暂停", closed: "未开放", unknown: "—" };
-const PAUSE = { break: "休息", meeting: "会议", training: "培训", other: "其他" };
-const TICKET = { called: "呼叫中", serving: "办理中" };
+// The page's words in the reader's language: the server hands over exactly the ids this
+// script asks t() for (English, as in the catalogs), translated.
+const WORDS = JSON.parse(document.getElementById("words").textContent);
+function t(id, values) {
+  const text = WORDS[id] ?? id;
+  return text.replace(/\{(\w+)\}/g, (whole, name) => (values && name in values ? String(values[name]) : whole));
+}
+
+const STATUS = { open: t("Open"), paused: t("Paused"), closed: t("Not open"), unknown: "—" };
+const PAUSE = { break: t("Break"), meeting: t("Meeting"), training: t("Training"), other: t("Other") };
+const TICKET = { called: t("Calling"), serving: t("Serving") };
 
 // Durations as people read them in a hall: 3分05秒, or 1小时12分.
 function duration(seconds) {
   if (seconds === null || seconds === undefined) return "—";
   const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
-  if (h) return h + "小时" + String(m).padStart(2, "0") + "分";
-  return m + "分" + String(s).padStart(2, "0") + "秒";
+  if (h) return t("{hours} h {minutes} min", { hours: h, minutes: String(m).padStart(2, "0") });
+  return t("{minutes} min {seconds} s", { minutes: m, seconds: String(s).padStart(2, "0") });
 }
 
 function cell(row, text, cls) {
@@ -42,12 +50,12 @@ function drawFigures(view) {
   const satisfaction = today.satisfaction === null || today.satisfaction === undefined
     ? "—" : Math.round(today.satisfaction * 100) + "%";
   document.getElementById("figures").replaceChildren(
-    figure("正在等候", String(waiting) + " 人"),
-    figure("开放窗口", open + " / " + view.windows.length),
-    figure("今日取号", String(today.issued ?? "—")),
-    figure("已办结", String(today.served ?? "—")),
-    figure("平均等候", duration(today.mean_wait_s)),
-    figure("今日满意度", satisfaction, today.rated ? "已评价 " + today.rated + " 笔" : ""),
+    figure(t("Waiting now"), t("{count} waiting", { count: waiting })),
+    figure(t("Open windows"), open + " / " + view.windows.length),
+    figure(t("Issued today"), String(today.issued ?? "—")),
+    figure(t("Served today"), String(today.served ?? "—")),
+    figure(t("Mean wait"), duration(today.mean_wait_s)),
+    figure(t("Satisfaction today"), satisfaction, today.rated ? t("{count} rated", { count: today.rated }) : ""),
   );
 }
 
@@ -61,9 +69,12 @@ function drawQueues(view) {
     const fill = el("span", "queue-fill");
     fill.style.width = Math.round(100 * (s.waiting || 0) / most) + "%";
     bar.append(fill);
-    row.append(bar, el("span", "queue-count waiting", (s.waiting ?? "—") + " 人"));
-    row.append(el("span", "queue-wait", "最长 " + duration(s.longest_wait_s) +
-      " · 预计 " + duration(s.estimated_wait_s) + " · 窗口 " + (s.open_windows ?? "—")));
+    row.append(bar, el("span", "queue-count waiting", t("{count} waiting", { count: s.waiting ?? "—" })));
+    row.append(el("span", "queue-wait", t("longest {longest} · expected {expected} · windows {windows}", {
+      longest: duration(s.longest_wait_s),
+      expected: duration(s.estimated_wait_s),
+      windows: s.open_windows ?? "—",
+    })));
     return row;
   }));
 }
@@ -77,15 +88,15 @@ function draw(view) {
     const row = windows.insertRow();
     row.className = w.status;
     row.dataset.window = w.number;
-    cell(row, w.number + "号");
-    cell(row, STATUS[w.status] + (w.pause_reason ? "（" + (PAUSE[w.pause_reason] || w.pause_reason) + "）" : ""), "status");
+    cell(row, t("Window {number}", { number: w.number }));
+    cell(row, STATUS[w.status] + (w.pause_reason ? " (" + (PAUSE[w.pause_reason] || w.pause_reason) + ")" : ""), "status");
     cell(row, w.clerk);
     cell(row, w.ticket ? w.ticket + " " + (TICKET[w.ticket_state] || "") : "", "ticket");
     cell(row, w.ticket ? duration(w.served_for_s) : "");
     cell(row, w.waiting);
   }
   const calls = document.getElementById("calls");
-  calls.replaceChildren(...view.recent_calls.map((c) => el("li", "", c.label + " → " + c.window + "号窗口")));
+  calls.replaceChildren(...view.recent_calls.map((c) => el("li", "", c.label + " → " + t("Window {number}", { number: c.window }))));
   const events = document.getElementById("events");
   events.replaceChildren(...view.events.slice(0, 12).map((e) => {
     const li = el("li", e.kind === "rating" ? "rating" : "");
@@ -93,19 +104,19 @@ function draw(view) {
     return li;
   }));
   const alerts = document.getElementById("alerts");
-  alerts.replaceChildren(...view.alerts.map((a) => el("div", "alert " + a.kind, a.subject + "：" + a.message)));
+  alerts.replaceChildren(...view.alerts.map((a) => el("div", "alert " + a.kind, t("{subject}: {message}", { subject: a.about, message: a.message }))));
 }
 
 function connect() {
   const status = document.getElementById("connection");
   const source = new EventSource("/live/stream");
   source.addEventListener("hall", (event) => {
-    status.textContent = "实时";
+    status.textContent = t("Live");
     status.className = "ok";
     draw(JSON.parse(event.data));
   });
   source.onerror = () => {
-    status.textContent = "重新连接中…";
+    status.textContent = t("Reconnecting…");
     status.className = "lost";
     // A refused stream (the session ended) is not retried by the browser: log in again.
     if (source.readyState === EventSource.CLOSED) window.location.reload();
