@@ -13,6 +13,7 @@ import queue
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
@@ -121,6 +122,8 @@ ALLOWED_COMMANDS: dict[DeviceKind, frozenset[Command]] = {
 
 MAX_BATCH = 256  # commands sharing one commit under load
 WAITING_COUNT_EVERY_S = 0.5  # a window board's waiting count is refreshed at most this often
+ACK_EVERY_S = 1.0  # acknowledged outbox rows are forgotten at most this often ...
+ACK_BATCH = 512  # ... unless this many are waiting
 PRUNE_EVERY = timedelta(minutes=10)  # how often kept hall events past retention are dropped
 ANSWER_MEMORY = timedelta(days=1)  # how long a retried request still gets its first answer
 
@@ -194,6 +197,7 @@ class SchedulerService:
         # (device, request id) -> (answer, fingerprint of the request, when answered)
         self._answers: OrderedDict[tuple[str, str], tuple[bytes, str, datetime]] = OrderedDict()
         self._acked_mids: deque[int] = deque()
+        self._acks_written_at = time.monotonic()
         self._outbox_mids: dict[int, int] = {}  # worker thread only: mid -> outbox id
         self._worker: threading.Thread | None = None
         # The batch in hand: answers waiting for their commit, and retries of them.
@@ -203,9 +207,10 @@ class SchedulerService:
         # Window states whose only change is the waiting count, held back until due: a
         # ticket taken for a service every window handles would otherwise republish every
         # window's board on each issue (most of a busy hall's messages).
-        self._window_shown: dict[int, WindowState] = {}
-        self._count_sent_at: dict[int, float] = {}
-        self._count_due: dict[int, float] = {}
+        # Retained states whose counts alone moved wait for their turn (see _publish_counted).
+        self._shown: dict[str, Message] = {}
+        self._count_sent_at: dict[str, float] = {}
+        self._count_due: dict[str, tuple[float, Callable[[], None]]] = {}
         self.processed = 0  # commands committed, for benchmarks
         # Read on the network thread: replaced whole when the configuration changes.
         self._device_kinds: dict[str, DeviceKind] = {d.id: d.kind for d in hall.devices}
@@ -300,7 +305,7 @@ class SchedulerService:
                 if _Signal.REPUBLISH in items:
                     self._republish()
                 if self._inbox.empty():
-                    self._flush_acks()
+                    self._flush_acks()  # the broker's acknowledgements, when due
                 if self.deposed.is_set():
                     running = False
             except Exception:
@@ -354,7 +359,8 @@ class SchedulerService:
     def _idle_wait(self) -> float:
         wait = 1.0
         if self._count_due:
-            wait = min(wait, max(min(self._count_due.values()) - time.monotonic(), 0.0) + 0.001)
+            soonest = min(due for due, _ in self._count_due.values())
+            wait = min(wait, max(soonest - time.monotonic(), 0.0) + 0.001)
         deadline = self.queue.next_rating_deadline()
         if deadline is None:
             return wait
@@ -378,8 +384,11 @@ class SchedulerService:
 
     # --- requests -------------------------------------------------------------------
     def _reply(self, device_id: str, reply: Reply | bytes) -> None:
+        # QoS 0: a reply is not the record of what was done (the commit is), and a device
+        # that misses one asks again with the same request id and is given the same answer
+        # from memory. QoS 1 only bought a PUBACK per command to handle here.
         payload = reply.to_bytes() if isinstance(reply, Reply) else reply
-        self.bus.publish(self.topics.reply(device_id), payload)
+        self.bus.publish(self.topics.reply(device_id), payload, qos=0)
 
     def _handle_request(self, topic: str, payload: bytes) -> None:
         parsed = self.topics.parse_request(topic)
@@ -760,7 +769,7 @@ class SchedulerService:
         events = self._events(changes, now)
         try:
             ids = self.store.commit(
-                changes, now, answered=answered, messages=events, published=self._take_acked()
+                changes, now, answered=answered, messages=events, published=self._acks_due()
             )
         except LeadershipLost as err:
             # Say nothing to the devices: they retry, and the new leader answers them.
@@ -929,24 +938,42 @@ class SchedulerService:
             waiting=self.queue.waiting_for_window(window),
             status_since=state.status_since,
         )
-        last = self._window_shown.get(window)
+        self._publish_counted(
+            self.topics.window_state(window),
+            shown,
+            {"waiting": shown.waiting},
+            lambda: self._publish_window(window),
+        )
+
+    def _publish_counted(
+        self, topic: str, shown: Message, counts: dict[str, Any], again: Callable[[], None]
+    ) -> None:
+        """Publish a retained state; when only its ``counts`` moved since it was last sent,
+        at most every WAITING_COUNT_EVERY_S (``again`` rebuilds it when its turn comes).
+
+        Under load every ticket moves the waiting counts of a window, its services and the
+        hall board: sent each time, they were most of the scheduler's messages, while a
+        board or a kiosk showing a count half a second late misleads nobody. Any other
+        change (a call, a pause, a service closing) goes out at once, and so does the
+        newest count with it.
+        """
+        last = self._shown.get(topic)
         moment = time.monotonic()
-        if last is not None and last.model_copy(update={"waiting": shown.waiting}) == shown:
-            # Only the count moved: boards show it at most every WAITING_COUNT_EVERY_S.
-            due = self._count_sent_at.get(window, 0.0) + WAITING_COUNT_EVERY_S
+        if last is not None and last.model_copy(update=counts) == shown:
+            due = self._count_sent_at.get(topic, 0.0) + WAITING_COUNT_EVERY_S
             if moment < due:
-                self._count_due[window] = due
+                self._count_due[topic] = (due, again)
                 return
-        self._count_due.pop(window, None)
-        self._window_shown[window] = shown
-        self._count_sent_at[window] = moment
-        self._publish_retained(self.topics.window_state(window), shown)
+        self._count_due.pop(topic, None)
+        self._shown[topic] = shown
+        self._count_sent_at[topic] = moment
+        self._publish_retained(topic, shown)
 
     def _publish_due_counts(self) -> None:
-        """Window states held back for their waiting count, once their time has come."""
+        """Retained states held back for their counts, once their time has come."""
         moment = time.monotonic()
-        for window in [w for w, due in self._count_due.items() if due <= moment]:
-            self._publish_window(window)
+        for _, again in [entry for entry in self._count_due.values() if entry[0] <= moment]:
+            again()
 
     def _publish_service(self, code: str) -> None:
         service = self.queue.service(code)
@@ -972,7 +999,13 @@ class SchedulerService:
             longest_waiting_since=self.queue.longest_waiting_since(code),
             hours_today=self.queue.hours_today(code, self.clock.now()),
         )
-        self._publish_retained(self.topics.service_state(code), state)
+        counts = {
+            "waiting": state.waiting,
+            "estimated_wait_s": state.estimated_wait_s,
+            "longest_waiting_since": state.longest_waiting_since,
+        }
+        topic = self.topics.service_state(code)
+        self._publish_counted(topic, state, counts, lambda: self._publish_service(code))
 
     def _publish_hall(self) -> None:
         state = HallState(
@@ -985,12 +1018,13 @@ class SchedulerService:
             languages=self.hall.languages,
             notices=self.hall.notices,
         )
-        self._publish_retained(self.topics.hall_state(), state)
+        counts = {"waiting": state.waiting}
+        self._publish_counted(self.topics.hall_state(), state, counts, self._publish_hall)
 
     def _republish(self) -> None:
         """After a start or reconnect: every retained state, open prompts, unsent events."""
         self._last_state.clear()
-        self._window_shown.clear()
+        self._shown.clear()
         self._count_due.clear()
         for window in self.queue.window_numbers():
             self._publish_window(window)
@@ -1106,8 +1140,23 @@ class SchedulerService:
                 ids.append(outbox_id)
         return ids
 
+    def _acks_due(self) -> list[int]:
+        """Outbox rows the broker acknowledged, to forget now: at most every ACK_EVERY_S
+        (or when ACK_BATCH are waiting), not in every batch's transaction.
+
+        Writing them with every commit cost two statements a batch. An acknowledgement
+        written later only means that a crash in between sends those rows once more on the
+        restart, as it always could for the last batch: hall events carry their number and
+        followers drop what they have, and device commands are idempotent.
+        """
+        moment = time.monotonic()
+        if moment - self._acks_written_at < ACK_EVERY_S and len(self._acked_mids) < ACK_BATCH:
+            return []
+        self._acks_written_at = moment
+        return self._take_acked()
+
     def _flush_acks(self) -> None:
-        acked = self._take_acked()
+        acked = self._acks_due()
         if acked:
             try:
                 self.store.delete_outbox(acked, self.clock.now())

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    BindParameter,
     Connection,
     Date,
     Engine,
@@ -347,11 +348,29 @@ def _case_from(row: Any) -> BadRatingCase:
     )
 
 
-# One compiled statement for every ticket update (SQLAlchemy caches it).
+# The commit path's statements, built once: SQLAlchemy memoises a statement object's cache
+# key, and building them anew for every batch (and keying them again) was a visible part
+# of a commit's cost.
 _UPDATE_TICKET = (
     update(tickets)
     .where(tickets.c.id == bindparam("ticket_id"))
     .values({c.name: bindparam(c.name) for c in tickets.columns if c.name != "id"})
+)
+_INSERT_TICKETS = insert(tickets)
+_INSERT_TRANSACTIONS = insert(transactions)
+_INSERT_LEDGER = insert(rating_ledger)
+_INSERT_CASES = insert(rating_cases)
+_INSERT_CALLS = insert(calls)
+_INSERT_TRANSFERS = insert(transfers)
+_INSERT_WINDOW_EVENTS = insert(window_events)
+_INSERT_ANSWERS = insert(processed_requests)
+_INSERT_OUTBOX = insert(outbox).returning(outbox.c.id, sort_by_parameter_order=True)
+_ACKED: BindParameter[Any] = bindparam("acked", expanding=True)
+_DELETE_ACKED_COMMANDS = delete(outbox).where(outbox.c.id.in_(_ACKED), outbox.c.event_seq.is_(None))
+_MARK_ACKED_EVENTS = (
+    update(outbox)
+    .where(outbox.c.id.in_(_ACKED), outbox.c.event_seq.is_not(None))
+    .values(acked_at=bindparam("acked_at"))
 )
 
 
@@ -602,7 +621,7 @@ class Store:
                     if t.id in changes.new_ticket_ids
                 ]
                 if new:
-                    conn.execute(insert(tickets), new)
+                    conn.execute(_INSERT_TICKETS, new)
                 changed = [
                     _update_row(hall, t)
                     for t in changes.tickets.values()
@@ -625,7 +644,7 @@ class Store:
                     )
                 if changes.transactions:
                     conn.execute(
-                        insert(transactions),
+                        _INSERT_TRANSACTIONS,
                         [
                             {
                                 "id": t.id,
@@ -645,10 +664,10 @@ class Store:
                         ],
                     )
                 if changes.ledger:
-                    conn.execute(insert(rating_ledger), [_entry_row(e) for e, _ in changes.ledger])
+                    conn.execute(_INSERT_LEDGER, [_entry_row(e) for e, _ in changes.ledger])
                 if changes.cases:
                     conn.execute(
-                        insert(rating_cases),
+                        _INSERT_CASES,
                         [
                             {
                                 "id": c.id,
@@ -668,10 +687,10 @@ class Store:
                     )
                 self._write_appointments(conn, changes)
                 if changes.calls:
-                    conn.execute(insert(calls), [{"hall": hall, **vars(c)} for c in changes.calls])
+                    conn.execute(_INSERT_CALLS, [{"hall": hall, **vars(c)} for c in changes.calls])
                 if changes.transfers:
                     conn.execute(
-                        insert(transfers),
+                        _INSERT_TRANSFERS,
                         [{"hall": hall, **vars(t)} for t in changes.transfers],
                     )
                 for event in changes.window_events:
@@ -683,7 +702,7 @@ class Store:
                         insert_audit(conn, hall, event.at, event.clerk_code, action, target, detail)
                 if changes.window_events:
                     conn.execute(
-                        insert(window_events),
+                        _INSERT_WINDOW_EVENTS,
                         [
                             {
                                 "hall": hall,
@@ -701,7 +720,7 @@ class Store:
                 ids: list[int] = []
                 if messages:
                     result = conn.execute(
-                        insert(outbox).returning(outbox.c.id, sort_by_parameter_order=True),
+                        _INSERT_OUTBOX,
                         [
                             {
                                 "hall": hall,
@@ -742,7 +761,7 @@ class Store:
     ) -> None:
         if answered:
             conn.execute(
-                insert(processed_requests),
+                _INSERT_ANSWERS,
                 [
                     {
                         "hall": self.hall,
@@ -808,12 +827,8 @@ class Store:
     def _acknowledge(self, conn: Connection, ids: list[int], now: datetime) -> None:
         if not ids:
             return
-        conn.execute(delete(outbox).where(outbox.c.id.in_(ids), outbox.c.event_seq.is_(None)))
-        conn.execute(
-            update(outbox)
-            .where(outbox.c.id.in_(ids), outbox.c.event_seq.is_not(None))
-            .values(acked_at=now)
-        )
+        conn.execute(_DELETE_ACKED_COMMANDS, {"acked": ids})
+        conn.execute(_MARK_ACKED_EVENTS, {"acked": ids, "acked_at": now})
 
     def last_event_seq(self) -> int:
         """The hall's newest event sequence number (0 before the first)."""
