@@ -14,7 +14,7 @@ import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from sortedcontainers import SortedList
 
@@ -53,9 +53,12 @@ class LaneKey:
     target_window: int | None
 
 
-@dataclass(frozen=True, order=True)
-class Place:
-    """A ticket's place in its lane: who joined first, then who was numbered first."""
+class Place(NamedTuple):
+    """A ticket's place in its lane: who joined first, then who was numbered first.
+
+    A tuple, so that the sorted lanes compare places in C: a restart sorts 100,000 of
+    them, and every ticket issued or called moves one.
+    """
 
     queued_at: datetime
     seq: int

@@ -366,6 +366,31 @@ def test_the_migrations_build_exactly_the_schema_the_code_uses(store: Store) -> 
         assert compare_metadata(MigrationContext.configure(conn), metadata) == []
 
 
+def test_a_database_at_the_head_starts_without_alembic_and_one_behind_is_upgraded(
+    store: Store,
+) -> None:
+    """The start's shortcut (no alembic when the schema is current) must know the real head:
+    a new migration without SCHEMA_HEAD moved would otherwise never be applied."""
+    from alembic import command
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from scheduler.store import MIGRATIONS, SCHEMA_HEAD, _schema_revision
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert ScriptDirectory.from_config(config).get_current_head() == SCHEMA_HEAD
+    assert _schema_revision(store.engine) == SCHEMA_HEAD
+    with store.engine.begin() as conn:  # as if the last migration had not run yet
+        config.attributes["connection"] = conn
+        command.downgrade(config, "-1")
+    assert _schema_revision(store.engine) != SCHEMA_HEAD
+    Store.migrate(store.engine)
+    assert _schema_revision(store.engine) == SCHEMA_HEAD
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM appointment_contacts").scalar() == 0
+
+
 def test_hall_events_stay_after_their_puback_for_replays_and_the_newest_stays_always(
     store: Store, hall: HallConfig
 ) -> None:
