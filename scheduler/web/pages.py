@@ -387,8 +387,12 @@ def case_contact(request: Request, ctx: Context, session: Manager, case_id: str)
 
 @router.get("/tickets", response_class=HTMLResponse)
 def tickets_page(request: Request, ctx: Context, session: Viewer) -> Response:
-    """Today's open tickets; a manager can end one with a reason."""
-    return render(request, "tickets.html", session, tickets=operations.open_tickets(ctx))
+    """Today's open tickets, their services named in the reader's language; a manager can
+    end one with a reason."""
+    texts = words(request)
+    services = {s.code: texts.pick(s.names, s.code) for s in ctx.config().services}
+    tickets = operations.open_tickets(ctx)
+    return render(request, "tickets.html", session, tickets=tickets, services=services)
 
 
 @router.post("/tickets/{ticket_id}/void")

@@ -27,6 +27,8 @@ def test_a_manager_ends_a_waiting_and_a_called_ticket_with_a_reason(
 
     listed = app_client.get("/api/v1/tickets", headers=viewer.headers).json()
     assert [t["label"] for t in listed] == ["A001", "A002", "A003"]
+    page = app_client.get("/tickets", headers=viewer.headers).text
+    assert page.count("<td>社保业务</td>") == 3  # the service's name, not its code
     url = "/api/v1/tickets/{}/void"
     refused = app_client.post(
         url.format(called["ticket_id"]), json={"reason": "x"}, headers=viewer.headers
