@@ -32,7 +32,9 @@ def serve(bus: BusSettings, hall: str, stop: threading.Event, ready: threading.E
         if parsed is None:
             return
         request_id = json.loads(payload).get("request_id")
-        client.publish(topics.reply(parsed.device_id), Reply.ok(request_id, _Empty()).to_bytes())
+        # QoS 0, as the scheduler replies: the floor is the same exchange with nothing behind.
+        reply = Reply.ok(request_id, _Empty()).to_bytes()
+        client.publish(topics.reply(parsed.device_id), reply, qos=0)
 
     client.subscribe(topics.all_requests(), answer, inline=True)
     client.start()

@@ -64,14 +64,21 @@ def emulator() -> Iterator[PrinterEmulator]:
 
 
 @pytest.fixture
-def hall(hall: HallConfig, request: pytest.FixtureRequest) -> HallConfig:
-    """The conftest hall; with ``@pytest.mark.closed_tax`` its tax service opens an hour later."""
+def hall(hall: HallConfig, request: pytest.FixtureRequest, clock: FakeClock) -> HallConfig:
+    """The conftest hall; with ``@pytest.mark.closed_tax`` its tax service opens later today.
+
+    Late in the evening there is no later hour left today (the service would be closed
+    for the day, with no opening to show): the test's clock then starts the next morning.
+    """
     if request.node.get_closest_marker("closed_tax") is None:
         return hall
-    local = datetime.now(ZoneInfo(hall.timezone))
+    zone = ZoneInfo(hall.timezone)
+    local = clock.now().astimezone(zone)
+    if local.hour >= 22:
+        morning = datetime.combine(local.date() + timedelta(days=1), time(9, 0), zone)
+        clock.advance((morning - clock.now()).total_seconds())
+        local = clock.now().astimezone(zone)
     start = (local + timedelta(hours=1)).replace(minute=0, second=0, microsecond=0).time()
-    if start <= local.time() or start >= time(23, 0):  # late evening: open tomorrow early
-        start = time(0, 0) if local.time() >= time(1, 0) else time(2, 0)
     period = OpeningPeriod(
         days=["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
         open=start,
