@@ -62,6 +62,7 @@ from scheduler.domain import (
     Transaction,
     WindowEvent,
 )
+from scheduler.driver_sql import DriverStatement
 from scheduler.ledger import GENESIS_HASH, Breach, EntryKind, LedgerEntry, verify_chain
 from scheduler.tables import (
     UtcDateTime,
@@ -377,19 +378,21 @@ def _case_from(row: Any) -> BadRatingCase:
 # The commit path's statements, built once: SQLAlchemy memoises a statement object's cache
 # key, and building them anew for every batch (and keying them again) was a visible part
 # of a commit's cost.
-_UPDATE_TICKET = (
+# The three written for nearly every command go to the driver directly (driver_sql).
+_UPDATE_TICKET = DriverStatement(
     update(tickets)
     .where(tickets.c.id == bindparam("ticket_id"))
-    .values({c.name: bindparam(c.name) for c in tickets.columns if c.name != "id"})
+    .values({c.name: bindparam(c.name) for c in tickets.columns if c.name != "id"}),
+    tickets,
 )
-_INSERT_TICKETS = insert(tickets)
+_INSERT_TICKETS = DriverStatement(insert(tickets), tickets)
+_INSERT_ANSWERS = DriverStatement(insert(processed_requests), processed_requests)
 _INSERT_TRANSACTIONS = insert(transactions)
 _INSERT_LEDGER = insert(rating_ledger)
 _INSERT_CASES = insert(rating_cases)
 _INSERT_CALLS = insert(calls)
 _INSERT_TRANSFERS = insert(transfers)
 _INSERT_WINDOW_EVENTS = insert(window_events)
-_INSERT_ANSWERS = insert(processed_requests)
 _INSERT_OUTBOX = insert(outbox).returning(outbox.c.id, sort_by_parameter_order=True)
 _ACKED: BindParameter[Any] = bindparam("acked", expanding=True)
 _DELETE_ACKED_COMMANDS = delete(outbox).where(outbox.c.id.in_(_ACKED), outbox.c.event_seq.is_(None))
@@ -664,14 +667,14 @@ class Store:
                     if t.id in changes.new_ticket_ids
                 ]
                 if new:
-                    conn.execute(_INSERT_TICKETS, new)
+                    _INSERT_TICKETS.run(conn, new)
                 changed = [
                     _update_row(hall, t)
                     for t in changes.tickets.values()
                     if t.id not in changes.new_ticket_ids
                 ]
                 if changed:
-                    conn.execute(_UPDATE_TICKET, changed)
+                    _UPDATE_TICKET.run(conn, changed)
                 for report in changes.print_reports:
                     conn.execute(
                         update(tickets)
@@ -803,8 +806,8 @@ class Store:
         self, conn: Connection, answered: Sequence[ProcessedRequest], now: datetime
     ) -> None:
         if answered:
-            conn.execute(
-                _INSERT_ANSWERS,
+            _INSERT_ANSWERS.run(
+                conn,
                 [
                     {
                         "hall": self.hall,
