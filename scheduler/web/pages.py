@@ -124,7 +124,11 @@ def render(request: Request, name: str, session: Session | None, **values: Any) 
 def message_page(request: Request, message: str, status: int) -> HTMLResponse:
     """A plain page saying what went wrong (``message`` is translated when the catalog
     has it: the operations' fixed messages are catalog ids)."""
-    values = _page_values(request)
+    try:
+        values = _page_values(request)
+    except Exception:  # the error may be the database itself: say it in the hall's Chinese
+        texts = dashboard_words("zh")
+        values = {"hall_zone": UTC, "t": texts, "lang": "zh", "dir": "ltr", "languages": {}}
     response = TEMPLATES.TemplateResponse(
         request,
         "message.html",

@@ -143,3 +143,17 @@ def _without_hall_data(html: str, hall: HallConfig) -> str:
     for name in filter(None, names):
         html = html.replace(name, "")
     return html
+
+
+def test_an_error_page_still_speaks_when_the_database_does_not(
+    app_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("database unreachable")
+
+    # Mocked: a database that fails mid-request cannot be made to fail on cue here.
+    monkeypatch.setattr(app_client.app.state.context.store, "newest_config", broken)  # type: ignore[attr-defined]
+    refused = app_client.post(
+        "/login", data={"username": "x", "password": "y", "csrf_token": "forged", "next": "/"}
+    )
+    assert refused.status_code == 403 and "登录页已过期" in refused.text
