@@ -121,7 +121,7 @@ ALLOWED_COMMANDS: dict[DeviceKind, frozenset[Command]] = {
 }
 
 MAX_BATCH = 256  # commands sharing one commit under load
-WAITING_COUNT_EVERY_S = 0.5  # a window board's waiting count is refreshed at most this often
+WAITING_COUNT_EVERY_S = 0.5  # waiting counts (windows, services, hall) at most this often
 ACK_EVERY_S = 1.0  # acknowledged outbox rows are forgotten at most this often ...
 ACK_BATCH = 512  # ... unless this many are waiting
 PRUNE_EVERY = timedelta(minutes=10)  # how often kept hall events past retention are dropped
@@ -174,8 +174,11 @@ class SchedulerService:
         ledger_key: Ed25519PrivateKey | None = None,
         witness: WitnessFile | None = None,
         contacts: ContactVault | None = None,
+        ticker: Callable[[], float] = time.monotonic,
     ) -> None:
         self.hall = hall
+        # Seconds for the throttles (waiting counts, acknowledgements); tests hold it still.
+        self._ticker = ticker
         self.rating_tokens = rating_tokens
         # Signed heads of the rating ledger, and the file that keeps them outside the store.
         self.ledger_key = ledger_key
@@ -197,16 +200,13 @@ class SchedulerService:
         # (device, request id) -> (answer, fingerprint of the request, when answered)
         self._answers: OrderedDict[tuple[str, str], tuple[bytes, str, datetime]] = OrderedDict()
         self._acked_mids: deque[int] = deque()
-        self._acks_written_at = time.monotonic()
+        self._acks_written_at = ticker()
         self._outbox_mids: dict[int, int] = {}  # worker thread only: mid -> outbox id
         self._worker: threading.Thread | None = None
         # The batch in hand: answers waiting for their commit, and retries of them.
         self._batch_keys: dict[tuple[str, str], tuple[bytes, str]] = {}
         self._batch_duplicates: list[tuple[str, str]] = []
         self._last_state: dict[str, bytes] = {}  # topic -> retained payload last sent
-        # Window states whose only change is the waiting count, held back until due: a
-        # ticket taken for a service every window handles would otherwise republish every
-        # window's board on each issue (most of a busy hall's messages).
         # Retained states whose counts alone moved wait for their turn (see _publish_counted).
         self._shown: dict[str, Message] = {}
         self._count_sent_at: dict[str, float] = {}
@@ -360,7 +360,7 @@ class SchedulerService:
         wait = 1.0
         if self._count_due:
             soonest = min(due for due, _ in self._count_due.values())
-            wait = min(wait, max(soonest - time.monotonic(), 0.0) + 0.001)
+            wait = min(wait, max(soonest - self._ticker(), 0.0) + 0.001)
         deadline = self.queue.next_rating_deadline()
         if deadline is None:
             return wait
@@ -958,7 +958,7 @@ class SchedulerService:
         newest count with it.
         """
         last = self._shown.get(topic)
-        moment = time.monotonic()
+        moment = self._ticker()
         if last is not None and last.model_copy(update=counts) == shown:
             due = self._count_sent_at.get(topic, 0.0) + WAITING_COUNT_EVERY_S
             if moment < due:
@@ -971,7 +971,7 @@ class SchedulerService:
 
     def _publish_due_counts(self) -> None:
         """Retained states held back for their counts, once their time has come."""
-        moment = time.monotonic()
+        moment = self._ticker()
         for _, again in [entry for entry in self._count_due.values() if entry[0] <= moment]:
             again()
 
@@ -1149,7 +1149,7 @@ class SchedulerService:
         restart, as it always could for the last batch: hall events carry their number and
         followers drop what they have, and device commands are idempotent.
         """
-        moment = time.monotonic()
+        moment = self._ticker()
         if moment - self._acks_written_at < ACK_EVERY_S and len(self._acked_mids) < ACK_BATCH:
             return []
         self._acks_written_at = moment

@@ -1,0 +1,89 @@
+"""Waiting counts go out at most every WAITING_COUNT_EVERY_S, everything else at once.
+
+Under load each ticket moves the waiting count of its service, the hall board and every
+window that serves it; the scheduler holds a state back while only its counts moved, and
+sends the newest when its turn comes. The throttle's clock is held still here (the
+scheduler's ``ticker``), so nothing depends on how fast the machine is.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from hallbus.clock import FakeClock
+from hallbus.hall_file import HallConfig
+from hallbus.settings import BusSettings
+from hallbus.topics import HallTopics
+from scheduler.bridge import WAITING_COUNT_EVERY_S, SchedulerService
+from scheduler.store import Store
+from simulator.devices import VirtualKiosk
+from tests.conftest import WAIT, listen
+
+
+class Ticker:
+    """A monotonic clock that moves only when the test says."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def ticker() -> Ticker:
+    return Ticker()
+
+
+@pytest.fixture
+def scheduler(
+    hall: HallConfig, bus: BusSettings, clock: FakeClock, db_url: str, ticker: Ticker
+) -> Iterator[SchedulerService]:
+    service = SchedulerService(
+        hall, Store(db_url, hall.id), bus, clock=clock, client_id=f"s-{hall.id}", ticker=ticker
+    )
+    service.start()
+    yield service
+    service.stop()
+
+
+def test_counts_are_held_back_and_the_newest_sent_when_due_other_changes_at_once(
+    scheduler: SchedulerService,
+    hall: HallConfig,
+    bus: BusSettings,
+    ticker: Ticker,
+    devices: Callable[..., VirtualKiosk],
+    staff: Callable[[int], object],
+) -> None:
+    topics = HallTopics(hall.id)
+    service_client, services = listen(bus, topics.service_state("social"), "watch-social")
+    hall_client, halls = listen(bus, topics.hall_state(), "watch-hall")
+    try:
+        assert services.wait_count(1, WAIT) and halls.wait_count(1, WAIT)  # retained, at start
+        kiosk = devices(VirtualKiosk, "kiosk-1")
+        for _ in range(3):  # the throttle's clock stands still: all three are counts only
+            assert kiosk.issue("social").status == "ok"
+        ticker.now += WAITING_COUNT_EVERY_S
+        scheduler.poke()
+
+        def waiting(payload: bytes) -> int:
+            return int(json.loads(payload)["waiting"])
+
+        assert services.wait_for(lambda p: waiting(p) == 3, WAIT)
+        assert halls.wait_for(lambda p: json.loads(p)["waiting"]["social"] == 3, WAIT)
+        # Ordered on each topic: had 1 or 2 been sent, they would have come before 3.
+        assert [waiting(p) for p in services.items()] == [0, 3]
+        assert [json.loads(p)["waiting"]["social"] for p in halls.items()] == [0, 3]
+
+        # A clerk opens a window: the service's open windows change, so the state goes out
+        # at once, though its count was sent a moment ago (and carries the newest count).
+        assert kiosk.issue("social").status == "ok"
+        staff(1)
+        opened = services.wait_for(lambda p: json.loads(p)["open_windows"] >= 1, WAIT)
+        assert opened is not None and waiting(opened) == 4
+    finally:
+        service_client.stop()
+        hall_client.stop()
