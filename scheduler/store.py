@@ -378,7 +378,7 @@ def _case_from(row: Any) -> BadRatingCase:
 # The commit path's statements, built once: SQLAlchemy memoises a statement object's cache
 # key, and building them anew for every batch (and keying them again) was a visible part
 # of a commit's cost.
-# The three written for nearly every command go to the driver directly (driver_sql).
+# Those written for nearly every command go to the driver directly (driver_sql).
 _UPDATE_TICKET = DriverStatement(
     update(tickets)
     .where(tickets.c.id == bindparam("ticket_id"))
@@ -387,10 +387,10 @@ _UPDATE_TICKET = DriverStatement(
 )
 _INSERT_TICKETS = DriverStatement(insert(tickets), tickets)
 _INSERT_ANSWERS = DriverStatement(insert(processed_requests), processed_requests)
-_INSERT_TRANSACTIONS = insert(transactions)
-_INSERT_LEDGER = insert(rating_ledger)
+_INSERT_TRANSACTIONS = DriverStatement(insert(transactions), transactions)
+_INSERT_LEDGER = DriverStatement(insert(rating_ledger), rating_ledger)
 _INSERT_CASES = insert(rating_cases)
-_INSERT_CALLS = insert(calls)
+_INSERT_CALLS = DriverStatement(insert(calls), calls)
 _INSERT_TRANSFERS = insert(transfers)
 _INSERT_WINDOW_EVENTS = insert(window_events)
 _INSERT_OUTBOX = insert(outbox).returning(outbox.c.id, sort_by_parameter_order=True)
@@ -689,8 +689,8 @@ class Store:
                         )
                     )
                 if changes.transactions:
-                    conn.execute(
-                        _INSERT_TRANSACTIONS,
+                    _INSERT_TRANSACTIONS.run(
+                        conn,
                         [
                             {
                                 "id": t.id,
@@ -710,7 +710,7 @@ class Store:
                         ],
                     )
                 if changes.ledger:
-                    conn.execute(_INSERT_LEDGER, [_entry_row(e) for e, _ in changes.ledger])
+                    _INSERT_LEDGER.run(conn, [_entry_row(e) for e, _ in changes.ledger])
                 if changes.cases:
                     conn.execute(
                         _INSERT_CASES,
@@ -733,7 +733,7 @@ class Store:
                     )
                 self._write_appointments(conn, changes)
                 if changes.calls:
-                    conn.execute(_INSERT_CALLS, [{"hall": hall, **vars(c)} for c in changes.calls])
+                    _INSERT_CALLS.run(conn, [{"hall": hall, **vars(c)} for c in changes.calls])
                 if changes.transfers:
                     conn.execute(
                         _INSERT_TRANSFERS,
