@@ -42,6 +42,33 @@ class DriverStatement:
         """Execute for every row (all rows with the same keys) in ``conn``'s transaction."""
         if not rows:
             return
+        sql, params = self._prepared(conn, rows)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(sql, params)
+        finally:
+            cursor.close()
+
+    def run_returning(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """Execute row by row, in order, and return each row's RETURNING value (a batch
+        has a message or two: one statement each keeps the ids in the rows' order)."""
+        if not rows:
+            return []
+        sql, params = self._prepared(conn, rows)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            found = []
+            for values in params:
+                cursor.execute(sql, values)
+                returned = cursor.fetchone()
+                if returned is None:
+                    raise RuntimeError("an INSERT ... RETURNING returned no row")
+                found.append(returned[0])
+            return found
+        finally:
+            cursor.close()
+
+    def _prepared(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> tuple[str, Any]:
         dialect = conn.dialect
         keys = tuple(rows[0])
         found = self._compiled.get((dialect.name, keys))
@@ -57,11 +84,7 @@ class DriverStatement:
             params = [tuple(_value(kinds.get(k), row[k], text) for k in order) for row in rows]
         else:
             params = [{k: _value(kinds.get(k), v, text) for k, v in row.items()} for row in rows]
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.executemany(sql, params)
-        finally:
-            cursor.close()
+        return sql, params
 
 
 def _value(kind: str | None, value: Any, text: bool) -> Any:

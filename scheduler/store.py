@@ -393,7 +393,7 @@ _INSERT_CASES = insert(rating_cases)
 _INSERT_CALLS = DriverStatement(insert(calls), calls)
 _INSERT_TRANSFERS = insert(transfers)
 _INSERT_WINDOW_EVENTS = insert(window_events)
-_INSERT_OUTBOX = insert(outbox).returning(outbox.c.id, sort_by_parameter_order=True)
+_INSERT_OUTBOX = DriverStatement(insert(outbox).returning(outbox.c.id), outbox)
 _ACKED: BindParameter[Any] = bindparam("acked", expanding=True)
 _DELETE_ACKED_COMMANDS = delete(outbox).where(outbox.c.id.in_(_ACKED), outbox.c.event_seq.is_(None))
 _MARK_ACKED_EVENTS = (
@@ -765,8 +765,8 @@ class Store:
                 self._acknowledge(conn, list(published), now)
                 ids: list[int] = []
                 if messages:
-                    result = conn.execute(
-                        _INSERT_OUTBOX,
+                    ids = _INSERT_OUTBOX.run_returning(
+                        conn,
                         [
                             {
                                 "hall": hall,
@@ -779,7 +779,6 @@ class Store:
                             for m in messages
                         ],
                     )
-                    ids = [row[0] for row in result]
         except LeadershipLost:
             raise
         except Exception as err:

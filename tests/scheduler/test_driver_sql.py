@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, insert, update
 
 from scheduler.driver_sql import DriverStatement
 from scheduler.store import Store
-from scheduler.tables import processed_requests, tickets
+from scheduler.tables import outbox, processed_requests, tickets
 
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -105,6 +105,34 @@ def test_tickets_and_answers_are_stored_as_sqlalchemy_stores_them(store: Store) 
     first = _stored(store, "processed_requests", "requester", "a")
     second = _stored(store, "processed_requests", "requester", "b")
     assert {**first, "requester": "b"} == second
+
+
+def test_outbox_rows_return_their_ids_in_order_and_are_stored_as_sqlalchemy_stores_them(
+    store: Store,
+) -> None:
+    def message(topic: str, seq: int | None) -> dict[str, Any]:
+        return {
+            "hall": "driver-sql",
+            "topic": topic,
+            "payload": b'{"event_seq": 1}\x00\xff',  # bytes as they are, not text
+            "retain": seq is None,
+            "created_at": datetime(2026, 12, 1, 1, 2, 3, tzinfo=UTC),
+            "event_seq": seq,
+        }
+
+    statement = insert(outbox).returning(outbox.c.id)
+    with store.engine.begin() as conn:
+        (core,) = conn.execute(statement, [message("core", 7)]).scalars()
+        ids = DriverStatement(statement, outbox).run_returning(
+            conn, [message("driver", 7), message("second", None), message("third", 9)]
+        )
+    assert ids == sorted(ids) and ids[0] > core and len(set(ids)) == 3
+    kept = _stored(store, "outbox", "topic", "core")
+    assert kept["retain"] in (False, 0) and kept["payload"] == b'{"event_seq": 1}\x00\xff'
+    apart = {"id", "topic"}
+    assert {k: v for k, v in kept.items() if k not in apart} == {
+        k: v for k, v in _stored(store, "outbox", "topic", "driver").items() if k not in apart
+    }
 
 
 def test_a_rolled_back_transaction_takes_the_driver_s_rows_with_it(store: Store) -> None:
