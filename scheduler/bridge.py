@@ -909,6 +909,8 @@ class SchedulerService:
         # it is recomputed and republished whole.
         for window in sorted(changes.windows):
             self._publish_window(window)
+        for window in sorted(changes.window_counts - changes.windows):
+            self._publish_window_count(window)
         for code in sorted(changes.services):
             self._publish_service(code)
         if changes.services or changes.calls:
@@ -944,6 +946,17 @@ class SchedulerService:
             {"waiting": shown.waiting},
             lambda: self._publish_window(window),
         )
+
+    def _publish_window_count(self, window: int) -> None:
+        """A window whose waiting count alone may have moved: its state is not even built
+        before the count is due (most windows of a busy hall, on every ticket)."""
+        topic = self.topics.window_state(window)
+        due = self._count_sent_at.get(topic, 0.0) + WAITING_COUNT_EVERY_S
+        if topic in self._shown and self._ticker() < due:
+            if topic not in self._count_due:
+                self._count_due[topic] = (due, lambda: self._publish_window(window))
+            return
+        self._publish_window(window)
 
     def _publish_counted(
         self, topic: str, shown: Message, counts: dict[str, Any], again: Callable[[], None]

@@ -254,6 +254,9 @@ class Changes:
     window_events: list[WindowEvent] = field(default_factory=list)
     print_reports: list[PrintReport] = field(default_factory=list)
     windows: set[int] = field(default_factory=set)
+    # Windows whose waiting count alone may have moved (a ticket joined or left a line
+    # they serve): boards get those at most every so often, so they are kept apart.
+    window_counts: set[int] = field(default_factory=set)
     services: set[str] = field(default_factory=set)
 
     def touch(self, ticket: Ticket, *, new: bool = False) -> None:
@@ -641,7 +644,7 @@ class HallQueue:
             self.changes.appointments[appointment.id] = appointment
         self._enqueue(ticket)
         self.changes.touch(ticket, new=True)
-        self.changes.windows.update(self._service_windows[service_code])
+        self.changes.window_counts.update(self._service_windows[service_code])
         return Issued(ticket, ahead, estimate, appointment)
 
     def cancel(self, ticket_id: str, now: datetime) -> Ticket:
@@ -1205,10 +1208,11 @@ class HallQueue:
         return ticket
 
     def _touch_windows_of(self, ticket: Ticket) -> None:
+        """The ticket joined or left its line: the waiting counts of the windows serving it."""
         self.changes.services.add(ticket.service_code)
-        self.changes.windows.update(self._service_windows[ticket.service_code])
+        self.changes.window_counts.update(self._service_windows[ticket.service_code])
         if ticket.target_window is not None:
-            self.changes.windows.add(ticket.target_window)
+            self.changes.window_counts.add(ticket.target_window)
 
     def _announce(self, ticket: Ticket, now: datetime) -> None:
         assert ticket.window is not None

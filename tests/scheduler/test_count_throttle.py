@@ -61,8 +61,10 @@ def test_counts_are_held_back_and_the_newest_sent_when_due_other_changes_at_once
     topics = HallTopics(hall.id)
     service_client, services = listen(bus, topics.service_state("social"), "watch-social")
     hall_client, halls = listen(bus, topics.hall_state(), "watch-hall")
+    board_client, boards = listen(bus, topics.window_state(2), "watch-board-2")
     try:
-        assert services.wait_count(1, WAIT) and halls.wait_count(1, WAIT)  # retained, at start
+        for retained in (services, halls, boards):  # every state is sent at the start
+            assert retained.wait_count(1, WAIT)
         kiosk = devices(VirtualKiosk, "kiosk-1")
         for _ in range(3):  # the throttle's clock stands still: all three are counts only
             assert kiosk.issue("social").status == "ok"
@@ -77,6 +79,8 @@ def test_counts_are_held_back_and_the_newest_sent_when_due_other_changes_at_once
         # Ordered on each topic: had 1 or 2 been sent, they would have come before 3.
         assert [waiting(p) for p in services.items()] == [0, 3]
         assert [json.loads(p)["waiting"]["social"] for p in halls.items()] == [0, 3]
+        assert boards.wait_for(lambda p: waiting(p) == 3, WAIT)  # window 2 serves social
+        assert [waiting(p) for p in boards.items()] == [0, 3]
 
         # A clerk opens a window: the service's open windows change, so the state goes out
         # at once, though its count was sent a moment ago (and carries the newest count).
@@ -85,5 +89,5 @@ def test_counts_are_held_back_and_the_newest_sent_when_due_other_changes_at_once
         opened = services.wait_for(lambda p: json.loads(p)["open_windows"] >= 1, WAIT)
         assert opened is not None and waiting(opened) == 4
     finally:
-        service_client.stop()
-        hall_client.stop()
+        for client in (service_client, hall_client, board_client):
+            client.stop()
