@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, func, select
 
 from hallbus.client import BusClient, Requester
 from hallbus.hall_file import HallConfig
-from hallbus.messages import CallNext, Finish, IssueTicket, Login, Request
+from hallbus.messages import CallNext, Finish, IssueTicket, Login, Reply, Request
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, HallTopics
 from scheduler.domain import HallQueue
@@ -67,12 +67,11 @@ def floor_rtt(bus: BusSettings, rounds: int) -> list[float]:
         client.start()
         samples = []
         for _ in range(rounds):
-            request = IssueTicket(request_id=Requester.new_request_id(), service_code="social")
-            start = time.perf_counter()
-            reply = requester.request(Command.ISSUE_TICKET, request, timeout=WAIT, attempts=1)
+            request = IssueTicket(request_id=rid(), service_code="social")
+            seconds, reply = timed_reply(requester, Command.ISSUE_TICKET, request)
             if reply.status != "ok":
                 raise RuntimeError(f"the echo process did not answer: {reply}")
-            samples.append(time.perf_counter() - start)
+            samples.append(seconds)
         client.stop()
         return samples
     finally:
@@ -97,11 +96,17 @@ def preload(url: str, hall: HallConfig, waiting: int) -> None:
         store.close()
 
 
-def timed(requester: Requester, command: Command, request: Request) -> tuple[float, bool]:
-    """Seconds for one request and whether it was committed (ok)."""
+def timed_reply(requester: Requester, command: Command, request: Request) -> tuple[float, Reply]:
+    """Seconds for one request (one attempt), and its reply."""
     start = time.perf_counter()
     reply = requester.request(command, request, timeout=WAIT, attempts=1)
-    return time.perf_counter() - start, reply.status == "ok"
+    return time.perf_counter() - start, reply
+
+
+def timed(requester: Requester, command: Command, request: Request) -> tuple[float, bool]:
+    """Seconds for one request and whether it was committed (ok)."""
+    seconds, reply = timed_reply(requester, command, request)
+    return seconds, reply.status == "ok"
 
 
 def rid() -> str:

@@ -4,6 +4,7 @@ in each language it offers, and a switch that changes every page (live updates i
 from __future__ import annotations
 
 import ast
+import json
 import re
 import string
 from collections.abc import Callable
@@ -15,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from hallbus.hall_file import HallConfig
 from hallbus.messages import BadRatingReason, RatingLevel
-from scheduler.web.words import LANGUAGE_COOKIE, LANGUAGES, LOCALE, choose_language, script_ids
+from scheduler.web.words import LANGUAGE_COOKIE, LANGUAGES, LOCALE, choose_language
 from tests.web import dashboard_ids
 from tests.web.conftest import Served, browser_login
 
@@ -48,9 +49,20 @@ def test_each_catalog_has_every_id_the_sources_use_with_the_same_placeholders(
         assert _fields(translated) == _fields(message), (language, message, translated)
 
 
-def test_the_page_hands_its_script_exactly_the_words_the_script_asks_for() -> None:
-    assert set(script_ids()) == set(dashboard_ids.script_ids())
-    assert "{count} waiting" in script_ids() and "Reconnecting…" in script_ids()
+def test_the_live_page_hands_its_script_the_words_it_asks_for_in_the_reader_s_language(
+    app_client: TestClient,
+) -> None:
+    browser_login(app_client, "viewer")
+    for language, live, waiting in (("zh", "实时", "{count} 人"), ("en", "Live", None)):
+        app_client.post("/language", data={"lang": language, "next": "/"})
+        page = app_client.get("/").text
+        found = re.search(r'<script type="application/json" id="words">(.*?)</script>', page)
+        assert found is not None
+        words = json.loads(found.group(1))
+        assert set(words) == set(dashboard_ids.script_ids())  # every t("...") of live.js
+        assert words["Live"] == live
+        # Placeholders stay for the script to fill.
+        assert words["{count} waiting"] == (waiting or "{count} waiting")
 
 
 def _code_strings(path: Path) -> list[tuple[int, str]]:
