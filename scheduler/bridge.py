@@ -910,11 +910,15 @@ class SchedulerService:
         for window in sorted(changes.windows):
             self._publish_window(window)
         for window in sorted(changes.window_counts - changes.windows):
-            self._publish_window_count(window)
+            self._publish_count(self.topics.window_state(window), self._window_publisher(window))
         for code in sorted(changes.services):
             self._publish_service(code)
+        for code in sorted(changes.service_counts - changes.services):
+            self._publish_count(self.topics.service_state(code), self._service_publisher(code))
         if changes.services or changes.calls:
             self._publish_hall()
+        elif changes.service_counts:
+            self._publish_count(self.topics.hall_state(), self._publish_hall)
 
     def _publish_window(self, window: int) -> None:
         state = self.queue.window(window)
@@ -944,19 +948,24 @@ class SchedulerService:
             self.topics.window_state(window),
             shown,
             {"waiting": shown.waiting},
-            lambda: self._publish_window(window),
+            self._window_publisher(window),
         )
 
-    def _publish_window_count(self, window: int) -> None:
-        """A window whose waiting count alone may have moved: its state is not even built
-        before the count is due (most windows of a busy hall, on every ticket)."""
-        topic = self.topics.window_state(window)
+    def _publish_count(self, topic: str, publish: Callable[[], None]) -> None:
+        """A state whose waiting figures alone may have moved (most windows and services
+        of a busy hall, on every ticket): not even built before its count is due."""
         due = self._count_sent_at.get(topic, 0.0) + WAITING_COUNT_EVERY_S
         if topic in self._shown and self._ticker() < due:
             if topic not in self._count_due:
-                self._count_due[topic] = (due, lambda: self._publish_window(window))
+                self._count_due[topic] = (due, publish)
             return
-        self._publish_window(window)
+        publish()
+
+    def _window_publisher(self, window: int) -> Callable[[], None]:
+        return lambda: self._publish_window(window)
+
+    def _service_publisher(self, code: str) -> Callable[[], None]:
+        return lambda: self._publish_service(code)
 
     def _publish_counted(
         self, topic: str, shown: Message, counts: dict[str, Any], again: Callable[[], None]
@@ -1018,7 +1027,7 @@ class SchedulerService:
             "longest_waiting_since": state.longest_waiting_since,
         }
         topic = self.topics.service_state(code)
-        self._publish_counted(topic, state, counts, lambda: self._publish_service(code))
+        self._publish_counted(topic, state, counts, self._service_publisher(code))
 
     def _publish_hall(self) -> None:
         state = HallState(

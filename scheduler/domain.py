@@ -258,13 +258,17 @@ class Changes:
     # they serve): boards get those at most every so often, so they are kept apart.
     window_counts: set[int] = field(default_factory=set)
     services: set[str] = field(default_factory=set)
+    # Services whose waiting figures alone (count, longest wait, estimate) may have moved:
+    # every ticket touches one, and the kiosks and the hall board get those at most every
+    # so often, so the scheduler need not even build the state before then.
+    service_counts: set[str] = field(default_factory=set)
 
     def touch(self, ticket: Ticket, *, new: bool = False) -> None:
         """Record a created or changed ticket."""
         self.tickets[ticket.id] = ticket
         if new:
             self.new_ticket_ids.add(ticket.id)
-        self.services.add(ticket.service_code)
+        self.service_counts.add(ticket.service_code)
 
     @property
     def empty(self) -> bool:
@@ -615,7 +619,10 @@ class HallQueue:
                 candidates.append(PriorityClass.ELDERLY)
             priority = min(candidates, key=lambda c: c.rank)
         if appointment is None:
-            self._walk_ins[(day, service_code)] = self._walk_ins.get((day, service_code), 0) + 1
+            issued = self._walk_ins.get((day, service_code), 0) + 1
+            self._walk_ins[(day, service_code)] = issued
+            if service.quota is not None and issued >= service.quota:
+                self.changes.services.add(service_code)  # the kiosks grey it at once
 
         number = self._counters.get((day, service_code), 0) + 1
         self._counters[(day, service_code)] = number
@@ -822,7 +829,7 @@ class HallQueue:
             TransferRecord(ticket.id, from_service, ticket.service_code, number, to_window, now)
         )
         self.changes.touch(ticket)
-        self.changes.services.add(from_service)
+        self.changes.service_counts.add(from_service)
         self.changes.windows.add(number)
         self._touch_windows_of(ticket)
         return ticket, transaction
@@ -1209,7 +1216,7 @@ class HallQueue:
 
     def _touch_windows_of(self, ticket: Ticket) -> None:
         """The ticket joined or left its line: the waiting counts of the windows serving it."""
-        self.changes.services.add(ticket.service_code)
+        self.changes.service_counts.add(ticket.service_code)
         self.changes.window_counts.update(self._service_windows[ticket.service_code])
         if ticket.target_window is not None:
             self.changes.window_counts.add(ticket.target_window)
@@ -1246,7 +1253,7 @@ class HallQueue:
         self._await_rating(transaction)
         self.changes.transactions[transaction.id] = transaction
         self.changes.prompts.append(transaction)
-        self.changes.services.add(ticket.service_code)
+        self.changes.service_counts.add(ticket.service_code)  # its expected wait moved
         return transaction
 
     def _record_rating(

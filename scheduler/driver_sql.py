@@ -15,14 +15,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Date, Table
+from sqlalchemy import Connection, Date, Dialect, Table
 from sqlalchemy.sql.dml import UpdateBase
 
 from scheduler.tables import UtcDateTime
 
 _DATETIME, _DATE = "datetime", "date"
+
+# The SQL, the keys in its parameters' order, (position, kind) of each time or day
+# column, and whether the driver takes parameters by position.
+_Compiled = tuple[str, tuple[str, ...], tuple[tuple[int, str], ...], bool]
 
 
 class DriverStatement:
@@ -36,7 +41,7 @@ class DriverStatement:
                 self._kinds[column.name] = _DATETIME
             elif isinstance(column.type, Date):
                 self._kinds[column.name] = _DATE
-        self._compiled: dict[tuple[str, tuple[str, ...]], tuple[str, tuple[str, ...] | None]] = {}
+        self._compiled: dict[tuple[str, tuple[str, ...]], _Compiled] = {}
 
     def run(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         """Execute for every row (all rows with the same keys) in ``conn``'s transaction."""
@@ -73,24 +78,32 @@ class DriverStatement:
         keys = tuple(rows[0])
         found = self._compiled.get((dialect.name, keys))
         if found is None:
-            compiled = self._statement.compile(dialect=dialect, column_keys=list(keys))
-            order = tuple(compiled.positiontup or ()) if compiled.positional else None
-            found = self._compiled[(dialect.name, keys)] = (compiled.string, order)
-        sql, order = found
+            found = self._compiled[(dialect.name, keys)] = self._compile(dialect, keys)
+        sql, order, times, positional = found
+        pick = itemgetter(*order)
         text = dialect.name == "sqlite"  # SQLite keeps times and days as text
-        kinds = self._kinds
-        params: list[Any]
-        if order is not None:
-            params = [tuple(_value(kinds.get(k), row[k], text) for k in order) for row in rows]
-        else:
-            params = [{k: _value(kinds.get(k), v, text) for k, v in row.items()} for row in rows]
+        params: list[Any] = []
+        # A row's values are picked in the statement's order in one C call, and only its
+        # time and day columns (a few of its fields) are converted, by position.
+        for row in rows:
+            values = list(pick(row)) if len(order) > 1 else [pick(row)]
+            for index, kind in times:
+                if values[index] is not None:
+                    values[index] = _value(kind, values[index], text)
+            params.append(values if positional else dict(zip(order, values, strict=True)))
         return sql, params
 
+    def _compile(self, dialect: Dialect, keys: tuple[str, ...]) -> _Compiled:
+        compiled = self._statement.compile(dialect=dialect, column_keys=list(keys))
+        # Positional drivers (SQLite's qmark) take values in the statement's order, named
+        # ones (psycopg's pyformat) a mapping.
+        order = tuple(compiled.positiontup or ()) if compiled.positional else keys
+        times = tuple((i, self._kinds[key]) for i, key in enumerate(order) if key in self._kinds)
+        return compiled.string, order, times, compiled.positional
 
-def _value(kind: str | None, value: Any, text: bool) -> Any:
-    """A value as the column's type would hand it to the driver."""
-    if value is None or kind is None:
-        return value
+
+def _value(kind: str, value: Any, text: bool) -> Any:
+    """A time or a day as the column's type would hand it to the driver."""
     if kind == _DATETIME:
         moment: datetime = value
         if moment.tzinfo is None:

@@ -38,6 +38,19 @@ def ticker() -> Ticker:
     return Ticker()
 
 
+QUOTA = 5
+
+
+@pytest.fixture
+def hall(hall: HallConfig) -> HallConfig:
+    """The test hall with a daily quota on social (the first test stays below it)."""
+    data = hall.model_dump(mode="json", by_alias=True, exclude_none=True)
+    for service in data["services"]:
+        if service["code"] == "social":
+            service["quota"] = QUOTA
+    return HallConfig.model_validate(data)
+
+
 @pytest.fixture
 def scheduler(
     hall: HallConfig, bus: BusSettings, clock: FakeClock, db_url: str, ticker: Ticker
@@ -91,3 +104,28 @@ def test_counts_are_held_back_and_the_newest_sent_when_due_other_changes_at_once
     finally:
         for client in (service_client, hall_client, board_client):
             client.stop()
+
+
+def test_a_service_reaching_its_quota_is_greyed_at_once(
+    scheduler: SchedulerService,
+    hall: HallConfig,
+    bus: BusSettings,
+    devices: Callable[..., VirtualKiosk],
+) -> None:
+    # The ticket that takes the last number changes more than a count: the kiosks must
+    # grey the service now, not when its count is next due (the throttle's clock stands
+    # still throughout).
+    client, services = listen(bus, HallTopics(hall.id).service_state("social"), "watch-q")
+    try:
+        assert services.wait_count(1, WAIT)
+        kiosk = devices(VirtualKiosk, "kiosk-1")
+        for _ in range(QUOTA):
+            assert kiosk.issue("social").status == "ok"
+        greyed = services.wait_for(lambda p: "unavailable" in json.loads(p), WAIT)
+        assert greyed is not None
+        state = json.loads(greyed)
+        assert state["unavailable"]["code"] == "quota_reached" and state["waiting"] == QUOTA
+        # The counts before it were held back: the start's state, then the greyed one.
+        assert [json.loads(p)["waiting"] for p in services.items()] == [0, QUOTA]
+    finally:
+        client.stop()

@@ -285,6 +285,23 @@ def test_quota_and_no_open_window_give_the_kiosk_a_reason() -> None:
         queue.issue_ticket("passport", MORNING, "k")
 
 
+def test_a_ticket_moves_its_services_counts_but_the_last_under_the_quota_changes_it() -> None:
+    # Count-only changes may reach the kiosks late (the scheduler throttles them); the
+    # ticket that uses up the quota greys the service, which must go out at once.
+    queue = staffed(_with_hours(hours=None, quota=2), 1)
+    queue.take_changes()
+    queue.issue_ticket("social", MORNING, "k")
+    first = queue.take_changes()
+    assert first.service_counts == {"social"} and not first.services
+    queue.issue_ticket("social", MORNING, "k")
+    assert queue.take_changes().services == {"social"}
+    queue.call_next(1, MORNING)
+    called = queue.take_changes()
+    assert called.service_counts == {"social"} and not called.services
+    queue.logout(1, MORNING)  # the service's open windows: more than a count
+    assert "social" in queue.take_changes().services
+
+
 # --- appointments -------------------------------------------------------------------
 
 
