@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import TypeVar
 
@@ -76,6 +76,19 @@ def hall(request: pytest.FixtureRequest) -> HallConfig:
 def clock() -> FakeClock:
     """A clock the test moves by hand."""
     return FakeClock(datetime.now(UTC))
+
+
+def room_today(clock: FakeClock, hall: HallConfig, minutes: float) -> None:
+    """Move ``clock`` past the hall's midnight if less than ``minutes`` of its day is left.
+
+    A test that books a slot ``minutes`` ahead and checks in now needs both on one service
+    day: late in the hall's evening they were not, and such tests failed from 23:40 on.
+    Call it before anything that a day's end would undo (clerks are logged out at midnight).
+    """
+    local = clock.now().astimezone(hall.zone)
+    if (local + timedelta(minutes=minutes)).date() != local.date():
+        midnight = datetime.combine(local.date() + timedelta(days=1), time(0, 1), hall.zone)
+        clock.advance((midnight - clock.now()).total_seconds())
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from hallbus.settings import BusSettings
 from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port
 from scheduler.bridge import SchedulerService
 from simulator.devices import VirtualCounter, VirtualKiosk, VirtualPortal
-from tests.conftest import WAIT, Tickets
+from tests.conftest import WAIT, Tickets, room_today
 from tests.counter_terminal.counters import observe
 from tests.kiosk.tickets import artifacts_dir
 
@@ -204,6 +204,7 @@ def test_a_booked_ticket_is_marked_on_its_window_tile(
     an appointment, and the hall board's tile reads "A001 预约" (why it went first)."""
     card = "c" * 64
     portal: VirtualPortal = devices(VirtualPortal, "portal")
+    room_today(clock, hall, 15)
     assert portal.book("social", clock.now() + timedelta(minutes=10), card, "-").status == "ok"
     kiosk: VirtualKiosk = devices(VirtualKiosk, "kiosk-1")
     counter = staff(1)

@@ -35,7 +35,7 @@ from simulator.id_cards import ELDERLY_RESIDENT, FOREIGN_PERMANENT, YOUNG_RESIDE
 from simulator.id_reader_emulator import IdReaderEmulator
 from simulator.mailbox import Mailbox
 from simulator.printer_emulator import PrinterEmulator
-from tests.conftest import WAIT, listen
+from tests.conftest import WAIT, listen, room_today
 from tests.id_reader.readers import FAST, HASHER, more_polls
 
 PRINTER = load_printer_profile("xprinter-xp-80c")
@@ -111,10 +111,11 @@ def lift(hall: Hall) -> None:
 
 
 def test_tapped_cards_check_in_and_give_elderly_priority(
-    running: Hall, devices: Callable[..., DeviceDaemon], clock: FakeClock
+    running: Hall, devices: Callable[..., DeviceDaemon], clock: FakeClock, hall: HallConfig
 ) -> None:
     kiosk = running.kiosk
     portal: VirtualPortal = devices(VirtualPortal, "portal")
+    room_today(clock, hall, 15)
     slot = clock.now() + timedelta(minutes=10)
     booking = portal.book("tax", slot, HASHER.hash(YOUNG_RESIDENT.id_number), "138****0000")
     assert booking.status == "ok"

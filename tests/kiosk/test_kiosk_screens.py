@@ -48,7 +48,7 @@ from kiosk.ui import KioskApp
 from scheduler.bridge import SchedulerService
 from simulator.devices import VirtualPortal
 from simulator.printer_emulator import PrinterEmulator
-from tests.conftest import WAIT, listen
+from tests.conftest import WAIT, listen, room_today
 from tests.kiosk.tickets import artifacts_dir
 
 PROFILE = load_printer_profile("xprinter-xp-80c")
@@ -243,6 +243,7 @@ def test_id_card_check_in_and_priority(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     portal = devices(VirtualPortal, "portal")
+    room_today(clock, hall, 15)
     slot = clock.now() + timedelta(minutes=10)
     assert portal.book("tax", slot, BOOKED, "138****0000").status == "ok"
     drawn: list[str] = []
