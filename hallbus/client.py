@@ -17,6 +17,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
+from hallbus.driven import DrivenLoop
 from hallbus.messages import (
     OFFLINE,
     ONLINE,
@@ -63,7 +64,13 @@ class BusClient:
         availability_topic: str,
         *,
         persistent: bool = True,
+        driven: bool = False,
     ) -> None:
+        # ``driven``: no network thread; the owner calls ``pump`` from its own (see
+        # hallbus/driven.py), and must be pumping before ``start`` waits to connect.
+        self._driven = (
+            DrivenLoop(settings.reconnect_min_s, settings.reconnect_max_s) if driven else None
+        )
         self.settings = settings
         self.client_id = client_id
         self.availability_topic = availability_topic
@@ -136,6 +143,8 @@ class BusClient:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        if self._driven is not None:
+            self._driven.prepare(client)
         self._client = client
         for sub in self._subscriptions:
             self._install(sub)
@@ -160,7 +169,11 @@ class BusClient:
             clean_start=clean_start,
             properties=connect_properties,
         )
-        client.loop_start()
+        if self._driven is not None:
+            self._driven.client = client
+            self._driven.wake()
+        else:
+            client.loop_start()
         if timeout is not None and not self.connected.wait(timeout):
             self.stop()
             raise BusError(
@@ -173,6 +186,11 @@ class BusClient:
         client = self._client
         if client is None:
             return
+        if self._driven is not None:
+            last_words = self._last_words if announce and self.connected.is_set() else None
+            self._driven.close(last_words)
+            self._finish_stop()
+            return
         if announce and self.connected.is_set():
             info = client.publish(self.availability_topic, OFFLINE, qos=1, retain=True)
             try:
@@ -181,11 +199,36 @@ class BusClient:
                 log.warning("could not publish offline before stopping", extra=self._ctx())
         client.disconnect()
         client.loop_stop()
+        self._finish_stop()
+
+    def _finish_stop(self) -> None:
         self.connected.clear()
         self._inbox.put(None)
         if self._dispatcher is not None:
             self._dispatcher.join(timeout=5.0)
         self._client = None
+
+    def _last_words(self) -> mqtt.MQTTMessageInfo:
+        assert self._client is not None
+        return self._client.publish(self.availability_topic, OFFLINE, qos=1, retain=True)
+
+    # --- a driven client's loop, on its owner's thread ----------------------------
+    def pump(self, timeout: float) -> None:
+        """Do the connection's network work for up to ``timeout`` seconds: (re)connect,
+        read what has arrived (inline handlers run here), write what was published."""
+        if self._driven is None:
+            raise BusError("pump is for a driven client; this one has its own thread")
+        self._driven.pump(timeout)
+
+    def flush(self) -> None:
+        """Write what a driven client has published so far (on the owner's thread)."""
+        if self._driven is not None:
+            self._driven.flush()
+
+    def wake(self) -> None:
+        """Cut a driven client's pump short (from another thread)."""
+        if self._driven is not None:
+            self._driven.wake()
 
     # --- publishing ------------------------------------------------------------
     def publish(
@@ -230,6 +273,8 @@ class BusClient:
             "connected",
             extra={**self._ctx(), "session_present": flags.session_present},
         )
+        if self._driven is not None:
+            self._driven.connected()
         # Subscribe every time: a broker without persistence forgets sessions on restart.
         if self._subscriptions:
             client.subscribe([(s.topic_filter, 1) for s in self._subscriptions])

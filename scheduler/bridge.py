@@ -1,7 +1,10 @@
 """The scheduler on the bus: requests in, domain decides, store commits, replies and state out.
 
-One worker thread is the hall's single writer. The network thread only enqueues, so a
-slow commit never stalls MQTT keep-alives.
+One worker thread is the hall's single writer, and it also does the connection's network
+work (hallbus/driven.py): it reads every request that has arrived, runs them as one batch
+under one commit, then writes the batch's replies and messages. A commit slower than the
+keep-alive (15 s) would let the broker drop the connection: the persistent session keeps
+the requests meanwhile, and the worker reconnects once the commit returns.
 """
 
 from __future__ import annotations
@@ -194,6 +197,7 @@ class SchedulerService:
             bus_settings,
             client_id or self.topics.scheduler_identity(),
             self.topics.scheduler_availability(),
+            driven=True,  # its network work runs on the worker (hallbus/driven.py)
         )
         self.queue = HallQueue(hall)
         self._inbox: queue.Queue[tuple[str, bytes] | _Signal] = queue.Queue()
@@ -212,7 +216,7 @@ class SchedulerService:
         self._count_sent_at: dict[str, float] = {}
         self._count_due: dict[str, tuple[float, Callable[[], None]]] = {}
         self.processed = 0  # commands committed, for benchmarks
-        # Read on the network thread: replaced whole when the configuration changes.
+        # Read as requests are read: replaced whole when the configuration changes.
         self._device_kinds: dict[str, DeviceKind] = {d.id: d.kind for d in hall.devices}
         self._event_seq = 0  # the newest hall event's number; set from the store
         self._pruned_at: datetime | None = None
@@ -240,6 +244,7 @@ class SchedulerService:
         """Finish the command in hand, disconnect, close the store."""
         if self._worker is not None:
             self._inbox.put(_Signal.STOP)
+            self.bus.wake()
             self._worker.join(timeout=10.0)
             self._worker = None
         # A deposed scheduler leaves the availability to the one that replaced it.
@@ -249,6 +254,7 @@ class SchedulerService:
     def poke(self) -> None:
         """Make the worker look at the clock now (tests advance a fake clock, then poke)."""
         self._inbox.put(_Signal.TICK)
+        self.bus.wake()
 
     # --- the worker --------------------------------------------------------------
     def _rate_of(self, device_id: str) -> Rate:
@@ -256,7 +262,7 @@ class SchedulerService:
         return Rate(limit.per_s, limit.burst)
 
     def _enqueue(self, topic: str, payload: bytes) -> None:
-        # On the network thread: a flood is turned away here, before it takes memory.
+        # As the request is read: a flood is turned away here, before it takes memory.
         parsed = self.topics.parse_request(topic)
         device_id = parsed.device_id if parsed is not None else None
         known = device_id if device_id in self._device_kinds else FloodGuard.UNKNOWN
@@ -273,20 +279,36 @@ class SchedulerService:
                 ),
             )
 
+    def _take_batch(self) -> list[tuple[str, bytes] | _Signal]:
+        """Pump the bus until requests have come (the inline handler queues them) or the
+        idle wait is over (a TICK); then everything that has arrived, up to MAX_BATCH.
+
+        Group commit: everything taken here shares one database transaction, and no
+        command is acknowledged, or visible on the bus, before that commit.
+        """
+        deadline = time.monotonic() + self._idle_wait()
+        self.bus.pump(0.0)  # writes what the last batch published, reads what came since
+        while self._inbox.empty():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return [_Signal.TICK]
+            self.bus.pump(left)
+        items: list[tuple[str, bytes] | _Signal] = []
+        while len(items) < MAX_BATCH:
+            try:
+                items.append(self._inbox.get_nowait())
+            except queue.Empty:
+                break
+        return items
+
     def _work(self) -> None:
         running = True
         while running:
             try:
-                items = [self._inbox.get(timeout=self._idle_wait())]
-            except queue.Empty:
+                items = self._take_batch()
+            except Exception:
+                log.exception("the bus loop failed; carrying on")
                 items = [_Signal.TICK]
-            # Group commit: everything already queued shares one database transaction.
-            # No command is acknowledged, or visible on the bus, before that commit.
-            while len(items) < MAX_BATCH:
-                try:
-                    items.append(self._inbox.get_nowait())
-                except queue.Empty:
-                    break
             running = _Signal.STOP not in items
             try:
                 if _Signal.TICK in items:
@@ -798,6 +820,7 @@ class SchedulerService:
             info = self.bus.publish(message.topic, message.payload, retain=message.retain)
             self._outbox_mids[info.mid] = outbox_id
         self._publish_state(changes)
+        self.bus.flush()  # the answers go now, not after the batch's chores
 
     def _fail_batch(self) -> None:
         """Tell every device of an unsaved batch to retry; nothing of it took effect."""

@@ -8,7 +8,7 @@ its device can say so, but those answers are limited too (one bucket's worth a s
 so a flood costs the scheduler a parse and a dict lookup per message, and no memory.
 
 A dozen lines of arithmetic; a library's limiter would add a storage thread and
-per-hit overhead on the network thread for no gain here.
+per-hit overhead on the read path for no gain here.
 """
 
 from __future__ import annotations
