@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import select
 import socket
 import time
@@ -30,6 +31,10 @@ log = logging.getLogger(__name__)
 
 # How long stopping waits for the broker to take the last words ("offline").
 CLOSE_WAIT_S = 2.0
+# How often paho's loop_misc runs (keepalive pings, a silent broker noticed).
+MISC_EVERY_S = 0.5
+# Readable, or the connection broke (paho must read to notice).
+_IN = select.POLLIN | select.POLLERR | select.POLLHUP
 # Packets read in one pump at most: under a flood the socket never runs dry, and the
 # owner must get back to its batch (the flood's own requests are refused as they are read).
 READ_AT_MOST = 512
@@ -50,7 +55,10 @@ class DrivenLoop:
         self._min_delay, self._max_delay = min_delay_s, max_delay_s
         self._delay = min_delay_s
         self._retry_at = 0.0
-        self._socket: Any = None  # the connection last seen open
+        self._misc_at = 0.0
+        self._polled: Any = None  # the connection the poll objects watch
+        self._both = select.poll()
+        self._reading = select.poll()
         self.client: mqtt.Client | None = None  # set once the client is ready to connect
 
     @staticmethod
@@ -108,27 +116,42 @@ class DrivenLoop:
     # --- the rounds ------------------------------------------------------------------
     def _round(self, client: mqtt.Client, timeout: float) -> None:
         sock: Any = client.socket()  # a socket, a TLS socket or paho's websocket wrapper
-        writing = [sock] if client.want_write() else []
-        readable, _, _ = select.select([sock, self._wake_r], writing, [], max(timeout, 0.0))
-        if self._wake_r in readable:
+        if sock is not self._polled:
+            self._watch(sock)
+        now = time.monotonic()
+        # Keepalive is paho's loop_misc, due every MISC_EVERY_S: no wait runs past it.
+        wait = max(min(timeout, self._misc_at - now), 0.0)
+        self._both.modify(sock, _IN | select.POLLOUT if client.want_write() else _IN)
+        ready = dict(self._both.poll(math.ceil(wait * 1000)))
+        if ready.get(self._wake_r.fileno()):
             self._drain()
-        if sock in readable:
+        if ready.get(sock.fileno(), 0) & _IN:
             self._read_all(client, sock)
         if _still(client, sock) and client.want_write():
             client.loop_write()
-        if _still(client, sock):
+        if _still(client, sock) and time.monotonic() >= self._misc_at:
+            self._misc_at = time.monotonic() + MISC_EVERY_S
             client.loop_misc()  # keepalive pings, and a dead broker noticed
         if client.socket() is None:
             # paho closed the connection and told on_disconnect: retry after a delay.
             self._retry_at = time.monotonic() + self._delay
+
+    def _watch(self, sock: Any) -> None:
+        # poll objects, made once per connection: cheaper per round than select's lists.
+        self._polled = sock
+        self._both = select.poll()
+        self._both.register(self._wake_r, _IN)
+        self._both.register(sock, _IN)
+        self._reading = select.poll()
+        self._reading.register(sock, _IN)
 
     def _read_all(self, client: mqtt.Client, sock: Any) -> None:
         # paho reads one packet a call; a batch is everything that has arrived.
         for _ in range(READ_AT_MOST):
             if client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS or not _still(client, sock):
                 return
-            buffered = sock.pending() if hasattr(sock, "pending") else 0  # TLS, unseen by select
-            if not buffered and not select.select([sock], [], [], 0)[0]:
+            buffered = sock.pending() if hasattr(sock, "pending") else 0  # TLS, unseen by poll
+            if not buffered and not self._reading.poll(0):
                 return
 
     def _connect(self, client: mqtt.Client, timeout: float) -> None:

@@ -15,6 +15,7 @@ from pydantic import (
     ValidationError,
     model_validator,
 )
+from pydantic_core import to_json
 
 from hallbus.topics import Command, HallEventKind
 
@@ -516,6 +517,16 @@ class Reply(Message):
     def ok(cls, request_id: str, data: Message) -> Reply:
         """A success reply carrying ``data``."""
         return cls(request_id=request_id, status="ok", data=data.model_dump(mode="json"))
+
+    @staticmethod
+    def ok_bytes(request_id: str, data: Message) -> bytes:
+        """The bytes of ``Reply.ok(request_id, data)``, made without the reply model: every
+        command's answer is one, and ``data`` needs no second validation (a test holds
+        the two byte for byte)."""
+        return b'{"request_id":%b,"status":"ok","data":%b}' % (
+            to_json(request_id),
+            data.__pydantic_serializer__.to_json(data),
+        )
 
     @classmethod
     def fail(cls, request_id: str | None, code: ErrorCode, message: str) -> Reply:

@@ -80,6 +80,7 @@ from scheduler.store import (
 from scheduler.views import (
     appointment_view,
     clerk_view,
+    ticket_fields,
     ticket_view,
     transaction_view,
     window_view,
@@ -218,6 +219,7 @@ class SchedulerService:
         self.processed = 0  # commands committed, for benchmarks
         # Read as requests are read: replaced whole when the configuration changes.
         self._device_kinds: dict[str, DeviceKind] = {d.id: d.kind for d in hall.devices}
+        self._devices: dict[str, DeviceConfig] = {d.id: d for d in hall.devices}
         self._event_seq = 0  # the newest hall event's number; set from the store
         self._pruned_at: datetime | None = None
         self._summarised_through: date | None = None
@@ -393,6 +395,7 @@ class SchedulerService:
         now = self.clock.now()
         state = self.store.load(now, self.hall.recent_calls)
         self.queue = state.queue_for(self.hall)
+        self._devices = {d.id: d for d in self.hall.devices}
         self._device_kinds = {d.id: d.kind for d in self.hall.devices}
         self.flood.forget(set(self._device_kinds))
         # Numbers of events that were never committed are given again: no consumer saw them.
@@ -417,7 +420,7 @@ class SchedulerService:
         if parsed is None:
             log.warning("dropped message on unexpected topic", extra={"topic": topic})
             return
-        device = self.hall.device(parsed.device_id)
+        device = self._devices.get(parsed.device_id)
         if device is None:
             log.warning("request from unknown device", extra={"device": parsed.device_id})
             self._reply(
@@ -576,7 +579,7 @@ class SchedulerService:
             self._remember(key, refusal, fingerprint, now)
             self._reply(device.id, refusal)
             return
-        self._batch_keys[key] = (Reply.ok(request.request_id, data).to_bytes(), fingerprint)
+        self._batch_keys[key] = (Reply.ok_bytes(request.request_id, data), fingerprint)
 
     def _apply(
         self, device: DeviceConfig, command: Command, request: Request, now: datetime
@@ -594,8 +597,8 @@ class SchedulerService:
                     disabled=request.disabled,
                     booking_code=request.booking_code,
                 )
-                return TicketIssued(
-                    **ticket_view(issued.ticket).model_dump(),
+                return TicketIssued(  # validated once, not as a TicketView first
+                    **ticket_fields(issued.ticket),
                     people_ahead=issued.people_ahead,
                     estimated_wait_s=issued.estimated_wait_s,
                     appointment_slot=issued.appointment.slot_start if issued.appointment else None,

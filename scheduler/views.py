@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from hallbus.hall_file import ClerkConfig
 from hallbus.messages import AppointmentView, ClerkView, TicketView, TransactionView, WindowView
@@ -22,7 +23,12 @@ def appointment_view(appointment: Appointment) -> AppointmentView:
 
 def ticket_view(ticket: Ticket) -> TicketView:
     """A domain ticket as the bus shows it."""
-    return TicketView(
+    return TicketView(**ticket_fields(ticket))
+
+
+def ticket_fields(ticket: Ticket) -> dict[str, Any]:
+    """The fields of a ticket's view, for the views that extend it (the issued ticket)."""
+    return dict(
         ticket_id=ticket.id,
         label=ticket.label,
         service_code=ticket.service_code,

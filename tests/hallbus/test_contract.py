@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC, date, datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -11,14 +12,21 @@ from hypothesis import strategies as st
 from hallbus.messages import (
     MAX_PAYLOAD_BYTES,
     REQUEST_MODELS,
+    ClerkView,
     ErrorCode,
     IssueTicket,
     Login,
+    Message,
     PayloadError,
     Rate,
     RatingLevel,
     Reply,
     ReviewRating,
+    TicketIssued,
+    TransactionView,
+    TransferDone,
+    WindowStatus,
+    WindowView,
     decode,
 )
 from hallbus.topics import Command, DeviceCommandKind, HallTopics, valid_id
@@ -141,3 +149,52 @@ def test_json_shaped_garbage_never_escapes_as_another_error(
 
     with contextlib.suppress(PayloadError):
         decode(REQUEST_MODELS[command], json.dumps(doc).encode())
+
+
+_TIMES = st.datetimes(
+    min_value=datetime(2000, 1, 1), max_value=datetime(2199, 12, 31), timezones=st.just(UTC)
+)
+_TEXT = st.text(max_size=40)  # any text: quotes, backslashes, control characters, CJK
+
+
+@st.composite
+def _answers(draw: st.DrawFn) -> Message:
+    transaction = TransactionView(
+        transaction_id=draw(_TEXT),
+        ticket_id=draw(_TEXT),
+        ticket_label=draw(_TEXT),
+        service_code=draw(_TEXT),
+        window=draw(st.integers(1, 999)),
+        clerk_code=draw(st.none() | _TEXT),
+        started_at=draw(_TIMES),
+        finished_at=draw(_TIMES),
+        rating_deadline=draw(_TIMES),
+    )
+    issued = TicketIssued(
+        ticket_id=draw(_TEXT),
+        label=draw(_TEXT),
+        service_code=draw(_TEXT),
+        service_date=draw(st.dates(date(2000, 1, 1), date(2199, 12, 31))),
+        state="waiting",
+        issued_at=draw(_TIMES),
+        window=draw(st.none() | st.integers(1, 999)),
+        people_ahead=draw(st.integers(0, 10**6)),
+        estimated_wait_s=draw(st.integers(0, 10**6)),
+        appointment_slot=draw(st.none() | _TIMES),
+        rating_token=draw(st.none() | _TEXT),
+    )
+    clerk = ClerkView(code=draw(_TEXT), name=draw(_TEXT), stars=draw(st.none() | st.integers(1, 5)))
+    window = WindowView(window=draw(st.integers(1, 999)), status=WindowStatus.OPEN, clerk=clerk)
+    done = TransferDone(ticket=issued, transaction=draw(st.none() | st.just(transaction)))
+    return draw(st.sampled_from([transaction, issued, window, done]))
+
+
+@given(request_id=st.text(max_size=80), data=_answers())
+def test_an_answer_made_without_the_reply_model_is_the_same_bytes(
+    request_id: str, data: Message
+) -> None:
+    # The scheduler answers every command with Reply.ok_bytes: the devices must not be
+    # able to tell it from the model's own serialisation.
+    made = Reply.ok_bytes(request_id, data)
+    assert made == Reply.ok(request_id, data).to_bytes()
+    assert decode(Reply, made).data == data.model_dump(mode="json")
