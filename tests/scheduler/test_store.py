@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import create_engine, delete, insert, text, update
+from sqlalchemy import create_engine, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from hallbus.hall_file import DEMO_HALL_FILE, HallConfig, load_hall
@@ -29,8 +29,8 @@ from scheduler.cases import CallbackResult, CaseError, CaseState, Complexity
 from scheduler.domain import HallQueue
 from scheduler.ledger import EntryKind, verify_chain
 from scheduler.stats import hall_statistics
-from scheduler.store import MIGRATIONS, Store, StoreError
-from scheduler.tables import rating_ledger
+from scheduler.store import MIGRATIONS, Store, StoreError, _ticket_row
+from scheduler.tables import rating_ledger, tickets
 
 # Monday 2026-11-23, 10:00 in Shanghai.
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -105,6 +105,47 @@ def test_everything_the_queue_holds_survives_a_restart(
     checked_in = restored.issue_ticket(None, NOW + timedelta(minutes=6), "k", id_hash=CARD)
     assert checked_in.appointment is not None
     reopened.close()
+
+
+def test_every_change_of_a_ticket_after_its_issue_reaches_its_row(
+    store: Store, hall: HallConfig
+) -> None:
+    # An issued ticket's row is updated on the driver's cursor (driver_sql), not by
+    # SQLAlchemy's ORM: after each action of its life, committed on its own, the rows of
+    # the tickets it changed must read as fresh inserts of them would.
+    queue = _queue(hall)
+    minute = iter(range(1, 100))
+
+    def stored_rows() -> dict[str, dict[str, object]]:
+        with store.engine.connect() as conn:
+            found = conn.execute(select(tickets).where(tickets.c.hall == hall.id)).mappings()
+            return {row["id"]: dict(row) for row in found}
+
+    def step(action: Callable[[datetime], object]) -> None:
+        action(NOW + timedelta(minutes=next(minute)))
+        changes = queue.take_changes()
+        store.commit(changes, NOW)
+        rows = stored_rows()
+        for ticket in changes.tickets.values():
+            assert rows[ticket.id] == _ticket_row(hall.id, ticket), (ticket.label, ticket.state)
+
+    first = queue.issue_ticket("social", NOW, "kiosk-1").ticket
+    store.commit(queue.take_changes(), NOW)
+    step(lambda _: queue.report_print(first.id, PrintState.FAILED, ["paper_out"]))
+    step(lambda at: queue.call_next(1, at))
+    step(lambda at: queue.recall(1, at))
+    step(lambda at: queue.postpone(1, at))  # back in line, later
+    step(lambda at: queue.call_next(1, at))
+    step(lambda at: queue.start_service(1, at))
+    step(lambda at: queue.transfer(1, at, to_service="tax", to_window=4))
+    step(lambda at: queue.issue_ticket("tax", at, "kiosk-1"))
+    step(lambda at: queue.call_next(4, at))  # the transfer comes back first
+    step(lambda at: queue.start_service(4, at))
+    step(lambda at: queue.finish(4, at))
+    step(lambda at: queue.call_next(4, at))
+    step(lambda at: queue.no_show(4, at))
+    assert first.transfers == 1 and first.state == "done" and first.print_state == "failed"
+    assert len(stored_rows()) == 2
 
 
 def test_a_failed_commit_changes_nothing(store: Store, hall: HallConfig) -> None:
