@@ -88,8 +88,8 @@ class BusClient:
     def subscribe(self, topic_filter: str, handler: Handler, *, inline: bool = False) -> None:
         """Call ``handler(topic, payload)`` for every message matching ``topic_filter``.
 
-        Inline handlers run on the network thread and must not block; the others run
-        one at a time on this client's dispatcher thread.
+        Inline handlers run on the network thread (a driven client's owner's) and must
+        not block; the others run one at a time on this client's dispatcher thread.
         """
         sub = _Subscription(topic_filter, handler, inline)
         self._subscriptions.append(sub)
@@ -192,7 +192,7 @@ class BusClient:
             self._finish_stop()
             return
         if announce and self.connected.is_set():
-            info = client.publish(self.availability_topic, OFFLINE, qos=1, retain=True)
+            info = self._last_words()
             try:
                 info.wait_for_publish(timeout=2.0)
             except (RuntimeError, ValueError):

@@ -310,6 +310,7 @@ class SchedulerService:
                 items = self._take_batch()
             except Exception:
                 log.exception("the bus loop failed; carrying on")
+                time.sleep(0.1)  # a fault that repeats at once must not spin the worker
                 items = [_Signal.TICK]
             running = _Signal.STOP not in items
             try:
