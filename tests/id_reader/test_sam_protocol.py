@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from id_reader.sam_protocol import (
+    HEADER_SIZE,
     MAX_LENGTH,
     PREAMBLE,
     CardBlocks,
@@ -21,6 +22,8 @@ from id_reader.sam_protocol import (
     SamEncodeError,
     SamError,
     Status,
+    checksum,
+    declared_length,
     encode_frame,
     encode_request,
     encode_response,
@@ -265,6 +268,16 @@ def test_a_short_reply_cut_after_its_length_does_not_take_the_next_reply_with_it
         assert items[1:] == [Response(0, 0, 0x9F, b"\x00" * 4)], kept
 
 
+def _passes_by_chance(wire: bytes, start: int) -> bool:
+    """Whether the cut frame at ``start`` reads as a whole one, checksum and all, from
+    the bytes that follow it on the line."""
+    length = declared_length(wire[start : start + HEADER_SIZE])
+    if length is None or not 4 <= length <= MAX_LENGTH:
+        return False
+    end = start + HEADER_SIZE + length
+    return end <= len(wire) and checksum(wire[start + len(PREAMBLE) : end - 1]) == wire[end - 1]
+
+
 def _no_preamble_byte(frame: Response) -> Response:
     # A cut frame's own bytes must not open a frame of their own.
     clean = [0 if b == 0xAA else b for b in (frame.sw1, frame.sw2, frame.sw3)]
@@ -276,16 +289,26 @@ def _no_preamble_byte(frame: Response) -> Response:
 def test_every_intact_frame_after_a_truncated_one_is_recovered(
     sequence: list[tuple[Response, float | None]],
 ) -> None:
-    """Any frames, any of them cut anywhere (None: sent whole), all on the line at once."""
+    """Any frames, any of them cut anywhere (None: sent whole), all on the line at once.
+
+    Lines where a cut frame's declared span, run on into the frames after it, passes the
+    checksum by chance (1 in 256) are left out: the decoder then sees the cut only if a
+    frame starts inside the span, since the protocol does not escape preambles and a real
+    reply may carry a preamble's bytes in its data (the search found such a line: the span
+    held only another cut frame, which no decoder can tell from data).
+    """
     wire = b""
     intact = []
+    cuts = []
     for frame, cut_at in sequence:
         if cut_at is None:
             intact.append(frame)
             wire += encode_frame(frame)
         else:
             whole = encode_frame(_no_preamble_byte(frame))
+            cuts.append(len(wire))
             wire += whole[: max(1, int(len(whole) * cut_at))]
+    assume(not any(_passes_by_chance(wire, start) for start in cuts))
     decoder = SamDecoder("response")
     items = decoder.feed(wire) + decoder.expire()
     assert [i for i in items if not isinstance(i, FrameFault)] == intact
