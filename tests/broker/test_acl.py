@@ -19,9 +19,10 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 
+from hallbus.client import BusClient
 from hallbus.clock import FakeClock
 from hallbus.hall_file import DEMO_HALL_FILE, DeviceConfig, HallConfig, load_hall
-from hallbus.messages import DeviceKind, ErrorCode, RatingLevel
+from hallbus.messages import DeviceKind, ErrorCode, IssueTicket, RatingLevel, Reply, decode
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, DeviceCommandKind, DeviceEventKind, HallEventKind, HallTopics
 from paidui.acl import render_acl
@@ -367,6 +368,48 @@ def test_the_hall_works_through_the_secured_broker(secured: SecuredBroker, tmp_p
     finally:
         for daemon in daemons:
             daemon.stop()
+        scheduler.stop()
+
+
+def test_a_driven_client_works_over_tls(secured: SecuredBroker, tmp_path: Path) -> None:
+    """A client whose owner pumps it (as the scheduler's worker does; a standby scheduler
+    on another machine connects over TLS) reads and writes through the TLS layer."""
+    scheduler = SchedulerService(
+        HALL_A,
+        Store(Store.sqlite_url(tmp_path / "a.db"), HALL_A.id),
+        secured.settings(tls=False),
+        clock=FakeClock(NOW),
+    )
+    scheduler.start()
+    identity = A.identity("kiosk-1")
+    kiosk = BusClient(secured.settings(tls=True), identity, A.availability("kiosk-1"), driven=True)
+    replies: Mailbox[bytes] = Mailbox()
+    kiosk.subscribe(A.reply("kiosk-1"), lambda _t, p: replies.put(p), inline=True)
+    running = threading.Event()
+    running.set()
+
+    def own() -> None:
+        while running.is_set():
+            kiosk.pump(1.0)
+
+    owner = threading.Thread(target=own, daemon=True)
+    owner.start()
+    try:
+        kiosk.start(timeout=WAIT)
+        for n in range(20):  # more than one TLS record's worth, read in one pump or several
+            request = IssueTicket(request_id=f"tls-{n}", service_code="social")
+            kiosk.publish(A.request("kiosk-1", Command.ISSUE_TICKET), request)
+        kiosk.wake()
+        assert replies.wait_count(20, WAIT)
+        answers = [decode(Reply, p) for p in replies.items()]
+        assert {a.request_id for a in answers if a.status == "ok"} == {
+            f"tls-{n}" for n in range(20)
+        }
+    finally:
+        running.clear()
+        kiosk.wake()
+        owner.join(WAIT)
+        kiosk.stop()
         scheduler.stop()
 
 
