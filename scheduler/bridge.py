@@ -218,7 +218,6 @@ class SchedulerService:
         self._count_due: dict[str, tuple[float, Callable[[], None]]] = {}
         self.processed = 0  # commands committed, for benchmarks
         # Read as requests are read: replaced whole when the configuration changes.
-        self._device_kinds: dict[str, DeviceKind] = {d.id: d.kind for d in hall.devices}
         self._devices: dict[str, DeviceConfig] = {d.id: d for d in hall.devices}
         self._event_seq = 0  # the newest hall event's number; set from the store
         self._pruned_at: datetime | None = None
@@ -260,14 +259,15 @@ class SchedulerService:
 
     # --- the worker --------------------------------------------------------------
     def _rate_of(self, device_id: str) -> Rate:
-        limit = self.hall.rate_limit(self._device_kinds.get(device_id))
+        device = self._devices.get(device_id)
+        limit = self.hall.rate_limit(device.kind if device is not None else None)
         return Rate(limit.per_s, limit.burst)
 
     def _enqueue(self, topic: str, payload: bytes) -> None:
         # As the request is read: a flood is turned away here, before it takes memory.
         parsed = self.topics.parse_request(topic)
         device_id = parsed.device_id if parsed is not None else None
-        known = device_id if device_id in self._device_kinds else FloodGuard.UNKNOWN
+        known = device_id if device_id in self._devices else FloodGuard.UNKNOWN
         verdict = self.flood.check(known)
         if verdict is Verdict.ACCEPT:
             self._inbox.put((topic, payload))
@@ -397,8 +397,7 @@ class SchedulerService:
         state = self.store.load(now, self.hall.recent_calls)
         self.queue = state.queue_for(self.hall)
         self._devices = {d.id: d for d in self.hall.devices}
-        self._device_kinds = {d.id: d.kind for d in self.hall.devices}
-        self.flood.forget(set(self._device_kinds))
+        self.flood.forget(set(self._devices))
         # Numbers of events that were never committed are given again: no consumer saw them.
         self._event_seq = self.store.last_event_seq()
         self._checkpointed_seq = self.store.last_checkpoint_seq()

@@ -106,15 +106,15 @@ def test_counts_are_held_back_and_the_newest_sent_when_due_other_changes_at_once
             client.stop()
 
 
-def test_a_service_reaching_its_quota_is_greyed_at_once(
+def test_a_service_reaching_its_quota_is_greyed_and_the_counts_before_held_back(
     scheduler: SchedulerService,
     hall: HallConfig,
     bus: BusSettings,
     devices: Callable[..., VirtualKiosk],
 ) -> None:
-    # The ticket that takes the last number changes more than a count: the kiosks must
-    # grey the service now, not when its count is next due (the throttle's clock stands
-    # still throughout).
+    # Over the bus: the greyed state arrives, and none of the counts before it (the
+    # throttle's clock stands still). That it goes out with the ticket that took the last
+    # number, not at the next idle tick, is the domain's rule, tested in test_domain.py.
     client, services = listen(bus, HallTopics(hall.id).service_state("social"), "watch-q")
     try:
         assert services.wait_count(1, WAIT)
