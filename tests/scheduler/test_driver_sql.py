@@ -147,3 +147,32 @@ def test_a_naive_time_is_refused_as_the_column_type_refuses_it(store: Store) -> 
     naive = {**_ticket("naive", 4), "called_at": datetime(2026, 12, 1, 9, 0)}
     with pytest.raises(ValueError, match="naive"), store.engine.begin() as conn:
         DriverStatement(insert(tickets), tickets).run(conn, [naive])
+
+
+def test_each_instant_is_stored_as_its_own_utc_time_however_often_it_recurs(
+    store: Store,
+) -> None:
+    # Times are converted once and remembered: the same wall-clock reading in two zones is
+    # two instants, and a naive reading is refused even after aware ones like it passed.
+    shanghai_nine = datetime(2026, 12, 1, 9, 0, tzinfo=SHANGHAI)
+    utc_nine = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    rows = [
+        {**_ticket("east", 5), "issued_at": shanghai_nine},
+        {**_ticket("west", 6), "issued_at": utc_nine},
+        {**_ticket("again", 7), "issued_at": shanghai_nine.astimezone(UTC)},
+    ]
+    with store.engine.begin() as conn:
+        DriverStatement(insert(tickets), tickets).run(conn, rows)
+    with store.engine.connect() as conn:
+        stored = {
+            r.id: r.issued_at
+            for r in conn.execute(tickets.select().where(tickets.c.id.in_([r["id"] for r in rows])))
+        }
+    assert stored == {
+        "east": datetime(2026, 12, 1, 1, 0, tzinfo=UTC),
+        "west": utc_nine,
+        "again": datetime(2026, 12, 1, 1, 0, tzinfo=UTC),
+    }
+    naive = {**_ticket("naive", 8), "issued_at": datetime(2026, 12, 1, 9, 0)}
+    with pytest.raises(ValueError, match="naive"), store.engine.begin() as conn:
+        DriverStatement(insert(tickets), tickets).run(conn, [naive])
