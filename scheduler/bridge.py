@@ -61,7 +61,7 @@ from hallbus.topics import Command, DeviceCommandKind, HallEventKind, HallTopics
 from scheduler.cases import CaseError, CaseState
 from scheduler.checkpoints import WitnessFile, sign_head
 from scheduler.contacts import ContactVault, mask
-from scheduler.domain import Changes, HallQueue, QueueError, Transaction
+from scheduler.domain import CallRecord, Changes, HallQueue, QueueError, Transaction
 from scheduler.event_delivery import replay_answer
 from scheduler.flood import FloodGuard, Rate, Verdict
 from scheduler.hours import last_ended_day
@@ -217,8 +217,9 @@ class SchedulerService:
         self._count_sent_at: dict[str, float] = {}
         self._count_due: dict[str, tuple[float, Callable[[], None]]] = {}
         self.processed = 0  # commands committed, for benchmarks
-        # Read as requests are read: replaced whole when the configuration changes.
-        self._devices: dict[str, DeviceConfig] = {d.id: d for d in hall.devices}
+        self._index_hall()
+        # A board line is made once per call, not again on every publish of the board.
+        self._board_lines: dict[CallRecord, RecentCall] = {}
         self._event_seq = 0  # the newest hall event's number; set from the store
         self._pruned_at: datetime | None = None
         self._summarised_through: date | None = None
@@ -256,6 +257,18 @@ class SchedulerService:
         """Make the worker look at the clock now (tests advance a fake clock, then poke)."""
         self._inbox.put(_Signal.TICK)
         self.bus.wake()
+
+    def _index_hall(self) -> None:
+        # Looked up for every request (devices, as it is read) and every transaction (its
+        # clerk, service and rating pads): maps, not scans of the hall file's lists, which
+        # run to a thousand devices in a large hall. Replaced whole when the hall changes.
+        self._devices: dict[str, DeviceConfig] = {d.id: d for d in self.hall.devices}
+        self._clerks = {c.code: c for c in self.hall.clerks}
+        self._services = {s.code: s for s in self.hall.services}
+        self._pads: dict[int, list[DeviceConfig]] = {}
+        for device in self.hall.devices:
+            if device.kind is DeviceKind.RATING_PAD and device.window is not None:
+                self._pads.setdefault(device.window, []).append(device)
 
     # --- the worker --------------------------------------------------------------
     def _rate_of(self, device_id: str) -> Rate:
@@ -396,7 +409,7 @@ class SchedulerService:
         now = self.clock.now()
         state = self.store.load(now, self.hall.recent_calls)
         self.queue = state.queue_for(self.hall)
-        self._devices = {d.id: d for d in self.hall.devices}
+        self._index_hall()
         self.flood.forget(set(self._devices))
         # Numbers of events that were never committed are given again: no consumer saw them.
         self._event_seq = self.store.last_event_seq()
@@ -900,12 +913,12 @@ class SchedulerService:
             OutboxMessage(
                 self.topics.device_command(pad.id, DeviceCommandKind.RATING_CLOSED), closed, False
             )
-            for pad in self.hall.devices_of_window(transaction.window, DeviceKind.RATING_PAD)
+            for pad in self._pads.get(transaction.window, ())
         ]
 
     def _prompt_messages(self, transaction: Transaction) -> list[OutboxMessage]:
-        clerk = self.hall.clerk(transaction.clerk_code) if transaction.clerk_code else None
-        service = self.hall.service(transaction.service_code)
+        clerk = self._clerks.get(transaction.clerk_code) if transaction.clerk_code else None
+        service = self._services.get(transaction.service_code)
         prompt = RatingPrompt(
             transaction_id=transaction.id,
             ticket_label=transaction.ticket_label,
@@ -918,7 +931,7 @@ class SchedulerService:
             OutboxMessage(
                 self.topics.device_command(pad.id, DeviceCommandKind.RATING_PROMPT), prompt, False
             )
-            for pad in self.hall.devices_of_window(transaction.window, DeviceKind.RATING_PAD)
+            for pad in self._pads.get(transaction.window, ())
         ]
 
     def _publish_retained(self, topic: str, state: Message) -> None:
@@ -1057,10 +1070,7 @@ class SchedulerService:
 
     def _publish_hall(self) -> None:
         state = HallState(
-            recent_calls=[
-                RecentCall(label=c.label, window=c.window, called_at=c.called_at)
-                for c in self.queue.recent_calls
-            ],
+            recent_calls=self._recent_call_lines(),
             waiting={s.code: self.queue.waiting_count(s.code) for s in self.hall.services},
             names=self.hall.names,
             languages=self.hall.languages,
@@ -1068,6 +1078,15 @@ class SchedulerService:
         )
         counts = {"waiting": state.waiting}
         self._publish_counted(self.topics.hall_state(), state, counts, self._publish_hall)
+
+    def _recent_call_lines(self) -> list[RecentCall]:
+        made = self._board_lines
+        lines = [
+            made.get(c) or RecentCall(label=c.label, window=c.window, called_at=c.called_at)
+            for c in self.queue.recent_calls
+        ]
+        self._board_lines = dict(zip(self.queue.recent_calls, lines, strict=True))
+        return lines
 
     def _republish(self) -> None:
         """After a start or reconnect: every retained state, open prompts, unsent events."""

@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 
 from hallbus.hall_file import HallConfig
-from hallbus.messages import RatingLevel, ServiceState, decode
+from hallbus.messages import RatingLevel, RatingPrompt, ServiceState, decode
 from hallbus.settings import BusSettings
-from hallbus.topics import HallTopics
+from hallbus.topics import DeviceCommandKind, HallTopics
 from scheduler.bridge import SchedulerService
 from scheduler.web.config_forms import cell, fields
 from simulator.devices import VirtualCounter
@@ -188,3 +188,42 @@ def test_a_report_exports_the_same_figures_as_csv_and_xlsx(
     durations = re.findall(r'<td class="duration">([^<]*)</td>', page.text)
     assert durations and all(re.fullmatch(r"—|\d+分\d\d秒|\d+小时\d\d分", d) for d in durations)
     assert "平均等候" in page.text and "(秒)" not in page.text
+
+
+def test_a_rating_pad_moved_to_another_window_is_prompted_there_at_once(
+    app_client: TestClient,
+    api_login: Callable[[str], ApiUser],
+    scheduler: SchedulerService,
+    staff: Callable[[int], VirtualCounter],
+    tickets: Tickets,
+    hall: HallConfig,
+    bus: BusSettings,
+) -> None:
+    # The scheduler keeps the hall's pads by window: a change of the hall file must reach
+    # those maps, not only the file it keeps.
+    admin = api_login("admin")
+    config = app_client.get("/api/v1/config", headers=admin.headers).json()
+    for device in config["devices"]:
+        if device["id"] == "pad-1":
+            device["window"] = 2
+    applied = app_client.put("/api/v1/config", json={"config": config}, headers=admin.headers)
+    assert applied.status_code == 200, applied.text
+    topics = HallTopics(hall.id)
+    prompts = {}
+    watchers = []
+    for pad in ("pad-1", "pad-2"):
+        topic = topics.device_command(pad, DeviceCommandKind.RATING_PROMPT)
+        watcher, prompts[pad] = listen(bus, topic, f"watch-{pad}-{hall.id}")
+        watchers.append(watcher)
+    try:
+        counter = staff(2)
+        (label,) = tickets(1)
+        assert counter.call_next().status == "ok"
+        assert counter.finish().status == "ok"
+        for pad in ("pad-1", "pad-2"):
+            prompt = prompts[pad].wait_for(lambda _p: True, WAIT)
+            assert prompt is not None, f"{pad} was not prompted at window 2"
+            assert decode(RatingPrompt, prompt).ticket_label == label
+    finally:
+        for watcher in watchers:
+            watcher.stop()
