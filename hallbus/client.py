@@ -80,7 +80,6 @@ class BusClient:
         self._inbox: queue.Queue[tuple[Handler, str, bytes] | None] = queue.Queue()
         self._client: mqtt.Client | None = None
         self._dispatcher: threading.Thread | None = None
-        self._publish_listeners: list[Callable[[int], None]] = []
         self._connect_listeners: list[Callable[[], None]] = []
         self._disconnect_listeners: list[Callable[[], None]] = []
 
@@ -97,10 +96,6 @@ class BusClient:
             self._install(sub)
             if self.connected.is_set():
                 self._client.subscribe(topic_filter, qos=1)
-
-    def on_published(self, listener: Callable[[int], None]) -> None:
-        """Call ``listener(mid)`` when the broker has acknowledged a QoS 1 publish."""
-        self._publish_listeners.append(listener)
 
     def on_connected(self, listener: Callable[[], None]) -> None:
         """Call ``listener()`` (on the network thread) after every successful connect."""
@@ -142,7 +137,9 @@ class BusClient:
         client.on_socket_open = _disable_nagle
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
-        client.on_publish = self._on_publish
+        # No on_publish: paho would call it, with a reason code and a properties object
+        # made for it, for every QoS 0 message written. Whoever needs to know that a QoS 1
+        # message was acknowledged asks the MQTTMessageInfo that publish returned.
         if self._driven is not None:
             self._driven.prepare(client)
         self._client = client
@@ -296,17 +293,6 @@ class BusClient:
         log.log(level, "disconnected", extra={**self._ctx(), "reason": str(reason_code)})
         for listener in self._disconnect_listeners:
             listener()
-
-    def _on_publish(
-        self,
-        client: mqtt.Client,
-        userdata: Any,
-        mid: int,
-        reason_code: ReasonCode,
-        properties: Properties | None,
-    ) -> None:
-        for listener in self._publish_listeners:
-            listener(mid)
 
     # --- dispatch ----------------------------------------------------------------
     def _run(self, handler: Handler, topic: str, payload: bytes) -> None:

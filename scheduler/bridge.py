@@ -22,6 +22,7 @@ from enum import Enum
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from paho.mqtt.client import MQTTMessageInfo
 from pydantic import ValidationError
 
 from hallbus import messages as bus
@@ -127,7 +128,7 @@ ALLOWED_COMMANDS: dict[DeviceKind, frozenset[Command]] = {
 MAX_BATCH = 256  # commands sharing one commit under load
 WAITING_COUNT_EVERY_S = 0.5  # waiting counts (windows, services, hall) at most this often
 ACK_EVERY_S = 1.0  # acknowledged outbox rows are forgotten at most this often ...
-ACK_BATCH = 512  # ... unless this many are waiting
+ACK_BATCH = 512  # ... unless this many rows are on their way
 PRUNE_EVERY = timedelta(minutes=10)  # how often kept hall events past retention are dropped
 ANSWER_MEMORY = timedelta(days=1)  # how long a retried request still gets its first answer
 
@@ -136,6 +137,16 @@ class _Signal(Enum):
     TICK = "tick"
     REPUBLISH = "republish"
     STOP = "stop"
+
+
+def _acknowledged(info: MQTTMessageInfo) -> bool:
+    """Whether the broker has acknowledged a QoS 1 publish."""
+    try:
+        return info.is_published()
+    except (RuntimeError, ValueError):
+        # Published while the connection was down: paho sends it after the reconnect, and
+        # the reconnect's republish sends every unacknowledged row again anyway.
+        return False
 
 
 def _loose_request_id(payload: bytes) -> str | None:
@@ -204,9 +215,9 @@ class SchedulerService:
         self._inbox: queue.Queue[tuple[str, bytes] | _Signal] = queue.Queue()
         # (device, request id) -> (answer, fingerprint of the request, when answered)
         self._answers: OrderedDict[tuple[str, str], tuple[bytes, str, datetime]] = OrderedDict()
-        self._acked_mids: deque[int] = deque()
         self._acks_written_at = ticker()
-        self._outbox_mids: dict[int, int] = {}  # worker thread only: mid -> outbox id
+        # Outbox rows on their way, in the order they were published (worker thread only).
+        self._in_flight: deque[tuple[MQTTMessageInfo, int]] = deque()
         self._worker: threading.Thread | None = None
         # The batch in hand: answers waiting for their commit, and retries of them.
         self._batch_keys: dict[tuple[str, str], tuple[bytes, str]] = {}
@@ -236,7 +247,6 @@ class SchedulerService:
         self._restore()
         self._refresh_stars()
         self.bus.subscribe(self.topics.all_requests(), self._enqueue, inline=True)
-        self.bus.on_published(self._acked_mids.append)
         self.bus.on_connected(lambda: self._inbox.put(_Signal.REPUBLISH))
         self._worker = threading.Thread(target=self._work, name="scheduler", daemon=True)
         self._worker.start()
@@ -834,7 +844,7 @@ class SchedulerService:
         self._batch_duplicates.clear()
         for outbox_id, message in zip(ids, events, strict=True):
             info = self.bus.publish(message.topic, message.payload, retain=message.retain)
-            self._outbox_mids[info.mid] = outbox_id
+            self._in_flight.append((info, outbox_id))
         self._publish_state(changes)
         self.bus.flush()  # the answers go now, not after the batch's chores
 
@@ -1104,10 +1114,10 @@ class SchedulerService:
                 continue
             for message in self._prompt_messages(transaction):
                 self.bus.publish(message.topic, message.payload)
-        self._outbox_mids.clear()
+        self._in_flight.clear()  # copies sent before the loss are sent again below
         for row in self.store.pending_outbox():
             info = self.bus.publish(row.topic, row.payload, retain=row.retain)
-            self._outbox_mids[info.mid] = row.id
+            self._in_flight.append((info, row.id))
         log.info("republished retained state", extra={"hall": self.hall.id})
 
     def _expire_ratings(self) -> None:
@@ -1200,16 +1210,17 @@ class SchedulerService:
             log.exception("could not drop old hall events; they are kept longer")
 
     def _take_acked(self) -> list[int]:
+        # A broker acknowledges one connection's QoS 1 messages in the order it received
+        # them (MQTT 5.0, 4.6), and paho sends them in the order they were published: the
+        # acknowledged rows are the ones at the front, so no look past the first one waiting.
         ids = []
-        while self._acked_mids:
-            outbox_id = self._outbox_mids.pop(self._acked_mids.popleft(), None)
-            if outbox_id is not None:
-                ids.append(outbox_id)
+        while self._in_flight and _acknowledged(self._in_flight[0][0]):
+            ids.append(self._in_flight.popleft()[1])
         return ids
 
     def _acks_due(self) -> list[int]:
         """Outbox rows the broker acknowledged, to forget now: at most every ACK_EVERY_S
-        (or when ACK_BATCH are waiting), not in every batch's transaction.
+        (or when ACK_BATCH are on their way), not in every batch's transaction.
 
         Writing them with every commit cost two statements a batch. An acknowledgement
         written later only means that a crash in between sends those rows once more on the
@@ -1217,7 +1228,7 @@ class SchedulerService:
         followers drop what they have, and device commands are idempotent.
         """
         moment = self._ticker()
-        if moment - self._acks_written_at < ACK_EVERY_S and len(self._acked_mids) < ACK_BATCH:
+        if moment - self._acks_written_at < ACK_EVERY_S and len(self._in_flight) < ACK_BATCH:
             return []
         self._acks_written_at = moment
         return self._take_acked()

@@ -91,6 +91,21 @@ def room_today(clock: FakeClock, hall: HallConfig, minutes: float) -> None:
         clock.advance((midnight - clock.now()).total_seconds())
 
 
+class Ticker:
+    """A monotonic clock that moves only when the test says (a scheduler's ``ticker``)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def ticker() -> Ticker:
+    return Ticker()
+
+
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
     """A fresh SQLite database file."""

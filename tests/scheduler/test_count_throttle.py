@@ -20,23 +20,7 @@ from hallbus.topics import HallTopics
 from scheduler.bridge import WAITING_COUNT_EVERY_S, SchedulerService
 from scheduler.store import Store
 from simulator.devices import VirtualKiosk
-from tests.conftest import WAIT, listen
-
-
-class Ticker:
-    """A monotonic clock that moves only when the test says."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def ticker() -> Ticker:
-    return Ticker()
-
+from tests.conftest import WAIT, Ticker, listen
 
 QUOTA = 5
 
