@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from time import monotonic
 from typing import TypeVar
 
 import pytest
@@ -134,12 +135,27 @@ def any_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def scheduler_ticker() -> Callable[[], float]:
+    """The scheduler's monotonic clock; a module holds it still by giving ``ticker``."""
+    return monotonic
+
+
+@pytest.fixture
 def scheduler(
-    hall: HallConfig, bus: BusSettings, clock: FakeClock, db_url: str
+    hall: HallConfig,
+    bus: BusSettings,
+    clock: FakeClock,
+    db_url: str,
+    scheduler_ticker: Callable[[], float],
 ) -> Iterator[SchedulerService]:
     """A running scheduler for the test's hall, on the fake clock."""
     service = SchedulerService(
-        hall, Store(db_url, hall.id), bus, clock=clock, client_id=f"scheduler-{hall.id}"
+        hall,
+        Store(db_url, hall.id),
+        bus,
+        clock=clock,
+        client_id=f"scheduler-{hall.id}",
+        ticker=scheduler_ticker,
     )
     service.start()
     yield service

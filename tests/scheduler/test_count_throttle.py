@@ -9,16 +9,14 @@ scheduler's ``ticker``), so nothing depends on how fast the machine is.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
-from hallbus.clock import FakeClock
 from hallbus.hall_file import HallConfig
 from hallbus.settings import BusSettings
 from hallbus.topics import HallTopics
 from scheduler.bridge import WAITING_COUNT_EVERY_S, SchedulerService
-from scheduler.store import Store
 from simulator.devices import VirtualKiosk
 from tests.conftest import WAIT, Ticker, listen
 
@@ -36,15 +34,8 @@ def hall(hall: HallConfig) -> HallConfig:
 
 
 @pytest.fixture
-def scheduler(
-    hall: HallConfig, bus: BusSettings, clock: FakeClock, db_url: str, ticker: Ticker
-) -> Iterator[SchedulerService]:
-    service = SchedulerService(
-        hall, Store(db_url, hall.id), bus, clock=clock, client_id=f"s-{hall.id}", ticker=ticker
-    )
-    service.start()
-    yield service
-    service.stop()
+def scheduler_ticker(ticker: Ticker) -> Ticker:
+    return ticker
 
 
 def test_counts_are_held_back_and_the_newest_sent_when_due_other_changes_at_once(

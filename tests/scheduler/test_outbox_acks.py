@@ -8,30 +8,21 @@ happens is the test's to say, not the machine's speed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
-from hallbus.clock import FakeClock
 from hallbus.hall_file import HallConfig
 from hallbus.settings import BusSettings
 from hallbus.topics import HallEventKind, HallTopics
 from scheduler.bridge import ACK_EVERY_S, SchedulerService
-from scheduler.store import Store
 from simulator.devices import VirtualCounter
 from tests.conftest import WAIT, Ticker, Tickets, listen
 
 
 @pytest.fixture
-def scheduler(
-    hall: HallConfig, bus: BusSettings, clock: FakeClock, db_url: str, ticker: Ticker
-) -> Iterator[SchedulerService]:
-    service = SchedulerService(
-        hall, Store(db_url, hall.id), bus, clock=clock, client_id=f"s-{hall.id}", ticker=ticker
-    )
-    service.start()
-    yield service
-    service.stop()
+def scheduler_ticker(ticker: Ticker) -> Ticker:
+    return ticker
 
 
 def test_a_call_s_event_is_forgotten_once_acknowledged_and_its_time_has_come(
