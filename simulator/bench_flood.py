@@ -14,30 +14,46 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import func, select
+
 from hallbus.client import BusClient, Requester
 from hallbus.hall_file import DEMO_HALL_FILE, load_hall
-from hallbus.messages import ONLINE, IssueTicket
+from hallbus.messages import ONLINE, ErrorCode, IssueTicket
 from hallbus.settings import BusSettings
 from hallbus.topics import Command, HallTopics
 from scheduler.store import Store
-from simulator.bench_spine import percentile_ms, rid, timed_reply
+from scheduler.tables import tickets
+from simulator.bench_spine import percentile_ms, rid
 from simulator.mailbox import Mailbox
 from simulator.processes import SchedulerProcess, write_hall_file
 
 WAIT = 15.0
+# A kiosk's own patience (kiosk/daemon.py: 1.5 s, twice): unanswered by then, the citizen
+# is shown an error.
+PATIENCE_S = 3.0
+# Turned away this often, the kiosk is shut out: more tries would only say so again.
+SHUT_OUT = 3
 
 
-def _citizen(requester: Requester, count: int) -> list[float]:
-    samples = []
+def _citizen(requester: Requester, count: int) -> tuple[list[float], int]:
+    """Seconds of each answered ticket, and how many went unanswered (a kiosk's error)."""
+    samples: list[float] = []
+    unanswered = 0
     for _ in range(count):
         request = IssueTicket(request_id=rid(), service_code="tax")
-        seconds, reply = timed_reply(requester, Command.ISSUE_TICKET, request)
+        start = time.perf_counter()
+        reply = requester.request(Command.ISSUE_TICKET, request, timeout=PATIENCE_S, attempts=1)
+        if reply.error is not None and reply.error.code is ErrorCode.TIMEOUT:
+            unanswered += 1
+            if unanswered >= SHUT_OUT:
+                break
+            continue
         if reply.status != "ok":
             raise RuntimeError(f"the normal kiosk was refused: {reply}")
-        samples.append(seconds)
+        samples.append(time.perf_counter() - start)
         # A person every 0.2 s keeps well inside a kiosk's limit (5 a second).
         time.sleep(0.2)
-    return samples
+    return samples, unanswered
 
 
 def run_flood_bench(bus: BusSettings, count: int = 100) -> dict[str, Any]:
@@ -64,7 +80,9 @@ def run_flood_bench(bus: BusSettings, count: int = 100) -> dict[str, Any]:
                 raise RuntimeError("scheduler did not come online")
             kiosk.start()
             flooder.start()
-            quiet = _citizen(requester, count)
+            quiet, lost_quiet = _citizen(requester, count)
+            if lost_quiet:
+                raise RuntimeError("the normal kiosk went unanswered without a flood")
             stop = threading.Event()
             sent = [0]
 
@@ -78,7 +96,7 @@ def run_flood_bench(bus: BusSettings, count: int = 100) -> dict[str, Any]:
             thread = threading.Thread(target=flood, daemon=True)
             started = time.perf_counter()
             thread.start()
-            flooded = _citizen(requester, count)
+            flooded, unanswered = _citizen(requester, count)
             stop.set()
             thread.join(WAIT)
             seconds = time.perf_counter() - started
@@ -87,18 +105,25 @@ def run_flood_bench(bus: BusSettings, count: int = 100) -> dict[str, Any]:
             kiosk.stop()
             scheduler.stop()
             watcher.stop()
-        tickets = Store(url, hall.id)
-        tickets.open(migrate=False)
+        store = Store(url, hall.id)
+        store.open(migrate=False)
         try:
-            waiting = tickets.ticket_counts().get("waiting", 0)
+            # The flood asks for "social", the citizen for "tax".
+            with store.engine.connect() as conn:
+                flood_tickets = conn.execute(
+                    select(func.count()).where(tickets.c.service_code == "social")
+                ).scalar_one()
         finally:
-            tickets.close()
+            store.close()
     return {
         "normal_kiosk_p50_ms_quiet": percentile_ms(quiet, 0.5),
         "normal_kiosk_p99_ms_quiet": percentile_ms(quiet, 0.99),
         "normal_kiosk_p50_ms_flooded": percentile_ms(flooded, 0.5),
         "normal_kiosk_p99_ms_flooded": percentile_ms(flooded, 0.99),
+        # Past what the scheduler can read (a single client flooding at QoS 0 can be),
+        # the broker queues the flood ahead of everyone's requests: see broker_config.
+        "normal_kiosk_unanswered_flooded": unanswered,
         "flood_requests_per_s": round(sent[0] / seconds, 1),
-        "flood_tickets_issued": waiting - 2 * count,
+        "flood_tickets_issued": flood_tickets,
         "flood_seconds": round(seconds, 2),
     }
