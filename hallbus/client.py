@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import socket
 import threading
@@ -29,11 +30,23 @@ from hallbus.messages import (
     decode,
 )
 from hallbus.settings import BusSettings
-from hallbus.topics import Command, HallTopics
+from hallbus.topics import RECORDS, Command, HallTopics
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[str, bytes], None]
+
+
+def expiry_interval(patience_s: float) -> int:
+    """MQTT's message expiry, in whole seconds, for a request its sender waits
+    ``patience_s`` for: gone from the broker by the time the sender gives up.
+
+    Brokers count whole seconds: mosquitto sets a message's end at the second it arrived
+    plus the interval and drops it once a later second has begun, so a message lives up
+    to a second longer than its interval. Below two seconds of patience, the shortest
+    interval (1 s) may outlive the sender by less than a second.
+    """
+    return max(1, math.floor(patience_s) - 1)
 
 
 class BusError(RuntimeError):
@@ -229,13 +242,25 @@ class BusClient:
 
     # --- publishing ------------------------------------------------------------
     def publish(
-        self, topic: str, payload: Message | bytes | str, *, qos: int = 1, retain: bool = False
+        self,
+        topic: str,
+        payload: Message | bytes | str,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+        expiry_s: int | None = None,
     ) -> mqtt.MQTTMessageInfo:
-        """Publish; queued by the client while disconnected, sent on reconnect."""
+        """Publish; queued by the client while disconnected, sent on reconnect. With
+        ``expiry_s`` (MQTT 5; a 3.1.1 connection cannot say it), the broker drops the
+        message if it has not passed it on within that many seconds."""
         if self._client is None:
             raise BusError("publish before start()")
         data = payload.to_bytes() if isinstance(payload, Message) else payload
-        return self._client.publish(topic, data, qos=qos, retain=retain)
+        properties = None
+        if expiry_s is not None and self.settings.protocol == "5":
+            properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            properties.MessageExpiryInterval = expiry_s
+        return self._client.publish(topic, data, qos=qos, retain=retain, properties=properties)
 
     # --- paho callbacks (network thread) --------------------------------------
     def _ctx(self) -> dict[str, Any]:
@@ -341,13 +366,23 @@ class Requester:
         """A fresh idempotency key."""
         return uuid.uuid4().hex
 
-    def send(self, command: Command, request: Request) -> PendingReply:
-        """Publish ``request`` without waiting."""
+    def send(
+        self, command: Command, request: Request, *, patience_s: float | None = None
+    ) -> PendingReply:
+        """Publish ``request`` without waiting. Given the sender's ``patience_s``, a
+        request that is not a record (topics.RECORDS) expires at the broker by then."""
         with self._lock:
             pending = self._pending.get(request.request_id)
             if pending is None:
                 pending = self._pending[request.request_id] = PendingReply(request.request_id)
-        self.bus.publish(self.topics.request(self.device_id, command), request)
+        expiry = None
+        if patience_s is not None and command not in RECORDS:
+            expiry = expiry_interval(patience_s)
+            if not self.bus.connected.is_set():
+                # paho would send it on reconnect, however much later, and the broker
+                # would start its expiry afresh: the sender waits in vain, as it should.
+                return pending
+        self.bus.publish(self.topics.request(self.device_id, command), request, expiry_s=expiry)
         return pending
 
     def request(
@@ -356,7 +391,7 @@ class Requester:
         """Send and wait; on timeout resend the same request (same id, so it acts once)."""
         try:
             for _ in range(attempts):
-                reply = self.send(command, request).wait(timeout)
+                reply = self.send(command, request, patience_s=timeout).wait(timeout)
                 if reply is not None:
                     return reply
             return Reply.fail(

@@ -63,6 +63,18 @@ class Command(StrEnum):
     DESK_CONTACT = "desk_contact"
 
 
+# Requests that record what a person has done (a rating, what became of a printed ticket,
+# a number left for a callback): the broker keeps them for the scheduler however late it
+# comes back, since the deed happened either way. Every other request asks for something
+# to happen now and expires with its sender's patience (hallbus.client.expiry_interval):
+# carried out after a scheduler outage, when the device has long told its person that
+# it failed, it would be a ticket nobody holds, a call to a window whose clerk gave up,
+# or a manager's change applied an hour after the dashboard said it was not.
+RECORDS: frozenset[Command] = frozenset(
+    {Command.RATE, Command.REPORT_PRINT, Command.LEAVE_CONTACT, Command.DESK_CONTACT}
+)
+
+
 class DeviceCommandKind(StrEnum):
     """Commands the scheduler sends to one device."""
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
 from hallbus.client import BusClient
 from hallbus.messages import OFFLINE, ONLINE
 from hallbus.settings import BusSettings
-from paidui.broker import BROKER_CONFIG_DIR, MosquittoBroker, free_port
+from paidui.broker import MosquittoBroker
 from simulator.mailbox import Mailbox
 from tests.conftest import WAIT, listen
 
@@ -44,14 +43,6 @@ class Owner:
         self.thread.join(WAIT)
         assert not self.thread.is_alive()
         self.client.stop()
-
-
-@pytest.fixture
-def own_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
-    broker = MosquittoBroker(BROKER_CONFIG_DIR / "demo.conf", free_port(), tmp_path / "broker")
-    broker.start()
-    yield broker
-    broker.stop()
 
 
 @pytest.fixture
