@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import queue
@@ -47,6 +48,15 @@ def expiry_interval(patience_s: float) -> int:
     interval (1 s) may outlive the sender by less than a second.
     """
     return max(1, math.floor(patience_s) - 1)
+
+
+@functools.lru_cache(maxsize=64)
+def _expiring(expiry_s: int) -> Properties:
+    # Made once per interval: paho's Properties costs 15 µs to build, more than the rest
+    # of a request's publish. paho only reads (packs) a message's properties.
+    properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    properties.MessageExpiryInterval = expiry_s
+    return properties
 
 
 class BusError(RuntimeError):
@@ -258,8 +268,7 @@ class BusClient:
         data = payload.to_bytes() if isinstance(payload, Message) else payload
         properties = None
         if expiry_s is not None and self.settings.protocol == "5":
-            properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-            properties.MessageExpiryInterval = expiry_s
+            properties = _expiring(expiry_s)
         return self._client.publish(topic, data, qos=qos, retain=retain, properties=properties)
 
     # --- paho callbacks (network thread) --------------------------------------
