@@ -1218,7 +1218,7 @@ class SchedulerService:
 
     def _take_acked(self) -> list[int]:
         # A broker acknowledges one connection's QoS 1 messages in the order it received
-        # them (MQTT 5.0, 4.6), and paho sends them in the order they were published: the
+        # them (MQTT 3.1.1 and 5.0, 4.6), and paho sends them in the order published: the
         # acknowledged rows are the ones at the front, so no look past the first one waiting.
         ids = []
         while self._in_flight and _acknowledged(self._in_flight[0][0]):
